@@ -1,0 +1,78 @@
+"""The connection registry: named database URLs that events refer to by name.
+
+Events, logs and API responses carry connection names only; the URL (with its credentials) is
+read from here by the roles that need it, the comparator and the executor.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import Column, DateTime, String, Table, Text, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from consumers.common.db import metadata
+
+connections = Table(
+    "connections",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("dialect", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+SUPPORTED_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql"}
+
+
+class UnknownConnection(LookupError):
+    """No connection is registered under that name."""
+
+
+def dialect_of(url: str) -> str:
+    """The dialect named by ``url``'s scheme; ValueError for a scheme we do not support."""
+    scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
+    try:
+        return SUPPORTED_SCHEMES[scheme]
+    except KeyError:
+        supported = ", ".join(sorted(SUPPORTED_SCHEMES))
+        raise ValueError(f"unsupported URL scheme {scheme!r}; supported: {supported}") from None
+
+
+async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
+    """Create or replace the connection ``name``; returns its creation time."""
+    stmt = insert(connections).values(name=name, dialect=dialect_of(url), url=url)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[connections.c.name],
+        set_={"url": stmt.excluded.url, "dialect": stmt.excluded.dialect, "updated_at": func.now()},
+    ).returning(connections.c.created_at)
+    async with engine.begin() as conn:
+        return (await conn.execute(stmt)).scalar_one()
+
+
+async def resolve(engine: AsyncEngine, name: str) -> str:
+    """The URL of connection ``name``; raises :class:`UnknownConnection`."""
+    async with engine.connect() as conn:
+        url = (
+            await conn.execute(select(connections.c.url).where(connections.c.name == name))
+        ).scalar_one_or_none()
+    if url is None:
+        raise UnknownConnection(f"no connection named {name!r} is registered")
+    return url
+
+
+async def list_all(engine: AsyncEngine) -> list[dict[str, object]]:
+    """Every registered connection as rows (URL included: callers mask it)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(connections).order_by(connections.c.name))
+        return [dict(row._mapping) for row in rows]
+
+
+async def exists(engine: AsyncEngine, name: str) -> bool:
+    """Whether connection ``name`` is registered."""
+    async with engine.connect() as conn:
+        found = await conn.execute(select(connections.c.name).where(connections.c.name == name))
+        return found.first() is not None

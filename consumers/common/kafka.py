@@ -1,0 +1,69 @@
+"""The Kafka side every role shares: a latency-tuned broker, subscriber options and publishing.
+
+Delivery guarantees (see the design page): offsets are committed only after a handler's effect
+is durable (``AckPolicy.NACK_ON_ERROR`` with auto-commit off), handlers are idempotent by event
+id, and a message that cannot be processed goes to the dead-letter topic instead of blocking
+its partition (:mod:`consumers.common.deadletter`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from faststream.middlewares import AckPolicy
+
+from consumers.common.settings import Settings, get_settings
+from schemas.events import Event
+
+log = logging.getLogger("schemashift")
+
+
+def make_broker(role: str, settings: Settings | None = None, **extra: Any) -> KafkaBroker:
+    """A broker for ``role`` with the producer tuned for latency and durability."""
+    settings = settings or get_settings()
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"schemashift-{role}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.producer_linger_ms,
+        # Topics are created by `infra up` with explicit partition counts, never implicitly.
+        allow_auto_create_topics=False,
+        request_timeout_ms=15_000,
+        graceful_timeout=30.0,
+        log_level=logging.WARNING,
+        **extra,
+    )
+
+
+def subscriber_options(role: str, settings: Settings | None = None) -> dict[str, Any]:
+    """Consumer settings of ``role``: its own group, commit after the effect, short fetch waits."""
+    settings = settings or get_settings()
+    return {
+        "group_id": f"schemashift-{role}",
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        "session_timeout_ms": settings.session_timeout_ms,
+        "heartbeat_interval_ms": settings.heartbeat_interval_ms,
+        "max_poll_interval_ms": settings.max_poll_interval_ms,
+    }
+
+
+async def publish_event(broker: KafkaBroker, event: Event) -> None:
+    """Publish ``event`` on its topic, keyed by its target, with CloudEvents headers."""
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=event.topic,
+        key=event.key,
+        headers=event.cloudevents_headers(),
+    )
+
+
+async def publish_events(broker: KafkaBroker, events: Iterable[Event]) -> None:
+    """Publish several events in order (each waits for the broker's acknowledgement)."""
+    for event in events:
+        await publish_event(broker, event)

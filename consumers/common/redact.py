@@ -1,0 +1,39 @@
+"""Keep credentials out of events, logs and API responses."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+# user:password@ inside any URL-looking text, e.g. in a driver's error message.
+_USERINFO = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@", re.I
+)
+_PASSWORD_KV = re.compile(r"(?P<key>password\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|\S+)", re.I)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (unchanged when it has none)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username or ''}:***@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def redact_text(text: str, *secrets: str | None) -> str:
+    """``text`` with every URL password, ``password=...`` pair and each given secret masked."""
+    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    text = _PASSWORD_KV.sub(lambda m: f"{m['key']}***", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def url_password(url: str) -> str | None:
+    """The password inside ``url``, if any (to mask it wherever it might echo)."""
+    return urlsplit(url).password

@@ -1,0 +1,55 @@
+"""Configuration of every role, read from the environment (prefix ``SCHEMASHIFT_``).
+
+`schemashift infra up` writes `.schemashift/env`; it is read as a dotenv file so that a role
+started from the repository finds the local infrastructure without any exported variable.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+STATE_DIR = Path(".schemashift")
+
+
+class Settings(BaseSettings):
+    """Everything a role can be configured with; each field maps to ``SCHEMASHIFT_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SCHEMASHIFT_", env_file=STATE_DIR / "env", extra="ignore"
+    )
+
+    kafka_bootstrap: str = "127.0.0.1:19092"
+    database_url: str = "postgresql://schemashift@127.0.0.1:54329/schemashift"
+
+    # Latency: a consumer waits at most this long for a fetch to fill (Kafka's default is
+    # 500 ms, which alone would dominate the end-to-end time of a small migration).
+    fetch_max_wait_ms: int = 5
+    producer_linger_ms: int = 1
+    # A killed consumer's partitions move to a live one within a few seconds.
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 1000
+    # Above the longest migration, so that a slow apply is not mistaken for a dead consumer.
+    max_poll_interval_ms: int = 15 * 60 * 1000
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+
+    # Retries of a failing handler (metadata DB or broker briefly away) before its message
+    # goes to the dead-letter topic.
+    handler_retries: int = Field(default=5, ge=0)
+    handler_backoff_s: float = Field(default=0.2, gt=0)
+
+    statement_timeout_ms: int = 0
+    lock_timeout_ms: int = 10_000
+
+    log_level: str = "INFO"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,139 @@
+"""The executor role: script.generated (+ migration.approved in plan mode) → applied or failed.
+
+A migration runs at most once whatever is redelivered: the outcome is stored before it is
+published (a redelivery re-publishes the stored outcome), and the target's own history table,
+written in the migration's transaction, stops a second run even if that store was lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from consumers.common import connections
+from consumers.common.redact import redact_text
+from consumers.common.role import Role, should_handle
+from consumers.common.targets import TargetPools
+from consumers.comparator.introspect import introspect
+from consumers.executor import store
+from consumers.executor.apply import Applied, apply_script
+from schemas.events import (
+    Event,
+    EventType,
+    MigrationApplied,
+    MigrationFailed,
+    MigrationProgress,
+    Mode,
+    ScriptGenerated,
+    Stage,
+)
+
+role = Role(
+    "executor",
+    publishes=(
+        EventType.MIGRATION_PROGRESS,
+        EventType.MIGRATION_APPLIED,
+        EventType.MIGRATION_FAILED,
+    ),
+)
+pools = TargetPools()
+role.on_close(pools.close)
+
+
+async def execute(script_event: Event) -> Event:
+    """Run the script of ``script_event`` on its target; the outcome event (not yet stored)."""
+    script = script_event.payload
+    assert isinstance(script, ScriptGenerated)
+
+    def failed(reason: str, **details: object) -> Event:
+        return script_event.follow(
+            MigrationFailed(stage=Stage.EXECUTE, reason=reason, **details),  # type: ignore[arg-type]
+            producer=role.name,
+        )
+
+    if script.dialect != "postgresql":
+        return failed(f"executing on {script.dialect} targets is not supported yet")
+    try:
+        url = await connections.resolve(role.engine, script.target)
+    except connections.UnknownConnection as exc:
+        return failed(str(exc))
+
+    async def progress(index: int, total: int, sql: str, duration_ms: float) -> None:
+        await role.publish(
+            script_event.follow(
+                MigrationProgress(index=index, total=total, sql=sql, duration_ms=duration_ms),
+                producer=role.name,
+                instance=str(index),
+            )
+        )
+
+    async def fingerprint() -> str:
+        # A second connection: it sees the committed schema while the first holds the lock.
+        return (await introspect(url, pools=pools)).fingerprint()
+
+    try:
+        async with pools.connection(url) as conn:
+            result = await apply_script(
+                conn,
+                script_event.migration_id,
+                script.statements,
+                script.checksum,
+                expected_fingerprint=script.target_fingerprint,
+                fingerprint=fingerprint,
+                on_progress=progress,
+                lock_timeout_ms=role.settings.lock_timeout_ms,
+                statement_timeout_ms=role.settings.statement_timeout_ms,
+            )
+    except (OSError, asyncpg.PostgresError) as exc:
+        return failed(redact_text(f"cannot reach the target: {exc}", url))
+    if isinstance(result, Applied):
+        return script_event.follow(
+            MigrationApplied(
+                statements_applied=result.statements_applied,
+                duration_ms=result.duration_ms,
+                checksum=script.checksum,
+            ),
+            producer=role.name,
+        )
+    return failed(
+        result.reason,
+        statement=result.statement,
+        statement_index=result.statement_index,
+        database_error=result.database_error,
+    )
+
+
+async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None:
+    if row.get("outcome_event"):
+        # Ran before (this is a redelivery): publish the same outcome again, never re-run.
+        await role.publish(Event.model_validate(row["outcome_event"]))
+        return
+    if not row.get("script_event"):
+        return  # approved before the script arrived: the script's message will start it
+    script_event = Event.model_validate(row["script_event"])
+    script = script_event.payload
+    assert isinstance(script, ScriptGenerated)
+    if script.mode is Mode.PLAN and not row.get("approved"):
+        return  # waits for migration.approved
+    outcome = await execute(script_event)
+    await role.publish(await store.record_outcome(role.engine, migration_id, outcome))
+
+
+@role.subscriber(EventType.SCRIPT_GENERATED.topic)
+async def on_script_generated(event: Event) -> None:
+    """Keep the script; in mode apply, run it now."""
+    if should_handle(event, EventType.SCRIPT_GENERATED):
+        row = await store.remember(role.engine, event, script=True)
+        await _run_if_ready(row, event.migration_id)
+
+
+@role.subscriber(EventType.MIGRATION_APPROVED.topic)
+async def on_migration_approved(event: Event) -> None:
+    """Run a planned migration once it is approved."""
+    if should_handle(event, EventType.MIGRATION_APPROVED):
+        row = await store.remember(role.engine, event, approval=True)
+        await _run_if_ready(row, event.migration_id)
+
+
+app = role.app

@@ -1,0 +1,168 @@
+"""Running a generated script on a PostgreSQL target: all or nothing, at most once.
+
+A session advisory lock in the target keeps migrations of one database one at a time. Under
+it, the history table says whether this migration already ran (then nothing runs again), the
+target's fingerprint must still be the one the plan was made from, and the statements run in
+one transaction together with the history row, so that a failure anywhere rolls all of it back.
+
+A statement that PostgreSQL refuses to run usefully inside a transaction block (``transactional
+= False``, e.g. ``ALTER TYPE ... ADD VALUE`` whose value a later statement uses) runs on its
+own, committed, between the transactional segments around it; such statements are additive,
+and the failure report says how far the migration got.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+
+import asyncpg
+
+from consumers.common.redact import redact_text
+from schemas.operations import Statement
+
+HISTORY_SCHEMA = "schemashift"
+# One lock for the whole target database: it is the target that must see one migration at a time.
+_LOCK_KEY = 0x5C4E_3A5F
+
+_HISTORY_DDL = f"""
+CREATE SCHEMA IF NOT EXISTS {HISTORY_SCHEMA};
+CREATE TABLE IF NOT EXISTS {HISTORY_SCHEMA}.history (
+    migration_id uuid PRIMARY KEY,
+    checksum text NOT NULL,
+    statements integer NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+Progress = Callable[[int, int, str, float], Awaitable[None]]
+Fingerprint = Callable[[], Awaitable[str]]
+
+
+@dataclass(frozen=True)
+class Applied:
+    statements_applied: int
+    duration_ms: float
+    already_applied: bool = False
+
+
+@dataclass(frozen=True)
+class Failed:
+    reason: str
+    statement: str | None = None
+    statement_index: int | None = None
+    database_error: str | None = None
+
+
+def segments(statements: list[Statement]) -> Iterator[tuple[bool, list[tuple[int, Statement]]]]:
+    """(transactional, [(index, statement), ...]): runs of transactional statements, and each
+    non-transactional statement alone."""
+    run: list[tuple[int, Statement]] = []
+    for index, statement in enumerate(statements):
+        if statement.transactional:
+            run.append((index, statement))
+            continue
+        if run:
+            yield True, run
+            run = []
+        yield False, [(index, statement)]
+    yield True, run  # the last transaction also writes the history row, even if empty
+
+
+async def apply_script(
+    conn: asyncpg.Connection,
+    migration_id: uuid.UUID,
+    statements: list[Statement],
+    checksum: str,
+    *,
+    expected_fingerprint: str | None,
+    fingerprint: Fingerprint,
+    on_progress: Progress,
+    lock_timeout_ms: int = 10_000,
+    statement_timeout_ms: int = 0,
+) -> Applied | Failed:
+    """Apply ``statements`` to the target behind ``conn``.
+
+    Returns :class:`Applied` (also when the history shows the migration was applied before)
+    or :class:`Failed`, with the target unchanged unless a non-transactional statement had
+    already been committed (the reason then says so).
+    """
+    started = time.perf_counter()
+    total = len(statements)
+    current: tuple[int, Statement] | None = None
+    committed = 0
+    await conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+    await conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        await conn.execute(_HISTORY_DDL)
+        done = await conn.fetchval(
+            f"SELECT statements FROM {HISTORY_SCHEMA}.history WHERE migration_id = $1",
+            migration_id,
+        )
+        if done is not None:
+            return Applied(done, _ms(started), already_applied=True)
+        # Checked under the lock: no other migration of this target can commit meanwhile.
+        if expected_fingerprint is not None and await fingerprint() != expected_fingerprint:
+            return Failed(reason="target changed since the plan: compare again")
+        for transactional, run in segments(statements):
+            if not transactional:
+                current = run[0]
+                await _execute(conn, current, total, on_progress)
+                committed = current[0] + 1
+                continue
+            async with conn.transaction():
+                for current in run:
+                    await _execute(conn, current, total, on_progress)
+                last = not run or run[-1][0] == total - 1
+                if last:
+                    await conn.execute(
+                        f"INSERT INTO {HISTORY_SCHEMA}.history "
+                        "(migration_id, checksum, statements) VALUES ($1, $2, $3)",
+                        migration_id,
+                        checksum,
+                        total,
+                    )
+            committed = run[-1][0] + 1 if run else committed
+    except asyncpg.PostgresError as exc:
+        return _failure(exc, current, committed)
+    finally:
+        if not conn.is_closed():
+            await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+    return Applied(total, _ms(started))
+
+
+async def _execute(
+    conn: asyncpg.Connection, item: tuple[int, Statement], total: int, on_progress: Progress
+) -> None:
+    index, statement = item
+    step = time.perf_counter()
+    await conn.execute(statement.sql)
+    await on_progress(index, total, statement.sql, _ms(step))
+
+
+def _failure(
+    exc: asyncpg.PostgresError, current: tuple[int, Statement] | None, committed: int
+) -> Failed:
+    error = redact_text(_describe(exc))
+    if current is None:
+        return Failed(reason=f"the target refused the migration: {error}", database_error=error)
+    index, statement = current
+    reason = f"statement {index + 1} failed: {error}"
+    if committed:
+        reason += f"; statements 1-{committed} were committed before it and stay applied"
+    return Failed(
+        reason=reason, statement=statement.sql, statement_index=index, database_error=error
+    )
+
+
+def _describe(exc: asyncpg.PostgresError) -> str:
+    sqlstate = getattr(exc, "sqlstate", None)
+    message = str(exc).strip() or type(exc).__name__
+    return f"{message} (SQLSTATE {sqlstate})" if sqlstate else message
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 3)

@@ -1,0 +1,31 @@
+"""Script generation: order operations, render them for a dialect, and derive the reverse."""
+
+from __future__ import annotations
+
+from consumers.generator.order import plan
+from schemas.operations import Operation, Script, Statement
+
+from . import postgres
+
+__all__ = ["UnsupportedDialect", "generate"]
+
+_RENDERERS = {"postgresql": postgres.render, "postgres": postgres.render}
+
+
+class UnsupportedDialect(ValueError):
+    """No renderer exists for the requested dialect."""
+
+
+def generate(ops: list[Operation], dialect: str = "postgresql") -> Script:
+    """Ordered statements applying ``ops`` and, separately, the statements undoing them.
+
+    The reverse script is rendered from the reversed operations, ordered by the same rules, so
+    it is as safe to apply as the forward one.
+    """
+    try:
+        render = _RENDERERS[dialect]
+    except KeyError:
+        raise UnsupportedDialect(f"no SQL renderer for dialect {dialect!r}") from None
+    forward: list[Statement] = render(plan(ops))
+    backward: list[Statement] = render(plan([op.reverse() for op in ops]))
+    return Script(statements=forward, reverse_statements=backward)

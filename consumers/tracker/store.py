@@ -1,0 +1,317 @@
+"""The tracker's tables: the append-only event log and the migrations read model.
+
+The event log is the source of truth: unique by event id (a redelivered event is stored once),
+never updated or deleted (a trigger refuses it). The ``migrations`` table is a projection of
+the log, rebuilt from it at any time by :func:`rebuild`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Uuid,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from consumers.common.db import metadata
+from schemas.events import Event, EventType, MigrationStatus
+
+NOTIFY_CHANNEL = "schemashift_events"
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, Identity(always=True), primary_key=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("type", String(64), nullable=False),
+    Column("migration_id", Uuid, nullable=False),
+    Column("target", String(128), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("causation_id", Uuid),
+    Column("producer", String(64), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("body", JSONB, nullable=False),
+    Index("ix_events_migration", "migration_id", "seq"),
+    Index("ix_events_target", "target", "seq"),
+    Index("ix_events_occurred_at", "occurred_at"),
+)
+
+migrations = Table(
+    "migrations",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("source", String(128)),
+    Column("target", String(128), nullable=False),
+    Column("mode", String(16)),
+    Column("status", String(32), nullable=False),
+    Column("allow_hazards", JSONB, nullable=False, server_default=text("'[]'")),
+    Column("summary", JSONB),
+    Column("statements", JSONB),
+    Column("reverse_statements", JSONB),
+    Column("hazards", JSONB),
+    Column("checksum", String(64)),
+    Column("target_fingerprint", String(64)),
+    Column("progress", Integer, nullable=False, server_default=text("0")),
+    Column("total", Integer),
+    Column("error", JSONB),
+    Column("approved_by", String(128)),
+    Column("approved", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("applied_at", DateTime(timezone=True)),
+    Column("last_seq", BigInteger, nullable=False),
+    Index("ix_migrations_target_created", "target", "created_at"),
+    Index("ix_migrations_status", "status"),
+)
+
+# Statuses only move forward: events of one migration arrive on different topics, so a late
+# progress event must not turn an applied migration back into an applying one.
+_RANK = {
+    MigrationStatus.REQUESTED: 0,
+    MigrationStatus.COMPARED: 1,
+    MigrationStatus.GENERATED: 2,
+    MigrationStatus.AWAITING_APPROVAL: 3,
+    MigrationStatus.APPROVED: 4,
+    MigrationStatus.APPLYING: 5,
+    MigrationStatus.APPLIED: 6,
+    MigrationStatus.FAILED: 6,
+}
+
+
+def _advance(row: dict[str, Any], status: MigrationStatus) -> None:
+    current = MigrationStatus(row["status"])
+    if not current.is_final and _RANK[status] >= _RANK[current]:
+        row["status"] = status.value
+
+
+def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any]:
+    """The migrations row after ``event``: a pure function of the previous row and the event."""
+    p = event.payload
+    if row is None:
+        row = {
+            "id": event.migration_id,
+            "target": event.target,
+            "status": MigrationStatus.REQUESTED.value,
+            "created_at": event.occurred_at,
+            "allow_hazards": [],
+            "progress": 0,
+            "approved": False,
+        }
+    row = dict(row)
+    row["updated_at"] = max(event.occurred_at, row.get("updated_at") or event.occurred_at)
+    row["last_seq"] = max(seq, row.get("last_seq") or 0)
+    match event.type:
+        case EventType.COMPARISON_REQUESTED:
+            row.update(
+                source=p.source,
+                mode=p.mode.value,
+                created_at=event.occurred_at,
+                allow_hazards=[h.value for h in p.allow_hazards],
+            )
+        case EventType.DIFF_COMPUTED:
+            row.update(
+                source=p.source,
+                mode=p.mode.value,
+                summary=p.summary.model_dump(),
+                target_fingerprint=p.target_fingerprint,
+            )
+            _advance(row, MigrationStatus.COMPARED)
+        case EventType.SCRIPT_GENERATED:
+            row.update(
+                mode=p.mode.value,
+                statements=[s.model_dump(mode="json") for s in p.statements],
+                reverse_statements=[s.model_dump(mode="json") for s in p.reverse_statements],
+                hazards=[h.value for h in p.hazards],
+                checksum=p.checksum,
+                total=len(p.statements),
+            )
+            waiting = p.mode.value == "plan" and p.statements and not row.get("approved")
+            _advance(
+                row, MigrationStatus.AWAITING_APPROVAL if waiting else MigrationStatus.GENERATED
+            )
+        case EventType.MIGRATION_APPROVED:
+            row.update(approved=True, approved_by=p.approved_by)
+            _advance(row, MigrationStatus.APPROVED)
+        case EventType.MIGRATION_PROGRESS:
+            row.update(progress=max(row.get("progress") or 0, p.index + 1), total=p.total)
+            _advance(row, MigrationStatus.APPLYING)
+        case EventType.MIGRATION_APPLIED:
+            row.update(progress=p.statements_applied, applied_at=event.occurred_at)
+            _advance(row, MigrationStatus.APPLIED)
+        case EventType.MIGRATION_FAILED:
+            row["error"] = p.model_dump(mode="json", exclude={"type"})
+            _advance(row, MigrationStatus.FAILED)
+    return row
+
+
+async def _apply_projection(conn: AsyncConnection, event: Event, seq: int) -> None:
+    current = (
+        (
+            await conn.execute(
+                select(migrations).where(migrations.c.id == event.migration_id).with_for_update()
+            )
+        )
+        .mappings()
+        .first()
+    )
+    row = project(dict(current) if current else None, event, seq)
+    stmt = insert(migrations).values(**row)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[migrations.c.id],
+            set_={k: stmt.excluded[k] for k in row if k != "id"},
+        )
+    )
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "type": event.type.value,
+        "migration_id": event.migration_id,
+        "target": event.target,
+        "occurred_at": event.occurred_at,
+        "causation_id": event.causation_id,
+        "producer": event.producer,
+        "schema_version": event.schema_version,
+        "body": event.model_dump(mode="json"),
+    }
+
+
+async def record(engine: AsyncEngine, event: Event) -> bool:
+    """Append ``event`` and update its migration, in one transaction.
+
+    Returns False when the event was already stored (a redelivery): nothing changes then.
+    Listeners on :data:`NOTIFY_CHANNEL` hear of the migration after the commit.
+    """
+    async with engine.begin() as conn:
+        seq = (
+            await conn.execute(
+                insert(events)
+                .values(**_event_row(event))
+                .on_conflict_do_nothing(index_elements=[events.c.event_id])
+                .returning(events.c.seq)
+            )
+        ).scalar_one_or_none()
+        if seq is None:
+            return False
+        await _apply_projection(conn, event, seq)
+        await conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(event.migration_id))))
+    return True
+
+
+async def get_migration(engine: AsyncEngine, migration_id: uuid.UUID) -> dict[str, Any] | None:
+    """One migration's row, or None."""
+    async with engine.connect() as conn:
+        row = (
+            (await conn.execute(select(migrations).where(migrations.c.id == migration_id)))
+            .mappings()
+            .first()
+        )
+    return dict(row) if row else None
+
+
+async def list_migrations(
+    engine: AsyncEngine,
+    *,
+    target: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The history, newest first, optionally for one target and/or status."""
+    query = select(migrations).order_by(migrations.c.created_at.desc(), migrations.c.id)
+    if target:
+        query = query.where(migrations.c.target == target)
+    if status:
+        query = query.where(migrations.c.status == status)
+    async with engine.connect() as conn:
+        rows = await conn.execute(query.limit(limit).offset(offset))
+        return [dict(r) for r in rows.mappings()]
+
+
+def _events_query(
+    *,
+    migration_id: uuid.UUID | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after_seq: int = 0,
+) -> Any:
+    query = select(events.c.seq, events.c.body).where(events.c.seq > after_seq)
+    if migration_id:
+        query = query.where(events.c.migration_id == migration_id)
+    if target:
+        query = query.where(events.c.target == target)
+    if since:
+        query = query.where(events.c.occurred_at >= since)
+    if until:
+        query = query.where(events.c.occurred_at < until)
+    return query.order_by(events.c.seq)
+
+
+async def list_events(
+    engine: AsyncEngine, migration_id: uuid.UUID, *, after_seq: int = 0
+) -> list[tuple[int, Event]]:
+    """A migration's events in the order they were recorded, as (seq, event)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(_events_query(migration_id=migration_id, after_seq=after_seq))
+        return [(seq, Event.model_validate(body)) for seq, body in rows]
+
+
+async def stream_events(
+    engine: AsyncEngine, *, batch: int = 1000, **filters: Any
+) -> AsyncIterator[tuple[int, Event]]:
+    """Every stored event matching ``filters``, in log order, read in batches."""
+    after = 0
+    while True:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(_events_query(after_seq=after, **filters).limit(batch))
+            ).all()
+        for seq, body in rows:
+            yield seq, Event.model_validate(body)
+        if len(rows) < batch:
+            return
+        after = rows[-1][0]
+
+
+async def rebuild(engine: AsyncEngine) -> int:
+    """Rebuild the migrations table from the event log alone; returns the events replayed."""
+    count = 0
+    async with engine.begin() as conn:
+        # The tracker waits while the table is rebuilt, then projects on the rebuilt rows.
+        await conn.execute(text("LOCK TABLE migrations IN EXCLUSIVE MODE"))
+        await conn.execute(migrations.delete())
+        result = await conn.stream(select(events.c.seq, events.c.body).order_by(events.c.seq))
+        async for seq, body in result:
+            await _apply_projection(conn, Event.model_validate(body), seq)
+            count += 1
+    return count
+
+
+async def status_counts(engine: AsyncEngine) -> Sequence[tuple[str, int]]:
+    """How many migrations are in each status (for health and the CLI)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(migrations.c.status, func.count()).group_by(migrations.c.status)
+        )
+        return [(s, n) for s, n in rows]

@@ -1,0 +1,60 @@
+"""The gateway: FastAPI app with the REST API, the AsyncAPI document and a Kafka publisher."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from consumers.common.db import create_engine
+from consumers.common.kafka import make_broker
+from consumers.common.settings import Settings, get_settings
+from gateway.api import asyncapi, comparisons, connections, migrations, replays
+from infra.migrate import upgrade_async
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The gateway application; the broker and the DB engine live as long as it does."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await upgrade_async(settings.database_url)
+        app.state.settings = settings
+        app.state.engine = create_engine(settings.database_url, pool_size=10)
+        # A plain broker in the lifespan (the FastAPI plugin is deprecated): the gateway
+        # only publishes.
+        app.state.broker = make_broker("gateway", settings)
+        await app.state.broker.start()
+        try:
+            yield
+        finally:
+            await app.state.broker.stop()
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Schemashift",
+        version="0.1.0",
+        description="Compare a source database schema with a target, generate the migration, "
+        "run it, and keep an auditable history.",
+        lifespan=lifespan,
+    )
+    for module in (connections, comparisons, migrations, replays):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(asyncapi.router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz(request: Request) -> JSONResponse:
+        """Liveness and readiness: the metadata database answers."""
+        from sqlalchemy import text
+
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:
+            return JSONResponse({"status": "degraded", "database": "unavailable"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    return app

@@ -1,0 +1,53 @@
+"""/api/v1/comparisons: ask for a target to be made to match a source."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from consumers.common import connections as registry
+from consumers.common.kafka import publish_event
+from gateway.api.deps import Broker, Engine
+from gateway.api.models import ComparisonAccepted, ComparisonIn, Links
+from schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
+
+router = APIRouter(prefix="/comparisons", tags=["comparisons"])
+
+
+def links(migration_id: uuid.UUID) -> Links:
+    """Where to follow a migration."""
+    base = f"/api/v1/migrations/{migration_id}"
+    return Links(self=base, events=f"{base}/events", approve=f"{base}/approve")
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def request_comparison(
+    body: ComparisonIn, engine: Engine, broker: Broker, response: Response
+) -> ComparisonAccepted:
+    """Publish comparison.requested; the migration proceeds asynchronously."""
+    if body.source == body.target:
+        raise HTTPException(422, "source and target must be different connections")
+    for name in (body.source, body.target):
+        if not await registry.exists(engine, name):
+            raise HTTPException(404, f"no connection named {name!r} is registered")
+    event = Event(
+        type=EventType.COMPARISON_REQUESTED,
+        migration_id=uuid.uuid4(),
+        target=body.target,
+        producer="gateway",
+        payload=ComparisonRequested(
+            source=body.source,
+            target=body.target,
+            mode=body.mode,
+            allow_hazards=body.allow_hazards,
+        ),
+    )
+    await publish_event(broker, event)
+    accepted = ComparisonAccepted(
+        migration_id=event.migration_id,
+        status=MigrationStatus.REQUESTED,
+        links=links(event.migration_id),
+    )
+    response.headers["Location"] = accepted.links.self
+    return accepted

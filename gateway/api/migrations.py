@@ -1,0 +1,132 @@
+"""/api/v1/migrations: history, one migration's detail, approval, and its events (live)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Header, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+
+from consumers.common.kafka import publish_event
+from consumers.tracker import store
+from gateway.api.deps import AppSettings, Broker, Engine
+from gateway.api.models import ApprovalIn, MigrationOut, MigrationPage
+from schemas.events import Event, EventType, MigrationApproved, MigrationStatus
+
+router = APIRouter(prefix="/migrations", tags=["migrations"])
+
+
+async def _require(
+    engine: Engine, migration_id: uuid.UUID, *, grace_s: float = 0.0
+) -> dict[str, Any]:
+    """The migration's row; 404 when it is not tracked within ``grace_s`` seconds."""
+    row = await store.get_migration(engine, migration_id)
+    deadline = asyncio.get_running_loop().time() + grace_s
+    while row is None and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+        row = await store.get_migration(engine, migration_id)
+    if row is None:
+        raise HTTPException(404, f"no migration {migration_id} (yet: it appears once tracked)")
+    return row
+
+
+@router.get("")
+async def list_migrations(
+    engine: Engine,
+    target: Annotated[str | None, Query(max_length=128)] = None,
+    status: MigrationStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> MigrationPage:
+    """The history, newest first; filter by target and status."""
+    rows = await store.list_migrations(
+        engine, target=target, status=status.value if status else None, limit=limit, offset=offset
+    )
+    return MigrationPage(
+        items=[MigrationOut.model_validate(r) for r in rows], limit=limit, offset=offset
+    )
+
+
+@router.get("/{migration_id}")
+async def get_migration(migration_id: uuid.UUID, engine: Engine) -> MigrationOut:
+    """Status, diff summary, SQL statements, error and timestamps of one migration."""
+    return MigrationOut.model_validate(await _require(engine, migration_id))
+
+
+@router.post("/{migration_id}/approve", status_code=status.HTTP_202_ACCEPTED)
+async def approve(
+    migration_id: uuid.UUID, engine: Engine, broker: Broker, body: ApprovalIn | None = None
+) -> MigrationOut:
+    """Approve a planned migration that awaits approval; the executor then runs it."""
+    row = await _require(engine, migration_id)
+    if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
+        raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
+    body = body or ApprovalIn()
+    event = Event(
+        type=EventType.MIGRATION_APPROVED,
+        migration_id=migration_id,
+        target=row["target"],
+        producer="gateway",
+        payload=MigrationApproved(approved_by=body.approved_by, comment=body.comment),
+    )
+    await publish_event(broker, event)
+    return MigrationOut.model_validate(row | {"status": MigrationStatus.APPROVED.value})
+
+
+@router.get(
+    "/{migration_id}/events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON list, or SSE"}},
+)
+async def migration_events(
+    migration_id: uuid.UUID,
+    engine: Engine,
+    settings: AppSettings,
+    accept: Annotated[str | None, Header()] = None,
+) -> Any:
+    """The migration's events in order; with ``Accept: text/event-stream``, live until it ends."""
+    # A client that follows a migration right after requesting it may be ahead of the tracker.
+    await _require(engine, migration_id, grace_s=5.0)
+    if accept and "text/event-stream" in accept:
+        return StreamingResponse(
+            _live(engine, settings.database_url, migration_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+    return [
+        event.model_dump(mode="json") for _, event in await store.list_events(engine, migration_id)
+    ]
+
+
+async def _live(engine: Engine, database_url: str, migration_id: uuid.UUID) -> AsyncIterator[str]:
+    """Server-sent events: each stored event once, woken by the tracker's NOTIFY."""
+    woken = asyncio.Event()
+
+    def on_notify(*args: Any) -> None:
+        if args[-1] == str(migration_id):
+            woken.set()
+
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(store.NOTIFY_CHANNEL, on_notify)
+    last = 0
+    try:
+        while True:
+            woken.clear()
+            for seq, event in await store.list_events(engine, migration_id, after_seq=last):
+                last = seq
+                data = json.dumps(event.model_dump(mode="json"))
+                yield f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
+            row = await store.get_migration(engine, migration_id)
+            if row and MigrationStatus(row["status"]).is_final:
+                yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"
+                return
+            try:
+                await asyncio.wait_for(woken.wait(), timeout=15)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+    finally:
+        await listener.close()

@@ -1,0 +1,119 @@
+"""Request and response bodies of the REST API (validated strictly: unknown fields are refused)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from consumers.common.connections import dialect_of
+from consumers.common.redact import redact_url
+from schemas.events import MigrationStatus, Mode
+from schemas.hazards import Hazard
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectionIn(_Strict):
+    name: str = Field(pattern=NAME_PATTERN, description="How events and requests refer to it.")
+    url: str = Field(
+        min_length=1,
+        max_length=2048,
+        description="Database URL, e.g. postgresql://user:password@host:5432/db",
+        examples=["postgresql://app:secret@db.internal:5432/app"],
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, url: str) -> str:
+        dialect_of(url)
+        return url
+
+
+class ConnectionOut(BaseModel):
+    name: str
+    dialect: str
+    url: str = Field(description="The URL with its password masked.")
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> ConnectionOut:
+        return cls(
+            name=row["name"],
+            dialect=row["dialect"],
+            url=redact_url(row["url"]),
+            created_at=row["created_at"],
+        )
+
+
+class ComparisonIn(_Strict):
+    source: str = Field(pattern=NAME_PATTERN, description="Connection with the desired schema.")
+    target: str = Field(pattern=NAME_PATTERN, description="Connection to change.")
+    mode: Mode = Field(default=Mode.PLAN, description="plan: wait for approval; apply: run.")
+    allow_hazards: list[Hazard] = Field(default_factory=list, max_length=len(Hazard))
+
+
+class Links(BaseModel):
+    self: str
+    events: str
+    approve: str
+
+
+class ComparisonAccepted(BaseModel):
+    migration_id: uuid.UUID
+    status: MigrationStatus
+    links: Links
+
+
+class MigrationOut(BaseModel):
+    id: uuid.UUID
+    source: str | None
+    target: str
+    mode: str | None
+    status: MigrationStatus
+    summary: dict[str, Any] | None = None
+    statements: list[dict[str, Any]] | None = None
+    reverse_statements: list[dict[str, Any]] | None = None
+    hazards: list[str] | None = None
+    checksum: str | None = None
+    progress: int = 0
+    total: int | None = None
+    error: dict[str, Any] | None = None
+    approved_by: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    applied_at: datetime | None = None
+
+
+class MigrationPage(BaseModel):
+    items: list[MigrationOut]
+    limit: int
+    offset: int
+
+
+class ApprovalIn(_Strict):
+    approved_by: str | None = Field(default=None, max_length=128)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class ReplayIn(_Strict):
+    migration_id: uuid.UUID | None = None
+    target: str | None = Field(default=None, pattern=NAME_PATTERN)
+    since: datetime | None = None
+    until: datetime | None = None
+    topic: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="Where to publish; default schemashift.replay. Pipeline topics are refused.",
+    )
+
+
+class ReplayOut(BaseModel):
+    topic: str
+    published: int

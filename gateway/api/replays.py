@@ -1,0 +1,34 @@
+"""/api/v1/replays: re-publish stored events onto a replay topic."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+
+from gateway.api.deps import AppSettings, Broker, Engine
+from gateway.api.models import ReplayIn, ReplayOut
+from gateway.replay import ReplayRefused, replay
+
+router = APIRouter(prefix="/replays", tags=["replays"])
+
+
+@router.post("", status_code=status.HTTP_200_OK)
+async def request_replay(
+    body: ReplayIn, engine: Engine, broker: Broker, settings: AppSettings
+) -> ReplayOut:
+    """Publish the matching events, in their original order, marked as replayed."""
+    if body.since and body.until and body.since >= body.until:
+        raise HTTPException(422, "since must be before until")
+    try:
+        topic, published = await replay(
+            engine,
+            broker,
+            settings.kafka_bootstrap,
+            migration_id=body.migration_id,
+            target=body.target,
+            since=body.since,
+            until=body.until,
+            topic=body.topic,
+        )
+    except ReplayRefused as exc:
+        raise HTTPException(400, str(exc)) from None
+    return ReplayOut(topic=topic, published=published)

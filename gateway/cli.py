@@ -1,0 +1,211 @@
+"""The `schemashift` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+ROLES = ("gateway", "comparator", "generator", "executor", "tracker")
+
+
+def _configure_logging(role: str, level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format=f"%(asctime)s {role:<10} %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiokafka logs every broker reconnect at ERROR; one line per outage is enough for us.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _fail(reason: str) -> int:
+    print(f"schemashift: error: {reason}", file=sys.stderr)
+    return 2
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+async def _diff(source_url: str, target_url: str, fmt: str) -> int:
+    from consumers.comparator.diff import diff
+    from consumers.comparator.introspect import IntrospectionError, introspect
+    from consumers.generator.render import generate
+    from schemas.report import DiffReport
+
+    try:
+        source, target = await asyncio.gather(introspect(source_url), introspect(target_url))
+    except IntrospectionError as exc:
+        return _fail(exc.reason)
+    operations = diff(source, target)
+    script = generate(operations, target.dialect)
+    if fmt == "json":
+        report = DiffReport.build(source, target, operations, script)
+        print(report.model_dump_json(indent=2))
+    elif script.statements:
+        print(script.sql())
+    else:
+        print("-- no differences", file=sys.stderr)
+    return 0
+
+
+# --- replay --------------------------------------------------------------------------------
+
+
+async def _replay(args: argparse.Namespace) -> int:
+    from consumers.common.db import create_engine
+    from consumers.common.kafka import make_broker
+    from consumers.common.settings import get_settings
+    from consumers.tracker import store
+    from gateway.replay import ReplayRefused, replay
+    from infra.migrate import upgrade_async
+
+    settings = get_settings()
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        if args.rebuild:
+            count = await store.rebuild(engine)
+            print(f"rebuilt the migrations table from {count} events")
+            return 0
+        broker = make_broker("replay", settings)
+        await broker.start()
+        try:
+            topic, published = await replay(
+                engine,
+                broker,
+                settings.kafka_bootstrap,
+                migration_id=args.migration,
+                target=args.target,
+                since=args.since,
+                until=args.until,
+                topic=args.topic,
+            )
+        except ReplayRefused as exc:
+            return _fail(str(exc))
+        finally:
+            await broker.stop()
+        print(f"replayed {published} events onto {topic}")
+        return 0
+    finally:
+        await engine.dispose()
+
+
+# --- run -----------------------------------------------------------------------------------
+
+
+def _run_role(role: str) -> int:
+    from consumers.common.settings import get_settings
+
+    settings = get_settings()
+    _configure_logging(role, settings.log_level)
+    if role == "gateway":
+        import uvicorn
+
+        from gateway.api.app import create_app
+
+        uvicorn.run(
+            create_app(settings),
+            host=settings.gateway_host,
+            port=settings.gateway_port,
+            log_level="warning",
+            access_log=False,
+        )
+        return 0
+    import importlib
+
+    module = importlib.import_module(f"consumers.{role}.app")
+    asyncio.run(module.role.run())
+    return 0
+
+
+# --- infra ---------------------------------------------------------------------------------
+
+
+def _infra(argv: list[str]) -> int:
+    from infra.__main__ import main as infra_main
+
+    return infra_main(argv)
+
+
+# --- parser --------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="schemashift",
+        description="Compare database schemas, generate and run the migration, keep history.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("diff", help="print the SQL that makes TARGET match SOURCE (no broker)")
+    p.add_argument("source_url", metavar="SOURCE_URL", help="database with the desired schema")
+    p.add_argument("target_url", metavar="TARGET_URL", help="database to change")
+    p.add_argument("--format", choices=("sql", "json"), default="sql")
+
+    p = sub.add_parser(
+        "infra",
+        help="start, stop or inspect the local Kafka and PostgreSQL",
+        add_help=False,
+        prefix_chars="\0",  # everything after `infra` belongs to `python -m infra`
+    )
+    p.add_argument("infra_args", nargs=argparse.REMAINDER, metavar="up|down|status")
+
+    p = sub.add_parser("run", help="run one role in the foreground")
+    p.add_argument("role", choices=ROLES)
+
+    sub.add_parser("serve", help="run the gateway and all consumers under one supervisor")
+
+    p = sub.add_parser("demo", help="sample databases, a migration through the API, then serve")
+    p.add_argument("--no-serve", action="store_true", help="stop after the demo migration")
+
+    p = sub.add_parser("replay", help="re-publish stored events, or rebuild the read model")
+    p.add_argument("--migration", type=uuid.UUID, help="only this migration's events")
+    p.add_argument("--target", help="only events of this target connection")
+    p.add_argument("--since", type=datetime.fromisoformat, help="ISO time, inclusive")
+    p.add_argument("--until", type=datetime.fromisoformat, help="ISO time, exclusive")
+    p.add_argument("--topic", help="destination topic (default schemashift.replay)")
+    p.add_argument(
+        "--rebuild", action="store_true", help="rebuild the tracker's tables from the event log"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `schemashift` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        match args.command:
+            case "diff":
+                return asyncio.run(_diff(args.source_url, args.target_url, args.format))
+            case "infra":
+                return _infra(args.infra_args)
+            case "run":
+                return _run_role(args.role)
+            case "serve":
+                from gateway.supervisor import serve
+
+                return serve()
+            case "demo":
+                from gateway.demo import demo
+
+                return demo(serve_after=not args.no_serve)
+            case "replay":
+                return asyncio.run(_replay(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # one line for the user, never a traceback with a URL in it
+        from consumers.common.redact import redact_text
+
+        return _fail(redact_text(f"{type(exc).__name__}: {exc}"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""`schemashift serve`: the gateway and the four consumers as separate processes, one supervisor.
+
+Each role runs in its own process (as it would in production, where each scales on its own); a
+role that dies is restarted after a short pause, and Ctrl-C (or SIGTERM) stops them all: each
+finishes the message in hand and commits before it exits.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+
+ROLES: tuple[str, ...] = ("tracker", "comparator", "generator", "executor", "gateway")
+_STOP_GRACE_S = 30.0
+_RESTART_PAUSE_S = 1.0
+
+
+def _spawn(role: str) -> subprocess.Popen[bytes]:
+    # Own process group: a Ctrl-C in the terminal reaches the supervisor, which stops the
+    # children in order, rather than every child at once.
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "run", role], start_new_session=True
+    )
+
+
+def serve(roles: Sequence[str] = ROLES, *, restart: bool = True) -> int:
+    """Run ``roles`` until SIGINT/SIGTERM; returns the exit code."""
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    children = {role: _spawn(role) for role in roles}
+    print(f"schemashift: serving {', '.join(roles)} (pid {os.getpid()}); Ctrl-C stops", flush=True)
+    try:
+        while not stopping:
+            time.sleep(0.2)
+            for role, child in list(children.items()):
+                code = child.poll()
+                if code is None or stopping:
+                    continue
+                if not restart:
+                    print(f"schemashift: {role} exited ({code}); stopping", file=sys.stderr)
+                    stopping = True
+                    break
+                print(f"schemashift: {role} exited ({code}); restarting", file=sys.stderr)
+                time.sleep(_RESTART_PAUSE_S)
+                children[role] = _spawn(role)
+    finally:
+        _stop_all(children)
+    return 0
+
+
+def _stop_all(children: dict[str, subprocess.Popen[bytes]]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + _STOP_GRACE_S
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+    print("schemashift: stopped", flush=True)

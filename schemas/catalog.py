@@ -1,0 +1,280 @@
+"""The catalog model: a database schema as plain, immutable data (no I/O here).
+
+Introspectors fill it, the differ compares two of them, events carry them as JSON. Text that
+PostgreSQL renders itself (column types from ``format_type``, defaults from ``pg_get_expr``,
+constraint and index definitions from ``pg_get_constraintdef``/``pg_get_indexdef``) is kept
+verbatim: it is both the canonical comparison basis and ready-to-run SQL. Parsed fields next to
+it (columns, referenced table, actions, ...) serve ordering and humans.
+
+Every kind of object lives in its own list on :class:`Catalog` and has a ``key`` tuple; new
+kinds (views, functions, triggers, ...) plug in as one more model plus one more list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Key = tuple[str, ...]
+
+FkAction = Literal["no action", "restrict", "cascade", "set null", "set default"]
+FkMatch = Literal["simple", "full", "partial"]
+
+
+class CatalogModel(BaseModel):
+    """Base of all catalog objects: immutable and strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- columns -------------------------------------------------------------------------------
+
+
+class Identity(CatalogModel):
+    """``GENERATED {ALWAYS|BY DEFAULT} AS IDENTITY`` and the options of its sequence."""
+
+    generation: Literal["always", "by default"]
+    start: int = 1
+    increment: int = 1
+    min_value: int | None = None
+    max_value: int | None = None
+    cache: int = 1
+    cycle: bool = False
+
+
+class Column(CatalogModel):
+    """A table column. ``type``, ``default``, ``collation`` and ``generated`` are SQL text."""
+
+    name: str
+    type: str = Field(description="As format_type() renders it, e.g. 'character varying(20)'.")
+    not_null: bool = False
+    default: str | None = None
+    collation: str | None = Field(
+        default=None, description="Quoted collation name, only when not the type's default."
+    )
+    identity: Identity | None = None
+    generated: str | None = Field(
+        default=None, description="Expression of a STORED generated column."
+    )
+
+
+# --- constraints ---------------------------------------------------------------------------
+
+
+class _Constraint(CatalogModel):
+    name: str
+    definition: str = Field(description="pg_get_constraintdef() text; the comparison basis.")
+    columns: list[str] = Field(default_factory=list)
+    deferrable: bool = False
+    initially_deferred: bool = False
+
+
+class PrimaryKey(_Constraint):
+    kind: Literal["primary_key"] = "primary_key"
+
+
+class UniqueConstraint(_Constraint):
+    kind: Literal["unique"] = "unique"
+
+
+class CheckConstraint(_Constraint):
+    kind: Literal["check"] = "check"
+    expression: str = ""
+    no_inherit: bool = False
+
+
+class ExclusionConstraint(_Constraint):
+    kind: Literal["exclude"] = "exclude"
+
+
+class ForeignKey(_Constraint):
+    kind: Literal["foreign_key"] = "foreign_key"
+    ref_schema: str
+    ref_table: str
+    ref_columns: list[str] = Field(default_factory=list)
+    on_update: FkAction = "no action"
+    on_delete: FkAction = "no action"
+    match: FkMatch = "simple"
+
+    @property
+    def ref_key(self) -> Key:
+        return (self.ref_schema, self.ref_table)
+
+
+Constraint = Annotated[
+    PrimaryKey | UniqueConstraint | CheckConstraint | ExclusionConstraint | ForeignKey,
+    Field(discriminator="kind"),
+]
+
+
+class Index(CatalogModel):
+    """A stand-alone index (indexes backing PK/unique/exclusion constraints are not listed)."""
+
+    name: str
+    definition: str = Field(description="pg_get_indexdef() text; the comparison basis.")
+    unique: bool = False
+    method: str = "btree"
+    columns: list[str] = Field(
+        default_factory=list, description="Every column the index uses (keys, expressions, WHERE)."
+    )
+
+
+# --- relations -----------------------------------------------------------------------------
+
+
+class Table(CatalogModel):
+    """A table with its columns (in attnum order), constraints and stand-alone indexes."""
+
+    schema_name: str
+    name: str
+    unlogged: bool = False
+    columns: list[Column] = Field(default_factory=list)
+    constraints: list[Constraint] = Field(default_factory=list)
+    indexes: list[Index] = Field(default_factory=list)
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+    def column(self, name: str) -> Column | None:
+        """The column called ``name``, if any."""
+        return next((c for c in self.columns if c.name == name), None)
+
+    @property
+    def foreign_keys(self) -> list[ForeignKey]:
+        return [c for c in self.constraints if isinstance(c, ForeignKey)]
+
+
+class OwnedBy(CatalogModel):
+    """The column a sequence belongs to (``ALTER SEQUENCE ... OWNED BY``)."""
+
+    schema_name: str
+    table: str
+    column: str
+
+
+class Sequence(CatalogModel):
+    """A stand-alone sequence (identity sequences are part of their column)."""
+
+    schema_name: str
+    name: str
+    data_type: str = "bigint"
+    start: int = 1
+    increment: int = 1
+    min_value: int | None = None
+    max_value: int | None = None
+    cache: int = 1
+    cycle: bool = False
+    owned_by: OwnedBy | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
+class EnumType(CatalogModel):
+    """``CREATE TYPE ... AS ENUM``; label order is significant."""
+
+    schema_name: str
+    name: str
+    labels: list[str] = Field(default_factory=list)
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
+class View(CatalogModel):
+    """A view or materialized view; ``definition`` is pg_get_viewdef() text."""
+
+    schema_name: str
+    name: str
+    definition: str
+    materialized: bool = False
+    depends_on: list[list[str]] = Field(
+        default_factory=list, description="[schema, relation, column] this view reads."
+    )
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
+class Extension(CatalogModel):
+    name: str
+    schema_name: str
+    version: str | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.name,)
+
+
+class Comment(CatalogModel):
+    """``COMMENT ON <object_type> <target>``; ``target`` is the object's key."""
+
+    object_type: Literal["table", "column", "view", "materialized view", "schema", "index"]
+    target: list[str]
+    text: str
+
+    @property
+    def key(self) -> Key:
+        return (self.object_type, *self.target)
+
+
+# --- the whole database --------------------------------------------------------------------
+
+# Fields that describe where a catalog came from, not what the schema is.
+_PROVENANCE = {"server_version"}
+
+
+class Catalog(CatalogModel):
+    """Everything the engine knows about one database's schema."""
+
+    dialect: str = "postgresql"
+    server_version: str | None = None
+    schemas: list[str] = Field(default_factory=list)
+    extensions: list[Extension] = Field(default_factory=list)
+    enums: list[EnumType] = Field(default_factory=list)
+    sequences: list[Sequence] = Field(default_factory=list)
+    tables: list[Table] = Field(default_factory=list)
+    views: list[View] = Field(default_factory=list)
+    comments: list[Comment] = Field(default_factory=list)
+
+    @cached_property
+    def tables_by_key(self) -> dict[Key, Table]:
+        """Tables keyed by (schema, name)."""
+        return {t.key: t for t in self.tables}
+
+    def table(self, schema: str, name: str) -> Table | None:
+        """The table ``schema.name``, if any."""
+        return self.tables_by_key.get((schema, name))
+
+    def canonical(self) -> dict[str, Any]:
+        """A JSON-able form in which order that carries no meaning is normalised away."""
+        data = self.model_dump(mode="json", exclude=_PROVENANCE)
+        return _canonical(data)
+
+    def fingerprint(self) -> str:
+        """sha256 of the canonical JSON: equal schemas (ignoring column order) hash equal."""
+        blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    """Sort lists of objects (columns, tables, constraints...) by content, recursively.
+
+    Lists of plain strings keep their order: key columns and enum labels are ordered facts.
+    """
+    if isinstance(value, dict):
+        return {k: _canonical(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_canonical(v) for v in value]
+        if items and all(isinstance(v, dict) for v in items):
+            items.sort(key=lambda v: json.dumps(v, sort_keys=True))
+        return items
+    return value

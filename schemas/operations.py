@@ -1,0 +1,116 @@
+"""Diff operations and generated statements, as data that travels in events.
+
+An :class:`Operation` is one change to one object, Alembic-style: it keeps both the object it
+replaces (``old``) and the one it installs (``new``), as catalog-model dicts, so that its inverse
+is mechanical (:meth:`Operation.reverse`). The generator orders operations and renders them into
+:class:`Statement` objects for one dialect.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.hazards import Hazard
+
+
+class OpKind(StrEnum):
+    CREATE = "create"
+    DROP = "drop"
+    ALTER = "alter"
+
+
+class ObjectType(StrEnum):
+    """What an operation changes; ``old``/``new`` hold the matching catalog model as a dict."""
+
+    SCHEMA = "schema"  # old/new: {"name": ...}
+    EXTENSION = "extension"
+    ENUM = "enum"
+    SEQUENCE = "sequence"
+    TABLE = "table"  # the table with columns, non-FK constraints and indexes
+    COLUMN = "column"
+    CONSTRAINT = "constraint"  # primary key, unique, check, exclusion
+    FOREIGN_KEY = "foreign_key"
+    INDEX = "index"
+    VIEW = "view"
+    MATERIALIZED_VIEW = "materialized_view"
+    COMMENT = "comment"
+
+
+_INVERSE_KIND = {OpKind.CREATE: OpKind.DROP, OpKind.DROP: OpKind.CREATE, OpKind.ALTER: OpKind.ALTER}
+
+
+class Operation(BaseModel):
+    """One change to one object: CREATE (new only), DROP (old only) or ALTER (both)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: OpKind
+    object_type: ObjectType
+    schema_name: str | None = None
+    name: str
+    table: str | None = Field(default=None, description="Owning table of columns/constraints.")
+    old: dict[str, Any] | None = None
+    new: dict[str, Any] | None = None
+    reason: str | None = Field(
+        default=None, description="Why an unchanged object is touched (e.g. rebuilt for a type)."
+    )
+
+    def reverse(self) -> Operation:
+        """The operation that undoes this one."""
+        return self.model_copy(
+            update={"kind": _INVERSE_KIND[self.kind], "old": self.new, "new": self.old}
+        )
+
+    @property
+    def label(self) -> str:
+        """E.g. ``create_table``: the key of ``DiffSummary.by_kind``."""
+        return f"{self.kind.value}_{self.object_type.value}"
+
+    @property
+    def qualified_name(self) -> str:
+        """``schema.table.name`` without quoting, for messages and ``Statement.object``."""
+        parts = [p for p in (self.schema_name, self.table, self.name) if p is not None]
+        return ".".join(parts)
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        """The object as it exists after (or, for drops, before) the operation."""
+        value = self.new if self.new is not None else self.old
+        assert value is not None, "an operation needs old or new"
+        return value
+
+
+class Statement(BaseModel):
+    """One SQL statement of a migration script, with what it risks."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sql: str
+    kind: str = Field(description="Operation label, e.g. 'alter_column'.")
+    object: str = Field(description="Qualified name of the object it changes.")
+    hazards: list[Hazard] = Field(default_factory=list)
+    transactional: bool = True
+
+
+class Script(BaseModel):
+    """Ordered statements that migrate the target, and those that undo them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    statements: list[Statement] = Field(default_factory=list)
+    reverse_statements: list[Statement] = Field(default_factory=list)
+
+    @property
+    def hazards(self) -> list[Hazard]:
+        """Every hazard of the forward statements, each once, in first-seen order."""
+        seen: dict[Hazard, None] = {}
+        for statement in self.statements:
+            seen.update(dict.fromkeys(statement.hazards))
+        return list(seen)
+
+    def sql(self) -> str:
+        """The forward script as text, one statement per paragraph."""
+        return "\n\n".join(s.sql for s in self.statements)

@@ -1,0 +1,96 @@
+"""Shared fixtures: where the real infrastructure is, and throwaway databases on it.
+
+The integration tests need the Kafka broker and PostgreSQL server that `schemashift infra up`
+starts. Their addresses come from the environment or from the `.schemashift/env` file that
+`infra up` writes; without either, integration tests fail loudly rather than skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = REPO_ROOT / ".schemashift" / "env"
+
+
+def _infra_env() -> dict[str, str]:
+    values: dict[str, str] = {}
+    if ENV_FILE.exists():
+        for line in ENV_FILE.read_text().splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip():
+                values[key.strip()] = value.strip()
+    for key in ("SCHEMASHIFT_KAFKA_BOOTSTRAP", "SCHEMASHIFT_DATABASE_URL"):
+        if os.environ.get(key):
+            values[key] = os.environ[key]
+    return values
+
+
+def _require(key: str) -> str:
+    value = _infra_env().get(key)
+    if not value:
+        pytest.fail(f"{key} is not set and {ENV_FILE} has no value: run `schemashift infra up`")
+    return value
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """host:port of the real Kafka broker."""
+    return _require("SCHEMASHIFT_KAFKA_BOOTSTRAP")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    """URL of the metadata PostgreSQL database (a superuser may create databases there)."""
+    return _require("SCHEMASHIFT_DATABASE_URL")
+
+
+def with_database(url: str, name: str) -> str:
+    """The same server URL pointing at database ``name``."""
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{name}"
+
+
+NewDatabase = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture
+async def new_database(database_url: str) -> AsyncIterator[NewDatabase]:
+    """Factory for fresh databases on the real server, dropped after the test.
+
+    ``url = await new_database(sql)`` creates an empty database, runs ``sql`` in it (if given)
+    and returns its URL.
+    """
+    created: list[str] = []
+
+    async def factory(sql: str | None = None, *, prefix: str = "ss_test") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        admin = await asyncpg.connect(database_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        created.append(name)
+        url = with_database(database_url, name)
+        if sql:
+            conn = await asyncpg.connect(url)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+        return url
+
+    yield factory
+
+    admin = await asyncpg.connect(database_url)
+    try:
+        for name in created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

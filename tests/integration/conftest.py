@@ -1,0 +1,199 @@
+"""The running service for integration tests: `schemashift serve` against the real infrastructure.
+
+One supervisor (gateway and the four consumers, each its own process) serves the whole session,
+with its logs captured to a file so that tests can read what every role printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Service:
+    base_url: str
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def service(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """`schemashift serve` on a free port, stopped (SIGTERM, as Ctrl-C would) at the end."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("service") / "serve.log"
+    env = os.environ | {
+        "SCHEMASHIFT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "SCHEMASHIFT_DATABASE_URL": database_url,
+        "SCHEMASHIFT_GATEWAY_PORT": str(port),
+        "SCHEMASHIFT_LOG_LEVEL": "INFO",
+    }
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "serve"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited at start-up:\n{log_path.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the gateway did not come up:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.3)
+    yield Service(base, log_path, process)
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the gateway."""
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
+        yield client
+
+
+async def register(api: httpx.AsyncClient, url: str, prefix: str = "db") -> str:
+    """Register ``url`` under a fresh name; returns the name."""
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    response = await api.post("/api/v1/connections", json={"name": name, "url": url})
+    assert response.status_code == 201, response.text
+    return name
+
+
+async def wait_for_status(
+    api: httpx.AsyncClient, migration_id: str, statuses: set[str], timeout: float = 90
+) -> dict[str, Any]:
+    """Poll the migration until its status is one of ``statuses``."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await api.get(f"/api/v1/migrations/{migration_id}")
+        if response.status_code == 200:
+            last = response.json()
+            if last["status"] in statuses:
+                return last
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"migration {migration_id} did not reach {statuses}: {last}")
+
+
+async def settled_events(
+    api: httpx.AsyncClient, migration_id: str, timeout: float = 30
+) -> list[dict[str, Any]]:
+    """The migration's stored events once the tracker has every one of an ended migration.
+
+    Events of one migration travel on several topics, so the tracker may store the last
+    progress events just after the outcome: wait until each statement's progress is there.
+    """
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"}, timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        events = (await api.get(f"/api/v1/migrations/{migration_id}/events")).json()
+        progress = sum(e["type"] == "migration.progress" for e in events)
+        outcome = any(e["type"] in ("migration.applied", "migration.failed") for e in events)
+        if outcome and progress >= migration["progress"]:
+            return events
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the tracker did not store every event of {migration_id}")
+        await asyncio.sleep(0.1)
+
+
+async def wait_until_consumed(
+    bootstrap: str, group: str, topic: str, partition: int, offset: int, timeout: float = 30
+) -> None:
+    """Wait until consumer group ``group`` has committed past ``offset`` of the partition."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    tp = TopicPartition(topic, partition)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
+            meta = committed.get(tp)
+            if meta is not None and meta.offset > offset:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{group} did not consume {topic}[{partition}]@{offset}")
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+class TopicReader:
+    """Reads a topic from its current end, to find what a test causes to be published."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self.topic = topic
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
+        )
+
+    async def __aenter__(self) -> TopicReader:
+        await self.consumer.start()
+        partitions = self.consumer.partitions_for_topic(self.topic)
+        if partitions is None:
+            await self.consumer._client.force_metadata_update()
+            partitions = self.consumer.partitions_for_topic(self.topic) or set()
+        assert partitions, f"topic {self.topic} does not exist"
+        self.consumer.assign([TopicPartition(self.topic, p) for p in partitions])
+        await self.consumer.seek_to_end()
+        for tp in self.consumer.assignment():
+            await self.consumer.position(tp)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.consumer.stop()
+
+    async def read_until(self, predicate: Any, timeout: float = 30) -> list[Any]:
+        """Records read until ``predicate(records)`` holds (AssertionError on timeout)."""
+        records: list[Any] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await self.consumer.getmany(timeout_ms=200)
+            for items in batch.values():
+                records.extend(items)
+            if predicate(records):
+                return records
+        raise AssertionError(f"{self.topic}: condition not met; read {len(records)} records")

@@ -1,0 +1,368 @@
+"""The whole pipeline on the real Kafka broker and PostgreSQL: REST → compare → generate →
+execute → track, with plan/approve, duplicates, dead letters, failures and replay."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import uuid
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from consumers.common.db import create_engine
+from consumers.common.kafka import make_broker
+from consumers.common.settings import Settings
+from consumers.tracker import store
+from schemas.events import (
+    DEAD_LETTER_TOPIC,
+    REPLAY_TOPIC,
+    ComparisonRequested,
+    Event,
+    EventType,
+    Mode,
+)
+from tests.integration.conftest import (
+    TopicReader,
+    register,
+    settled_events,
+    wait_for_status,
+    wait_until_consumed,
+)
+from tests.schema_snapshot import assert_same_schema, snapshot
+
+pytestmark = pytest.mark.integration
+
+TARGET = """
+CREATE TABLE customers (id integer PRIMARY KEY, email varchar(100) NOT NULL);
+CREATE TABLE orders (id integer PRIMARY KEY, customer_id integer, total numeric(10,2));
+CREATE TABLE legacy (id integer);
+"""
+SOURCE = """
+CREATE TABLE customers (
+    id integer PRIMARY KEY,
+    email varchar(255) NOT NULL UNIQUE,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE orders (
+    id integer PRIMARY KEY,
+    customer_id integer NOT NULL REFERENCES customers (id) ON DELETE CASCADE,
+    total numeric(12,2) CHECK (total >= 0)
+);
+CREATE INDEX orders_customer_idx ON orders (customer_id);
+CREATE TABLE "Audit Log" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
+"""
+ALL_HAZARDS = ["data_loss", "table_rewrite", "long_lock", "index_build", "needs_validation"]
+
+
+async def _pair(new_database, api, source_sql=SOURCE, target_sql=TARGET):
+    source_url = await new_database(source_sql)
+    target_url = await new_database(target_sql)
+    return (
+        source_url,
+        target_url,
+        await register(api, source_url, "src"),
+        await register(api, target_url, "tgt"),
+    )
+
+
+async def _request(api, source, target, mode="apply", **extra):
+    response = await api.post(
+        "/api/v1/comparisons",
+        json={"source": source, "target": target, "mode": mode, "allow_hazards": ALL_HAZARDS}
+        | extra,
+    )
+    assert response.status_code == 202, response.text
+    body = response.json()
+    assert body["links"]["self"] == f"/api/v1/migrations/{body['migration_id']}"
+    return body["migration_id"]
+
+
+async def test_apply_mode_makes_the_target_match_the_source(api, new_database):
+    source_url, target_url, source, target = await _pair(new_database, api)
+    migration_id = await _request(api, source, target)
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied", migration["error"]
+    assert migration["summary"]["total"] > 0
+    assert migration["progress"] == len(migration["statements"]) > 0
+    await assert_same_schema(source_url, target_url)
+
+    events = await settled_events(api, migration_id)
+    types = [e["type"] for e in events]
+    for expected in (
+        "comparison.requested",
+        "diff.computed",
+        "script.generated",
+        "migration.applied",
+    ):
+        assert expected in types
+    assert types.count("migration.progress") == len(migration["statements"])
+    # The history row in the target records it, exactly once.
+    conn = await asyncpg.connect(target_url)
+    try:
+        rows = await conn.fetch("SELECT migration_id FROM schemashift.history")
+    finally:
+        await conn.close()
+    assert [str(r["migration_id"]) for r in rows] == [migration_id]
+
+
+async def test_plan_mode_waits_for_approval(api, new_database):
+    source_url, target_url, source, target = await _pair(new_database, api)
+    before = await snapshot(target_url)
+    migration_id = await _request(api, source, target, mode="plan")
+    migration = await wait_for_status(api, migration_id, {"awaiting_approval", "failed"})
+    assert migration["status"] == "awaiting_approval"
+    assert migration["statements"]
+    await asyncio.sleep(0.5)
+    assert await snapshot(target_url) == before, "a plan must not change the target"
+
+    response = await api.post(
+        f"/api/v1/migrations/{migration_id}/approve", json={"approved_by": "dba@example.com"}
+    )
+    assert response.status_code == 202, response.text
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied", migration["error"]
+    assert migration["approved_by"] == "dba@example.com"
+    await assert_same_schema(source_url, target_url)
+    again = await api.post(f"/api/v1/migrations/{migration_id}/approve", json={})
+    assert again.status_code == 409
+
+
+async def test_no_difference_applies_nothing(api, new_database):
+    _, _target_url, source, target = await _pair(new_database, api, SOURCE, SOURCE)
+    migration_id = await _request(api, source, target)
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied"
+    assert migration["statements"] == [] and migration["summary"]["total"] == 0
+
+
+async def test_duplicate_event_is_stored_once_and_applied_once(
+    api, new_database, kafka_bootstrap, database_url
+):
+    source_url, target_url, source, target = await _pair(new_database, api)
+    event = Event(
+        type=EventType.COMPARISON_REQUESTED,
+        migration_id=uuid.uuid4(),
+        target=target,
+        producer="test",
+        payload=ComparisonRequested(source=source, target=target, mode=Mode.APPLY),
+    )
+    broker = make_broker("test", Settings(kafka_bootstrap=kafka_bootstrap))
+    await broker.start()
+    try:
+        copies = [
+            await broker.publish(
+                event.model_dump_json().encode(),
+                topic=event.topic,
+                key=event.key,
+                headers=event.cloudevents_headers(),
+            )
+            for _ in range(2)
+        ]
+    finally:
+        await broker.stop()
+    migration = await wait_for_status(api, str(event.migration_id), {"applied", "failed"})
+    assert migration["status"] == "applied", migration["error"]
+    second = copies[-1]
+    for group in ("schemashift-tracker", "schemashift-comparator"):
+        await wait_until_consumed(
+            kafka_bootstrap, group, second.topic, second.partition, second.offset
+        )
+    await settled_events(api, str(event.migration_id))
+
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            stored = (
+                await conn.execute(
+                    select(func.count()).where(store.events.c.event_id == event.event_id)
+                )
+            ).scalar_one()
+            by_type = dict(
+                (
+                    await conn.execute(
+                        select(store.events.c.type, func.count())
+                        .where(store.events.c.migration_id == event.migration_id)
+                        .group_by(store.events.c.type)
+                    )
+                ).all()
+            )
+    finally:
+        await engine.dispose()
+    assert stored == 1
+    assert by_type["diff.computed"] == by_type["script.generated"] == 1
+    assert by_type["migration.applied"] == 1
+    await assert_same_schema(source_url, target_url)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{definitely not json", b'{"type": "comparison.requested"}', b"\x00\xff\x10"],
+    ids=["not-json", "not-an-event", "binary"],
+)
+async def test_malformed_message_goes_to_the_dead_letter_topic(service, kafka_bootstrap, body):
+    from aiokafka import AIOKafkaProducer
+
+    key = f"bad-{uuid.uuid4().hex}".encode()
+    async with TopicReader(kafka_bootstrap, DEAD_LETTER_TOPIC) as reader:
+        producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(EventType.COMPARISON_REQUESTED.topic, body, key=key)
+        finally:
+            await producer.stop()
+        # Both roles that read the topic refuse it, each with its own letter.
+        records = await reader.read_until(
+            lambda rs: (
+                {json.loads(r.value)["consumer"] for r in rs if r.key == key}
+                >= {"comparator", "tracker"}
+            )
+        )
+    for record in records:
+        if record.key != key:
+            continue
+        letter = json.loads(record.value)
+        assert letter["original_topic"] == EventType.COMPARISON_REQUESTED.topic
+        assert base64.b64decode(letter["original_value_b64"]) == body
+        assert letter["reason"]
+        assert dict(record.headers)["schemashift_consumer"] == letter["consumer"].encode()
+
+
+async def test_pipeline_goes_on_after_a_dead_letter(api, new_database, kafka_bootstrap):
+    from aiokafka import AIOKafkaProducer
+
+    _source_url, _target_url, source, target = await _pair(new_database, api)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        # Same key as the target: the same partition as the request that follows it.
+        await producer.send_and_wait(
+            EventType.COMPARISON_REQUESTED.topic, b"garbage", key=target.encode()
+        )
+    finally:
+        await producer.stop()
+    migration_id = await _request(api, source, target)
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied"
+
+
+async def test_failing_statement_rolls_back_and_reports_it(api, new_database):
+    target_sql = "CREATE TABLE t (id integer PRIMARY KEY, n integer); INSERT INTO t VALUES (1, -5);"
+    source_sql = (
+        "CREATE TABLE t (id integer PRIMARY KEY, n integer CONSTRAINT n_positive CHECK (n > 0),"
+        " added text);"
+    )
+    _, target_url, source, target = await _pair(new_database, api, source_sql, target_sql)
+    before = await snapshot(target_url)
+    migration_id = await _request(api, source, target)
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "failed"
+    error = migration["error"]
+    assert error["stage"] == "execute"
+    assert "n_positive" in error["statement"]
+    assert "violated" in error["database_error"]
+    assert await snapshot(target_url) == before, "a failed migration must leave no trace"
+
+
+async def test_unreachable_target_fails_with_a_clear_reason(api, new_database):
+    source_url = await new_database(SOURCE)
+    source = await register(api, source_url, "src")
+    target = await register(api, "postgresql://nobody:Secr3tPw@127.0.0.1:1/none", "gone")
+    migration_id = await _request(api, source, target)
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "failed"
+    assert migration["error"]["stage"] == "compare"
+    assert "reach" in migration["error"]["reason"]
+    assert "Secr3tPw" not in json.dumps(migration)
+
+
+async def test_replay_publishes_a_migrations_events_in_order(
+    api, new_database, kafka_bootstrap, database_url
+):
+    _, _, source, target = await _pair(new_database, api)
+    migration_id = await _request(api, source, target)
+    stored = await settled_events(api, migration_id)
+
+    async with TopicReader(kafka_bootstrap, REPLAY_TOPIC) as reader:
+        response = await api.post("/api/v1/replays", json={"migration_id": migration_id})
+        assert response.status_code == 200, response.text
+        assert response.json()["published"] == len(stored)
+        records = await reader.read_until(
+            lambda rs: (
+                sum(json.loads(r.value)["migration_id"] == migration_id for r in rs) >= len(stored)
+            )
+        )
+    replayed = [json.loads(r.value) for r in records]
+    replayed = [e for e in replayed if e["migration_id"] == migration_id]
+    # One key per target: one partition, so the original order holds on the topic.
+    assert [e["event_id"] for e in replayed] == [e["event_id"] for e in stored]
+    assert all(e["replayed"] for e in replayed)
+    headers = dict(records[-1].headers)
+    assert headers["schemashift_replayed"] == b"true"
+
+    await asyncio.sleep(0.5)
+    after = (await api.get(f"/api/v1/migrations/{migration_id}/events")).json()
+    assert len(after) == len(stored), "a replay must not trigger anything"
+    refused = await api.post(
+        "/api/v1/replays", json={"migration_id": migration_id, "topic": "schemashift.diff.computed"}
+    )
+    assert refused.status_code == 400
+
+
+async def test_live_events_stream_until_the_end(api, new_database):
+    _, _, source, target = await _pair(new_database, api)
+    migration_id = await _request(api, source, target, mode="plan")
+    await wait_for_status(api, migration_id, {"awaiting_approval"})
+    kinds: list[str] = []
+
+    async def listen() -> None:
+        async with api.stream(
+            "GET",
+            f"/api/v1/migrations/{migration_id}/events",
+            headers={"Accept": "text/event-stream"},
+        ) as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    kinds.append(line[7:])
+                    if kinds[-1] == "end":
+                        return
+
+    listener = asyncio.create_task(listen())
+    await asyncio.sleep(0.3)
+    await api.post(f"/api/v1/migrations/{migration_id}/approve", json={})
+    await asyncio.wait_for(listener, 60)
+    assert kinds[0] == "comparison.requested"
+    assert "migration.approved" in kinds and kinds[-1] == "end"
+    assert "migration.applied" in kinds
+
+
+async def test_rebuild_reproduces_the_migrations_table(api, new_database, database_url):
+    _, _, source, target = await _pair(new_database, api)
+    migration_id = await _request(api, source, target)
+    await settled_events(api, migration_id)
+    before = (await api.get(f"/api/v1/migrations/{migration_id}")).json()
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        count = await store.rebuild(engine)
+    finally:
+        await engine.dispose()
+    assert count > 0
+    after = (await api.get(f"/api/v1/migrations/{migration_id}")).json()
+    assert after == before
+
+
+async def test_enum_value_added_and_used_in_one_migration(api, new_database):
+    target_sql = "CREATE TYPE mood AS ENUM ('sad', 'happy'); CREATE TABLE p (id int, m mood);"
+    source_sql = (
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');"
+        "CREATE TABLE p (id int, m mood NOT NULL DEFAULT 'ok');"
+    )
+    source_url, target_url, source, target = await _pair(new_database, api, source_sql, target_sql)
+    migration_id = await _request(api, source, target)
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied", migration["error"]
+    assert any(not s["transactional"] for s in migration["statements"])
+    await assert_same_schema(source_url, target_url)

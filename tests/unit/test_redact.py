@@ -1,0 +1,19 @@
+"""Passwords never leave a process: URL and driver-message redaction."""
+
+from consumers.common.redact import redact_text, redact_url
+
+
+def test_url_password_is_masked():
+    assert redact_url("postgresql://app:s3cr%40t@db:5432/x") == "postgresql://app:***@db:5432/x"
+    assert redact_url("postgresql://app@db/x") == "postgresql://app@db/x"
+
+
+def test_text_with_urls_and_password_pairs():
+    text = "could not connect postgresql://u:hunter2@h/db (password=hunter2 host=h)"
+    out = redact_text(text)
+    assert "hunter2" not in out
+    assert "postgresql://u:***@h/db" in out
+
+
+def test_explicit_secrets_are_masked_wherever_they_appear():
+    assert redact_text("auth failed for pw Zebra!9", "Zebra!9") == "auth failed for pw ***"
