@@ -32,7 +32,7 @@ def _fail(reason: str) -> int:
 # --- diff ----------------------------------------------------------------------------------
 
 
-async def _diff(source_url: str, target_url: str, fmt: str) -> int:
+async def _diff(source_url: str, target_url: str, fmt: str, reverse: bool = False) -> int:
     from consumers.comparator.diff import diff
     from consumers.comparator.introspect import IntrospectionError, introspect
     from consumers.generator.render import generate
@@ -48,7 +48,7 @@ async def _diff(source_url: str, target_url: str, fmt: str) -> int:
         report = DiffReport.build(source, target, operations, script)
         print(report.model_dump_json(indent=2))
     elif script.statements:
-        print(script.sql())
+        print(script.sql(reverse=reverse))
     else:
         print("-- no differences", file=sys.stderr)
     return 0
@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source_url", metavar="SOURCE_URL", help="database with the desired schema")
     p.add_argument("target_url", metavar="TARGET_URL", help="database to change")
     p.add_argument("--format", choices=("sql", "json"), default="sql")
+    p.add_argument(
+        "--reverse", action="store_true", help="print the script that undoes the migration"
+    )
 
     p = sub.add_parser(
         "infra",
@@ -183,7 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "diff":
-                return asyncio.run(_diff(args.source_url, args.target_url, args.format))
+                return asyncio.run(
+                    _diff(args.source_url, args.target_url, args.format, args.reverse)
+                )
             case "infra":
                 return _infra(args.infra_args)
             case "run":

@@ -94,6 +94,15 @@ class Statement(BaseModel):
     hazards: list[Hazard] = Field(default_factory=list)
     transactional: bool = True
 
+    def annotated(self) -> str:
+        """The SQL after comment lines that say what it risks, for a DBA reading the script."""
+        notes = []
+        if self.hazards:
+            notes.append("-- hazards: " + ", ".join(h.value for h in self.hazards))
+        if not self.transactional:
+            notes.append("-- runs on its own, outside the migration's transaction")
+        return "\n".join([*notes, self.sql])
+
 
 class Script(BaseModel):
     """Ordered statements that migrate the target, and those that undo them."""
@@ -111,6 +120,9 @@ class Script(BaseModel):
             seen.update(dict.fromkeys(statement.hazards))
         return list(seen)
 
-    def sql(self) -> str:
-        """The forward script as text, one statement per paragraph."""
-        return "\n\n".join(s.sql for s in self.statements)
+    def sql(self, *, reverse: bool = False) -> str:
+        """The forward (or reverse) script as text: one statement per paragraph, each after a
+        comment naming its hazards."""
+        return "\n\n".join(
+            s.annotated() for s in (self.reverse_statements if reverse else self.statements)
+        )

@@ -112,20 +112,27 @@ async def _live(engine: Engine, database_url: str, migration_id: uuid.UUID) -> A
 
     listener = await asyncpg.connect(database_url)
     await listener.add_listener(store.NOTIFY_CHANNEL, on_notify)
-    last = 0
+    last, progress_sent = 0, 0
+    ended_at: float | None = None
+    loop = asyncio.get_running_loop()
     try:
         while True:
             woken.clear()
+            # The row first: every event it reflects is committed, so the read below sees it.
+            row = await store.get_migration(engine, migration_id)
             for seq, event in await store.list_events(engine, migration_id, after_seq=last):
                 last = seq
+                progress_sent += event.type is EventType.MIGRATION_PROGRESS
                 data = json.dumps(event.model_dump(mode="json"))
                 yield f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
-            row = await store.get_migration(engine, migration_id)
             if row and MigrationStatus(row["status"]).is_final:
-                yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"
-                return
+                ended_at = ended_at or loop.time()
+                # Progress travels on its own topic and may be stored just after the outcome.
+                if progress_sent >= (row["progress"] or 0) or loop.time() - ended_at > 5:
+                    yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"
+                    return
             try:
-                await asyncio.wait_for(woken.wait(), timeout=15)
+                await asyncio.wait_for(woken.wait(), timeout=1 if ended_at else 15)
             except TimeoutError:
                 yield ": keep-alive\n\n"
     finally:

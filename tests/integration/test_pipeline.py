@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import asyncpg
@@ -24,6 +27,7 @@ from schemas.events import (
     EventType,
     Mode,
 )
+from tests.conftest import REPO_ROOT
 from tests.integration.conftest import (
     TopicReader,
     register,
@@ -311,6 +315,33 @@ async def test_replay_publishes_a_migrations_events_in_order(
     assert refused.status_code == 400
 
 
+async def test_cli_replay_of_a_target(api, new_database, kafka_bootstrap, database_url):
+    _, _, source, target = await _pair(new_database, api)
+    migration_id = await _request(api, source, target)
+    stored = await settled_events(api, migration_id)
+    async with TopicReader(kafka_bootstrap, REPLAY_TOPIC) as reader:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "gateway.cli", "replay", "--target", target],
+            cwd=REPO_ROOT,
+            env=os.environ
+            | {
+                "SCHEMASHIFT_DATABASE_URL": database_url,
+                "SCHEMASHIFT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"replayed {len(stored)} events onto {REPLAY_TOPIC}"
+        records = await reader.read_until(
+            lambda rs: sum(r.key == target.encode() for r in rs) >= len(stored)
+        )
+    ids = [json.loads(r.value)["event_id"] for r in records if r.key == target.encode()]
+    assert ids == [e["event_id"] for e in stored]
+
+
 async def test_live_events_stream_until_the_end(api, new_database):
     _, _, source, target = await _pair(new_database, api)
     migration_id = await _request(api, source, target, mode="plan")
@@ -344,12 +375,17 @@ async def test_rebuild_reproduces_the_migrations_table(api, new_database, databa
     migration_id = await _request(api, source, target)
     await settled_events(api, migration_id)
     before = (await api.get(f"/api/v1/migrations/{migration_id}")).json()
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        count = await store.rebuild(engine)
-    finally:
-        await engine.dispose()
-    assert count > 0
+    rebuilt = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "gateway.cli", "replay", "--rebuild"],
+        cwd=REPO_ROOT,
+        env=os.environ | {"SCHEMASHIFT_DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.startswith("rebuilt the migrations table from ")
     after = (await api.get(f"/api/v1/migrations/{migration_id}")).json()
     assert after == before
 
