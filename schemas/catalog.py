@@ -7,7 +7,7 @@ verbatim: it is both the canonical comparison basis and ready-to-run SQL. Parsed
 it (columns, referenced table, actions, ...) serve ordering and humans.
 
 Every kind of object lives in its own list on :class:`Catalog` and has a ``key`` tuple; new
-kinds (views, functions, triggers, ...) plug in as one more model plus one more list.
+kinds plug in as one more model plus one more list.
 """
 
 from __future__ import annotations
@@ -135,6 +135,20 @@ class Table(CatalogModel):
     columns: list[Column] = Field(default_factory=list)
     constraints: list[Constraint] = Field(default_factory=list)
     indexes: list[Index] = Field(default_factory=list)
+    partition_by: str | None = Field(
+        default=None, description="pg_get_partkeydef() of a partitioned table, e.g. 'RANGE (d)'."
+    )
+    partition_of: list[str] | None = Field(
+        default=None, description="[schema, table] of the parent this table is a partition of."
+    )
+    partition_bound: str | None = Field(
+        default=None, description="E.g. \"FOR VALUES FROM ('2020-01-01') TO ('2021-01-01')\"."
+    )
+    inherits: list[list[str]] = Field(
+        default_factory=list, description="[schema, table] of INHERITS parents, in order."
+    )
+    rls_enabled: bool = False
+    rls_forced: bool = False
 
     @property
     def key(self) -> Key:
@@ -147,6 +161,14 @@ class Table(CatalogModel):
     @property
     def foreign_keys(self) -> list[ForeignKey]:
         return [c for c in self.constraints if isinstance(c, ForeignKey)]
+
+    @property
+    def parents(self) -> list[Key]:
+        """Tables whose columns this one inherits (its partition parent or INHERITS parents)."""
+        found = [tuple(p) for p in self.inherits]
+        if self.partition_of:
+            found.insert(0, tuple(self.partition_of))
+        return found
 
 
 class OwnedBy(CatalogModel):
@@ -198,10 +220,128 @@ class View(CatalogModel):
     depends_on: list[list[str]] = Field(
         default_factory=list, description="[schema, relation, column] this view reads."
     )
+    functions: list[list[str]] = Field(
+        default_factory=list, description="[schema, name, identity args] of functions it calls."
+    )
+    indexes: list[Index] = Field(default_factory=list, description="Of a materialized view.")
 
     @property
     def key(self) -> Key:
         return (self.schema_name, self.name)
+
+
+class DomainConstraint(CatalogModel):
+    """A CHECK constraint of a domain."""
+
+    name: str
+    definition: str = Field(description="pg_get_constraintdef() text, e.g. 'CHECK (VALUE > 0)'.")
+
+
+class Domain(CatalogModel):
+    """``CREATE DOMAIN``: a base type with a default, NOT NULL and CHECK constraints."""
+
+    schema_name: str
+    name: str
+    base_type: str
+    default: str | None = None
+    not_null: bool = False
+    collation: str | None = None
+    constraints: list[DomainConstraint] = Field(default_factory=list)
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
+class Attribute(CatalogModel):
+    """An attribute of a composite type."""
+
+    name: str
+    type: str
+    collation: str | None = None
+
+
+class CompositeType(CatalogModel):
+    """``CREATE TYPE ... AS (...)``."""
+
+    schema_name: str
+    name: str
+    attributes: list[Attribute] = Field(default_factory=list)
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
+class Function(CatalogModel):
+    """A function or procedure; ``definition`` is pg_get_functiondef() text (runnable)."""
+
+    schema_name: str
+    name: str
+    identity_args: str = Field(description="pg_get_function_identity_arguments(): the key.")
+    kind: Literal["function", "procedure", "window"] = "function"
+    result: str | None = Field(default=None, description="pg_get_function_result().")
+    language: str = "sql"
+    definition: str
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name, self.identity_args)
+
+
+class Trigger(CatalogModel):
+    """A trigger on a table or view; ``definition`` is pg_get_triggerdef() text."""
+
+    schema_name: str
+    table: str
+    name: str
+    definition: str
+    enabled: Literal["O", "D", "R", "A"] = Field(
+        default="O", description="tgenabled: O (the default), D(isabled), R(eplica), A(lways)."
+    )
+    function: list[str] = Field(description="[schema, name, identity args] of its function.")
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.table, self.name)
+
+
+class Policy(CatalogModel):
+    """A row-level security policy."""
+
+    schema_name: str
+    table: str
+    name: str
+    permissive: bool = True
+    command: Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"] = "ALL"
+    roles: list[str] = Field(default_factory=lambda: ["public"])
+    using: str | None = None
+    with_check: str | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.table, self.name)
+
+
+PrivilegeTarget = Literal["schema", "table", "sequence", "function"]
+
+
+class Privilege(CatalogModel):
+    """One privilege one role holds on one object (from the ACL; the owner's are left out).
+
+    ``target`` is the object's key: [schema] for schemas, [schema, name] for relations,
+    [schema, name, identity args] for functions.
+    """
+
+    object_type: PrivilegeTarget
+    target: list[str]
+    grantee: str = Field(description="Role name, or 'PUBLIC'.")
+    privilege: str = Field(description="E.g. 'SELECT', 'USAGE', 'EXECUTE'.")
+    grantable: bool = False
+
+    @property
+    def key(self) -> Key:
+        return (self.object_type, *self.target, self.grantee, self.privilege)
 
 
 class Extension(CatalogModel):
@@ -217,8 +357,25 @@ class Extension(CatalogModel):
 class Comment(CatalogModel):
     """``COMMENT ON <object_type> <target>``; ``target`` is the object's key."""
 
-    object_type: Literal["table", "column", "view", "materialized view", "schema", "index"]
-    target: list[str]
+    object_type: Literal[
+        "table",
+        "column",
+        "view",
+        "materialized view",
+        "schema",
+        "index",
+        "sequence",
+        "type",
+        "domain",
+        "function",
+        "constraint",
+        "trigger",
+        "policy",
+    ]
+    target: list[str] = Field(
+        description="[schema, name], [schema, table, column|constraint|trigger|policy], "
+        "[schema, name, identity args] for functions, [schema] for schemas."
+    )
     text: str
 
     @property
@@ -240,9 +397,17 @@ class Catalog(CatalogModel):
     schemas: list[str] = Field(default_factory=list)
     extensions: list[Extension] = Field(default_factory=list)
     enums: list[EnumType] = Field(default_factory=list)
+    domains: list[Domain] = Field(default_factory=list)
+    composite_types: list[CompositeType] = Field(default_factory=list)
     sequences: list[Sequence] = Field(default_factory=list)
+    functions: list[Function] = Field(default_factory=list)
     tables: list[Table] = Field(default_factory=list)
     views: list[View] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+    policies: list[Policy] = Field(default_factory=list)
+    privileges: list[Privilege] = Field(
+        default_factory=list, description="Always read; compared only when asked to."
+    )
     comments: list[Comment] = Field(default_factory=list)
 
     @cached_property
@@ -253,6 +418,13 @@ class Catalog(CatalogModel):
     def table(self, schema: str, name: str) -> Table | None:
         """The table ``schema.name``, if any."""
         return self.tables_by_key.get((schema, name))
+
+    def server_major(self) -> int | None:
+        """The major version of the server the catalog was read from (e.g. 15), if known."""
+        if not self.server_version:
+            return None
+        head = self.server_version.split()[0].split(".")[0]
+        return int(head) if head.isdigit() else None
 
     def canonical(self) -> dict[str, Any]:
         """A JSON-able form in which order that carries no meaning is normalised away."""

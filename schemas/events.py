@@ -28,6 +28,7 @@ class EventType(StrEnum):
     DIFF_COMPUTED = "diff.computed"
     SCRIPT_GENERATED = "script.generated"
     MIGRATION_APPROVED = "migration.approved"
+    MIGRATION_REJECTED = "migration.rejected"
     MIGRATION_PROGRESS = "migration.progress"
     MIGRATION_APPLIED = "migration.applied"
     MIGRATION_FAILED = "migration.failed"
@@ -59,10 +60,11 @@ class MigrationStatus(StrEnum):
     APPLYING = "applying"
     APPLIED = "applied"
     FAILED = "failed"
+    REJECTED = "rejected"
 
     @property
     def is_final(self) -> bool:
-        return self in (MigrationStatus.APPLIED, MigrationStatus.FAILED)
+        return self in (MigrationStatus.APPLIED, MigrationStatus.FAILED, MigrationStatus.REJECTED)
 
 
 class Stage(StrEnum):
@@ -89,6 +91,17 @@ class ComparisonRequested(_Payload):
     mode: Mode = Mode.PLAN
     allow_hazards: list[Hazard] = Field(default_factory=list)
     requested_by: str | None = None
+    rollback_of: uuid.UUID | None = Field(
+        default=None, description="Set on a rollback: the migration whose effect it undoes."
+    )
+    operations: list[Operation] | None = Field(
+        default=None,
+        description="A rollback's operations (the original's, reversed), used instead of a diff.",
+    )
+    expected_fingerprint: str | None = Field(
+        default=None,
+        description="A rollback runs only on a target whose schema is still this one.",
+    )
 
 
 class DiffSummary(_Payload):
@@ -127,10 +140,33 @@ class ScriptGenerated(_Payload):
     hazards: list[Hazard] = Field(default_factory=list)
     allow_hazards: list[Hazard] = Field(default_factory=list)
 
+    @property
+    def unallowed_hazards(self) -> list[Hazard]:
+        """The script's hazards that the request did not allow."""
+        return [h for h in self.hazards if h not in self.allow_hazards]
+
+    @property
+    def needs_approval(self) -> bool:
+        """True when the script may run only once approved: mode plan, or hazards not allowed.
+
+        A script without statements never waits: there is nothing to approve.
+        """
+        if not self.statements:
+            return False
+        return self.mode is Mode.PLAN or bool(self.unallowed_hazards)
+
 
 class MigrationApproved(_Payload):
     type: Literal[EventType.MIGRATION_APPROVED] = EventType.MIGRATION_APPROVED
     approved_by: str | None = None
+    comment: str | None = None
+
+
+class MigrationRejected(_Payload):
+    """A migration awaiting approval was turned down; it ends without touching the target."""
+
+    type: Literal[EventType.MIGRATION_REJECTED] = EventType.MIGRATION_REJECTED
+    rejected_by: str | None = None
     comment: str | None = None
 
 
@@ -167,6 +203,7 @@ Payload = Annotated[
     | DiffComputed
     | ScriptGenerated
     | MigrationApproved
+    | MigrationRejected
     | MigrationProgress
     | MigrationApplied
     | MigrationFailed,
@@ -178,6 +215,7 @@ PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.DIFF_COMPUTED: DiffComputed,
     EventType.SCRIPT_GENERATED: ScriptGenerated,
     EventType.MIGRATION_APPROVED: MigrationApproved,
+    EventType.MIGRATION_REJECTED: MigrationRejected,
     EventType.MIGRATION_PROGRESS: MigrationProgress,
     EventType.MIGRATION_APPLIED: MigrationApplied,
     EventType.MIGRATION_FAILED: MigrationFailed,

@@ -28,14 +28,21 @@ class ObjectType(StrEnum):
     SCHEMA = "schema"  # old/new: {"name": ...}
     EXTENSION = "extension"
     ENUM = "enum"
+    DOMAIN = "domain"
+    COMPOSITE_TYPE = "composite_type"
+    FUNCTION = "function"  # functions and procedures
     SEQUENCE = "sequence"
     TABLE = "table"  # the table with columns, non-FK constraints and indexes
+    INHERITANCE = "inheritance"  # a partition's or child's link to its parent (ATTACH/DETACH)
     COLUMN = "column"
     CONSTRAINT = "constraint"  # primary key, unique, check, exclusion
     FOREIGN_KEY = "foreign_key"
     INDEX = "index"
     VIEW = "view"
     MATERIALIZED_VIEW = "materialized_view"
+    TRIGGER = "trigger"
+    POLICY = "policy"
+    PRIVILEGE = "privilege"  # CREATE = GRANT, DROP = REVOKE
     COMMENT = "comment"
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncpg
 
-_EXCLUDED = "('pg_catalog', 'information_schema', 'schemashift')"
+from schemas.reserved import HISTORY_SCHEMA
+
+_EXCLUDED = f"('pg_catalog', 'information_schema', '{HISTORY_SCHEMA}')"
 
 _QUERIES = {
     "columns": f"""

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
 
     statement_timeout_ms: int = 0
     lock_timeout_ms: int = 10_000
+    # Attempts after the first when a migration meets a transient error (lock timeout,
+    # serialization failure, lost connection); the whole transaction is retried.
+    apply_retries: int = Field(default=3, ge=0)
+    apply_backoff_s: float = Field(default=0.5, gt=0)
 
     log_level: str = "INFO"
 

@@ -1,7 +1,9 @@
 """The comparator role: comparison.requested → diff.computed (or migration.failed).
 
-Source and target are introspected concurrently; the target's fingerprint travels with the
-diff so that the executor can tell whether the target changed before it applies anything.
+Requests of one target are compared one migration at a time (:mod:`consumers.comparator.queue`):
+the next is compared when the previous one has ended, which the comparator learns from the
+outcome topics. Source and target are introspected concurrently; the target's fingerprint
+travels with the diff so that the executor can tell whether the target changed meanwhile.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import Counter
 from consumers.common import connections
 from consumers.common.role import Role, should_handle
 from consumers.common.targets import TargetPools
+from consumers.comparator import queue
 from consumers.comparator.diff import diff
 from consumers.comparator.introspect import IntrospectionError, introspect
 from schemas.events import (
@@ -23,10 +26,17 @@ from schemas.events import (
     MigrationFailed,
     Stage,
 )
+from schemas.operations import Operation
 
 role = Role("comparator", publishes=(EventType.DIFF_COMPUTED, EventType.MIGRATION_FAILED))
 pools = TargetPools()
 role.on_close(pools.close)
+
+OUTCOMES = (
+    EventType.MIGRATION_APPLIED,
+    EventType.MIGRATION_FAILED,
+    EventType.MIGRATION_REJECTED,
+)
 
 
 async def compare(event: Event) -> Event:
@@ -38,31 +48,41 @@ async def compare(event: Event) -> Event:
         return event.follow(MigrationFailed(stage=Stage.COMPARE, reason=reason), producer=role.name)
 
     try:
-        source_url, target_url = await asyncio.gather(
-            connections.resolve(role.engine, request.source),
-            connections.resolve(role.engine, request.target),
-        )
-        source, target = await asyncio.gather(
-            introspect(source_url, pools=pools), introspect(target_url, pools=pools)
-        )
+        target_url = await connections.resolve(role.engine, request.target)
+        if request.operations is not None:
+            # A rollback: the operations are given; only the target is read.
+            target = await introspect(target_url, pools=pools)
+            source_fingerprint = request.expected_fingerprint or target.fingerprint()
+            if request.expected_fingerprint not in (None, target.fingerprint()):
+                return failed(
+                    f"target changed since migration {request.rollback_of} was applied: "
+                    "cannot roll it back"
+                )
+            dialect, operations = target.dialect, request.operations
+        else:
+            source_url = await connections.resolve(role.engine, request.source)
+            source, target = await asyncio.gather(
+                introspect(source_url, pools=pools), introspect(target_url, pools=pools)
+            )
+            if source.dialect != target.dialect:
+                return failed(
+                    f"cannot migrate a {target.dialect} target to a {source.dialect} source"
+                )
+            dialect, operations = target.dialect, diff(source, target)
+            source_fingerprint = source.fingerprint()
     except connections.UnknownConnection as exc:
         return failed(str(exc))
     except IntrospectionError as exc:
         return failed(exc.reason)
-    if source.dialect != target.dialect:
-        return failed(f"cannot migrate a {target.dialect} target to a {source.dialect} source")
-    operations = diff(source, target)
     return event.follow(
         DiffComputed(
             source=request.source,
             target=request.target,
             mode=request.mode,
-            dialect=target.dialect,
+            dialect=dialect,
             operations=operations,
-            summary=DiffSummary(
-                total=len(operations), by_kind=dict(Counter(op.label for op in operations))
-            ),
-            source_fingerprint=source.fingerprint(),
+            summary=_summary(operations),
+            source_fingerprint=source_fingerprint,
             target_fingerprint=target.fingerprint(),
             allow_hazards=request.allow_hazards,
         ),
@@ -70,11 +90,45 @@ async def compare(event: Event) -> Event:
     )
 
 
+def _summary(operations: list[Operation]) -> DiffSummary:
+    return DiffSummary(total=len(operations), by_kind=dict(Counter(op.label for op in operations)))
+
+
+_pumping: dict[str, asyncio.Lock] = {}
+
+
+async def pump(target: str) -> None:
+    """Compare the target's next request if none of its migrations is in flight."""
+    # Both handlers may pump one target at once; one comparison at a time is enough.
+    async with _pumping.setdefault(target, asyncio.Lock()):
+        await _pump(target)
+
+
+async def _pump(target: str) -> None:
+    while (request := await queue.next_to_compare(role.engine, target)) is not None:
+        outcome = await compare(request)
+        await role.publish(outcome)
+        await queue.mark_compared(role.engine, request.migration_id)
+        if outcome.type is not EventType.MIGRATION_FAILED:
+            return  # in flight: its outcome event moves the queue on
+        await queue.end(role.engine, request.migration_id)
+
+
 @role.subscriber(EventType.COMPARISON_REQUESTED.topic)
 async def on_comparison_requested(event: Event) -> None:
-    """Introspect source and target, diff them, and publish the result."""
+    """Queue the request behind its target's migration in flight, if any, and go on."""
     if should_handle(event, EventType.COMPARISON_REQUESTED):
-        await role.publish(await compare(event))
+        await queue.enqueue(role.engine, event)
+        await pump(event.target)
+
+
+@role.subscriber(*(t.topic for t in OUTCOMES))
+async def on_migration_ended(event: Event) -> None:
+    """A migration ended: its target's next request may be compared."""
+    if should_handle(event, *OUTCOMES):
+        target = await queue.end(role.engine, event.migration_id)
+        if target is not None:
+            await pump(target)
 
 
 app = role.app

@@ -7,6 +7,8 @@ written in the migration's transaction, stops a second run even if that store wa
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 
 import asyncpg
@@ -15,16 +17,15 @@ from consumers.common import connections
 from consumers.common.redact import redact_text
 from consumers.common.role import Role, should_handle
 from consumers.common.targets import TargetPools
-from consumers.comparator.introspect import introspect
+from consumers.comparator.introspect import IntrospectionError, Unreachable, introspect
 from consumers.executor import store
-from consumers.executor.apply import Applied, apply_script
+from consumers.executor.apply import Applied, Failed, apply_script
 from schemas.events import (
     Event,
     EventType,
     MigrationApplied,
     MigrationFailed,
     MigrationProgress,
-    Mode,
     ScriptGenerated,
     Stage,
 )
@@ -39,6 +40,7 @@ role = Role(
 )
 pools = TargetPools()
 role.on_close(pools.close)
+log = logging.getLogger("schemashift.executor")
 
 
 async def execute(script_event: Event) -> Event:
@@ -72,36 +74,64 @@ async def execute(script_event: Event) -> Event:
         # A second connection: it sees the committed schema while the first holds the lock.
         return (await introspect(url, pools=pools)).fingerprint()
 
-    try:
-        async with pools.connection(url) as conn:
-            result = await apply_script(
-                conn,
-                script_event.migration_id,
-                script.statements,
-                script.checksum,
-                expected_fingerprint=script.target_fingerprint,
-                fingerprint=fingerprint,
-                on_progress=progress,
-                lock_timeout_ms=role.settings.lock_timeout_ms,
-                statement_timeout_ms=role.settings.statement_timeout_ms,
+    settings = role.settings
+    delay = settings.apply_backoff_s
+    for attempt in range(1, settings.apply_retries + 2):
+        try:
+            async with pools.connection(url) as conn:
+                result = await apply_script(
+                    conn,
+                    script_event.migration_id,
+                    script.statements,
+                    script.checksum,
+                    expected_fingerprint=script.target_fingerprint,
+                    fingerprint=fingerprint,
+                    on_progress=progress,
+                    lock_timeout_ms=settings.lock_timeout_ms,
+                    statement_timeout_ms=settings.statement_timeout_ms,
+                )
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, IntrospectionError) as exc:
+            # The connection itself failed: the transaction, if any, was rolled back.
+            result = _connection_failure(exc, url)
+        if isinstance(result, Applied):
+            return script_event.follow(
+                MigrationApplied(
+                    statements_applied=result.statements_applied,
+                    duration_ms=result.duration_ms,
+                    checksum=script.checksum,
+                ),
+                producer=role.name,
             )
-    except (OSError, asyncpg.PostgresError) as exc:
-        return failed(redact_text(f"cannot reach the target: {exc}", url))
-    if isinstance(result, Applied):
-        return script_event.follow(
-            MigrationApplied(
-                statements_applied=result.statements_applied,
-                duration_ms=result.duration_ms,
-                checksum=script.checksum,
-            ),
-            producer=role.name,
+        if not result.transient or attempt > settings.apply_retries:
+            break
+        log.warning(
+            "migration %s: attempt %d failed (%s); retrying in %.1fs",
+            script_event.migration_id,
+            attempt,
+            result.reason,
+            delay,
         )
+        await asyncio.sleep(delay)
+        delay *= 2
+    reason = result.reason
+    if result.transient:
+        reason += f" (after {settings.apply_retries + 1} attempts)"
     return failed(
-        result.reason,
+        reason,
         statement=result.statement,
         statement_index=result.statement_index,
         database_error=result.database_error,
     )
+
+
+def _connection_failure(exc: Exception, url: str) -> Failed:
+    if isinstance(exc, asyncpg.PostgresError):
+        sqlstate = exc.sqlstate
+    elif isinstance(exc, IntrospectionError):
+        sqlstate = "08006" if isinstance(exc, Unreachable) else None
+    else:
+        sqlstate = "08006"  # connection failure
+    return Failed(reason=redact_text(f"cannot reach the target: {exc}", url), sqlstate=sqlstate)
 
 
 async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None:
@@ -114,8 +144,8 @@ async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None
     script_event = Event.model_validate(row["script_event"])
     script = script_event.payload
     assert isinstance(script, ScriptGenerated)
-    if script.mode is Mode.PLAN and not row.get("approved"):
-        return  # waits for migration.approved
+    if script.needs_approval and not row.get("approved"):
+        return  # mode plan, or hazards not allowed: waits for migration.approved
     outcome = await execute(script_event)
     await role.publish(await store.record_outcome(role.engine, migration_id, outcome))
 
@@ -126,6 +156,14 @@ async def on_script_generated(event: Event) -> None:
     if should_handle(event, EventType.SCRIPT_GENERATED):
         row = await store.remember(role.engine, event, script=True)
         await _run_if_ready(row, event.migration_id)
+
+
+@role.subscriber(EventType.MIGRATION_REJECTED.topic)
+async def on_migration_rejected(event: Event) -> None:
+    """A rejected migration never runs: its rejection is its outcome."""
+    if should_handle(event, EventType.MIGRATION_REJECTED):
+        await store.remember(role.engine, event)
+        await store.record_outcome(role.engine, event.migration_id, event)
 
 
 @role.subscriber(EventType.MIGRATION_APPROVED.topic)

@@ -22,8 +22,8 @@ import asyncpg
 
 from consumers.common.redact import redact_text
 from schemas.operations import Statement
+from schemas.reserved import HISTORY_SCHEMA
 
-HISTORY_SCHEMA = "schemashift"
 # One lock for the whole target database: it is the target that must see one migration at a time.
 _LOCK_KEY = 0x5C4E_3A5F
 
@@ -33,8 +33,19 @@ CREATE TABLE IF NOT EXISTS {HISTORY_SCHEMA}.history (
     migration_id uuid PRIMARY KEY,
     checksum text NOT NULL,
     statements integer NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
+    completed integer NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now(),
+    applied_at timestamptz
 );
+"""
+# Written in the same transaction as the statements it counts: the history never claims more
+# than the target holds, and a resumed migration starts after the last committed statement.
+_RECORD = f"""
+INSERT INTO {HISTORY_SCHEMA}.history AS h
+    (migration_id, checksum, statements, completed, applied_at)
+VALUES ($1, $2, $3::integer, $4::integer, CASE WHEN $4::integer = $3::integer THEN now() END)
+ON CONFLICT (migration_id) DO UPDATE
+SET completed = excluded.completed, applied_at = excluded.applied_at
 """
 
 Progress = Callable[[int, int, str, float], Awaitable[None]]
@@ -48,12 +59,25 @@ class Applied:
     already_applied: bool = False
 
 
+# Errors that a later attempt may not meet: lock or serialization conflicts, a server that is
+# starting or shutting down, lost connections, too many connections.
+_TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"}
+
+
 @dataclass(frozen=True)
 class Failed:
     reason: str
     statement: str | None = None
     statement_index: int | None = None
     database_error: str | None = None
+    sqlstate: str | None = None
+
+    @property
+    def transient(self) -> bool:
+        """Whether trying again later may succeed."""
+        return bool(self.sqlstate) and (
+            self.sqlstate in _TRANSIENT_SQLSTATES or self.sqlstate.startswith("08")
+        )
 
 
 def segments(statements: list[Statement]) -> Iterator[tuple[bool, list[tuple[int, Statement]]]]:
@@ -98,34 +122,35 @@ async def apply_script(
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(_HISTORY_DDL)
-        done = await conn.fetchval(
-            f"SELECT statements FROM {HISTORY_SCHEMA}.history WHERE migration_id = $1",
+        recorded = await conn.fetchrow(
+            f"SELECT checksum, statements, completed FROM {HISTORY_SCHEMA}.history "
+            "WHERE migration_id = $1",
             migration_id,
         )
-        if done is not None:
-            return Applied(done, _ms(started), already_applied=True)
-        # Checked under the lock: no other migration of this target can commit meanwhile.
-        if expected_fingerprint is not None and await fingerprint() != expected_fingerprint:
+        if recorded is not None and recorded["completed"] == recorded["statements"]:
+            return Applied(recorded["statements"], _ms(started), already_applied=True)
+        if recorded is not None:
+            if recorded["checksum"] != checksum:
+                return Failed(reason="a different script of this migration was partly applied")
+            # Resuming after a crash between statements that could not share a transaction.
+            committed = recorded["completed"]
+        elif expected_fingerprint is not None and await fingerprint() != expected_fingerprint:
+            # Checked under the lock: no other migration of this target can commit meanwhile.
             return Failed(reason="target changed since the plan: compare again")
         for transactional, run in segments(statements):
+            run = [item for item in run if item[0] >= committed]
             if not transactional:
+                if not run:
+                    continue
                 current = run[0]
                 await _execute(conn, current, total, on_progress)
-                committed = current[0] + 1
-                continue
             async with conn.transaction():
-                for current in run:
-                    await _execute(conn, current, total, on_progress)
-                last = not run or run[-1][0] == total - 1
-                if last:
-                    await conn.execute(
-                        f"INSERT INTO {HISTORY_SCHEMA}.history "
-                        "(migration_id, checksum, statements) VALUES ($1, $2, $3)",
-                        migration_id,
-                        checksum,
-                        total,
-                    )
-            committed = run[-1][0] + 1 if run else committed
+                if transactional:
+                    for current in run:
+                        await _execute(conn, current, total, on_progress)
+                done = run[-1][0] + 1 if run else committed
+                await conn.execute(_RECORD, migration_id, checksum, total, done)
+            committed = done
     except asyncpg.PostgresError as exc:
         return _failure(exc, current, committed)
     finally:
@@ -147,14 +172,23 @@ def _failure(
     exc: asyncpg.PostgresError, current: tuple[int, Statement] | None, committed: int
 ) -> Failed:
     error = redact_text(_describe(exc))
+    sqlstate = getattr(exc, "sqlstate", None)
     if current is None:
-        return Failed(reason=f"the target refused the migration: {error}", database_error=error)
+        return Failed(
+            reason=f"the target refused the migration: {error}",
+            database_error=error,
+            sqlstate=sqlstate,
+        )
     index, statement = current
     reason = f"statement {index + 1} failed: {error}"
     if committed:
         reason += f"; statements 1-{committed} were committed before it and stay applied"
     return Failed(
-        reason=reason, statement=statement.sql, statement_index=index, database_error=error
+        reason=reason,
+        statement=statement.sql,
+        statement_index=index,
+        database_error=error,
+        sqlstate=sqlstate,
     )
 
 

@@ -3,12 +3,18 @@
 Operations are put into phases (see ``_phase``) that follow PostgreSQL's dependency rules:
 whatever depends on an object is dropped before it and created after it. Foreign keys are always
 separate operations added after every table and key exists, which also breaks FK cycles. Within
-a phase the order is deterministic (by name); views are sorted by their mutual dependencies.
+a phase the order is deterministic (by name); where objects of one phase depend on each other,
+they are sorted topologically: views and the SQL functions that read relations (created
+together), and tables under their partition or INHERITS parents.
+
+Functions come early (before the tables whose defaults, checks and indexes may call them) unless
+their body reads relations or they are recreated: those are created with the views. Triggers
+and policies are created last and dropped first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from enum import IntEnum
 
 from schemas.operations import ObjectType, Operation, OpKind
@@ -17,112 +23,181 @@ from schemas.operations import ObjectType, Operation, OpKind
 class Phase(IntEnum):
     CREATE_SCHEMA = 0
     CREATE_EXTENSION = 1
-    CREATE_ENUM = 2
+    CREATE_TYPE = 2  # enums, domains, composite types (created; enums and composites altered)
     CREATE_SEQUENCE = 3
-    ALTER_SEQUENCE = 4  # options, and OWNED BY NONE before an owner column goes away
-    DROP_COMMENT = 5  # while the commented object still exists
-    DROP_VIEW = 6
-    DROP_FOREIGN_KEY = 7
-    DROP_CONSTRAINT = 8
-    DROP_INDEX = 9
-    DROP_TABLE = 10
-    DROP_COLUMN = 11
-    ALTER_TABLE = 12
-    ADD_COLUMN = 13
-    ALTER_COLUMN = 14
-    CREATE_TABLE = 15
-    DROP_SEQUENCE = 16  # after the columns whose defaults used them are gone
-    ADD_CONSTRAINT = 17
-    CREATE_INDEX = 18
-    ADD_FOREIGN_KEY = 19  # every referenced key exists by now
-    OWN_SEQUENCE = 20  # OWNED BY needs the owner column
-    CREATE_VIEW = 21
-    DROP_ENUM = 22
-    ALTER_EXTENSION = 23
-    DROP_EXTENSION = 24
-    DROP_SCHEMA = 25
-    COMMENT = 26
+    CREATE_FUNCTION = 4  # functions that read no relation
+    ALTER_SEQUENCE = 5  # options, and OWNED BY NONE before an owner column goes away
+    DROP_COMMENT = 6  # while the commented object still exists
+    REVOKE = 7
+    DROP_TRIGGER = 8
+    DROP_POLICY = 9
+    DROP_VIEW = 10
+    DROP_FOREIGN_KEY = 11
+    DROP_CONSTRAINT = 12
+    DROP_INDEX = 13
+    DROP_INHERITANCE = 14  # DETACH PARTITION / NO INHERIT, before a parent is dropped
+    DROP_TABLE = 15
+    DROP_COLUMN = 16
+    DROP_REBUILT_FUNCTION = 17  # its dependents are gone, it is created again with the views
+    ALTER_TABLE = 18
+    ADD_COLUMN = 19
+    ALTER_COLUMN = 20
+    CREATE_TABLE = 21
+    DROP_SEQUENCE = 22  # after the columns whose defaults used them are gone
+    ADD_CONSTRAINT = 23
+    CREATE_INDEX = 24
+    CREATE_INHERITANCE = 25  # ATTACH PARTITION / INHERIT, once both tables are complete
+    ADD_FOREIGN_KEY = 26  # every referenced key exists by now
+    OWN_SEQUENCE = 27  # OWNED BY needs the owner column
+    CREATE_VIEW = 28  # views, and functions that read relations
+    CREATE_VIEW_INDEX = 29
+    CREATE_TRIGGER = 30
+    CREATE_POLICY = 31
+    DROP_FUNCTION = 32
+    DROP_TYPE = 33
+    ALTER_EXTENSION = 34
+    DROP_EXTENSION = 35
+    DROP_SCHEMA = 36
+    GRANT = 37  # and revokes of defaults on objects the script creates
+    COMMENT = 38
 
 
 _CREATE_DROP: dict[ObjectType, tuple[Phase, Phase]] = {
     ObjectType.SCHEMA: (Phase.CREATE_SCHEMA, Phase.DROP_SCHEMA),
     ObjectType.EXTENSION: (Phase.CREATE_EXTENSION, Phase.DROP_EXTENSION),
-    ObjectType.ENUM: (Phase.CREATE_ENUM, Phase.DROP_ENUM),
+    ObjectType.ENUM: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
+    ObjectType.DOMAIN: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
+    ObjectType.COMPOSITE_TYPE: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
     ObjectType.SEQUENCE: (Phase.CREATE_SEQUENCE, Phase.DROP_SEQUENCE),
     ObjectType.TABLE: (Phase.CREATE_TABLE, Phase.DROP_TABLE),
+    ObjectType.INHERITANCE: (Phase.CREATE_INHERITANCE, Phase.DROP_INHERITANCE),
     ObjectType.COLUMN: (Phase.ADD_COLUMN, Phase.DROP_COLUMN),
     ObjectType.CONSTRAINT: (Phase.ADD_CONSTRAINT, Phase.DROP_CONSTRAINT),
     ObjectType.FOREIGN_KEY: (Phase.ADD_FOREIGN_KEY, Phase.DROP_FOREIGN_KEY),
     ObjectType.INDEX: (Phase.CREATE_INDEX, Phase.DROP_INDEX),
     ObjectType.VIEW: (Phase.CREATE_VIEW, Phase.DROP_VIEW),
     ObjectType.MATERIALIZED_VIEW: (Phase.CREATE_VIEW, Phase.DROP_VIEW),
+    ObjectType.TRIGGER: (Phase.CREATE_TRIGGER, Phase.DROP_TRIGGER),
+    ObjectType.POLICY: (Phase.CREATE_POLICY, Phase.DROP_POLICY),
     ObjectType.COMMENT: (Phase.COMMENT, Phase.DROP_COMMENT),
 }
 
 _ALTER: dict[ObjectType, Phase] = {
     ObjectType.EXTENSION: Phase.ALTER_EXTENSION,
-    ObjectType.ENUM: Phase.CREATE_ENUM,
+    ObjectType.ENUM: Phase.CREATE_TYPE,
+    # PostgreSQL refuses new domain constraints while an array of the domain is a column, so
+    # the domain changes after columns are dropped and before they are added.
+    ObjectType.DOMAIN: Phase.ALTER_TABLE,
+    ObjectType.COMPOSITE_TYPE: Phase.CREATE_TYPE,
     ObjectType.TABLE: Phase.ALTER_TABLE,
     ObjectType.COLUMN: Phase.ALTER_COLUMN,
+    ObjectType.TRIGGER: Phase.CREATE_TRIGGER,
+    ObjectType.POLICY: Phase.CREATE_POLICY,
     ObjectType.COMMENT: Phase.COMMENT,
 }
 
+# Within the type phases: enums under domains under composite types (created in this order,
+# dropped in the reverse one).
+_TYPE_RANK = {ObjectType.ENUM: 0, ObjectType.DOMAIN: 1, ObjectType.COMPOSITE_TYPE: 2}
+
 
 def _phase(op: Operation) -> Phase:
-    if op.kind is OpKind.ALTER:
-        if op.object_type is ObjectType.SEQUENCE:
+    match op.object_type:
+        case ObjectType.SEQUENCE if op.kind is OpKind.ALTER:
             new_owner = (op.new or {}).get("owned_by")
             gains_owner = new_owner is not None and new_owner != (op.old or {}).get("owned_by")
             return Phase.OWN_SEQUENCE if gains_owner else Phase.ALTER_SEQUENCE
+        case ObjectType.FUNCTION:
+            if op.kind is OpKind.DROP:
+                return Phase.DROP_REBUILT_FUNCTION if op.reason else Phase.DROP_FUNCTION
+            late = op.reason or op.obj.get("references")
+            return Phase.CREATE_VIEW if late else Phase.CREATE_FUNCTION
+        case ObjectType.PRIVILEGE:
+            fresh = op.obj.get("fresh")
+            return Phase.REVOKE if op.kind is OpKind.DROP and not fresh else Phase.GRANT
+        case ObjectType.INDEX if op.kind is OpKind.CREATE and op.obj.get("on_view"):
+            return Phase.CREATE_VIEW_INDEX
+    if op.kind is OpKind.ALTER:
         return _ALTER[op.object_type]
     create, drop = _CREATE_DROP[op.object_type]
     return create if op.kind is OpKind.CREATE else drop
+
+
+def _rank(op: Operation) -> int:
+    rank = _TYPE_RANK.get(op.object_type, 0)
+    return -rank if op.kind is OpKind.DROP else rank
 
 
 def plan(ops: list[Operation]) -> list[Operation]:
     """``ops`` in an order in which each one's dependencies exist when it runs."""
     indexed = list(enumerate(ops))
 
-    def sort_key(item: tuple[int, Operation]) -> tuple[int, str, str, str, int]:
+    def sort_key(item: tuple[int, Operation]) -> tuple[int, int, str, str, str, int]:
         position, op = item
         # Added columns keep the differ's (source) order; everything else goes by name.
         name = "" if op.object_type is ObjectType.COLUMN and op.kind is OpKind.CREATE else op.name
-        return (_phase(op), op.schema_name or "", op.table or "", name, position)
+        return (_phase(op), _rank(op), op.schema_name or "", op.table or "", name, position)
 
     ordered = [op for _, op in sorted(indexed, key=sort_key)]
-    return _sort_views(ordered)
+    for phase, reverse, deps in (
+        (Phase.CREATE_VIEW, False, _view_deps),
+        (Phase.DROP_VIEW, True, _view_deps),
+        (Phase.CREATE_TABLE, False, _table_deps),
+        (Phase.DROP_TABLE, True, _table_deps),
+    ):
+        ordered = _sort_phase(ordered, phase, reverse, deps)
+    return ordered
 
 
-def _sort_views(ops: list[Operation]) -> list[Operation]:
-    """Create views after the views they read; drop them before."""
+Node = Hashable
+
+
+def _view_deps(op: Operation) -> tuple[Node, list[Node]]:
+    """A view (or a function created with the views) and what it needs first."""
+    obj = op.obj
+    if op.object_type is ObjectType.FUNCTION:
+        node: Node = ("fn", op.schema_name, obj["name"], obj["identity_args"])
+        return node, [("rel", r[0], r[1]) for r in obj.get("references", [])]
+    needs: list[Node] = [("rel", d[0], d[1]) for d in obj.get("depends_on", [])]
+    needs += [("fn", *f) for f in obj.get("functions", [])]
+    return ("rel", op.schema_name, op.name), needs
+
+
+def _table_deps(op: Operation) -> tuple[Node, list[Node]]:
+    """A table and its partition / INHERITS parents."""
+    obj = op.obj
+    parents: list[Node] = [tuple(p) for p in obj.get("inherits", [])]
+    if obj.get("partition_of"):
+        parents.append(tuple(obj["partition_of"]))
+    return (op.schema_name, op.name), parents
+
+
+def _sort_phase(
+    ops: list[Operation],
+    phase: Phase,
+    reverse: bool,
+    deps: Callable[[Operation], tuple[Node, list[Node]]],
+) -> list[Operation]:
+    """Sort the operations of ``phase`` so that each comes after what it needs (before, if
+    ``reverse``), keeping the others where they are."""
     result = list(ops)
-    for phase, reverse in ((Phase.CREATE_VIEW, False), (Phase.DROP_VIEW, True)):
-        slots = [i for i, op in enumerate(result) if _phase(op) is phase]
-        views = [result[i] for i in slots]
-        for i, op in zip(slots, _topological(views, reverse), strict=True):
-            result[i] = op
-    return result
-
-
-def _topological(views: list[Operation], reverse: bool) -> list[Operation]:
-    by_key = {(v.schema_name, v.name): v for v in views}
-
-    def deps(v: Operation) -> list[tuple[str | None, str]]:
-        found = {(d[0], d[1]) for d in v.obj.get("depends_on", [])}
-        return sorted(k for k in found if k in by_key and k != (v.schema_name, v.name))
-
+    slots = [i for i, op in enumerate(result) if _phase(op) is phase]
+    members = [result[i] for i in slots]
+    by_node = {deps(op)[0]: op for op in members}
     out: list[Operation] = []
-    state: dict[tuple[str | None, str], bool] = {}
+    seen: set[Node] = set()
 
-    def visit(key: tuple[str | None, str], emit: Callable[[Operation], None]) -> None:
-        if key in state:
-            return  # visited (a cycle between views cannot exist in PostgreSQL)
-        state[key] = False
-        for dep in deps(by_key[key]):
-            visit(dep, emit)
-        state[key] = True
-        emit(by_key[key])
+    def visit(node: Node) -> None:
+        if node in seen:
+            return  # visited (PostgreSQL allows no cycles among these)
+        seen.add(node)
+        for dep in sorted(deps(by_node[node])[1], key=repr):
+            if dep in by_node and dep != node:
+                visit(dep)
+        out.append(by_node[node])
 
-    for v in views:
-        visit((v.schema_name, v.name), out.append)
-    return out[::-1] if reverse else out
+    for op in members:
+        visit(deps(op)[0])
+    for i, op in zip(slots, out[::-1] if reverse else out, strict=True):
+        result[i] = op
+    return result

@@ -64,6 +64,9 @@ migrations = Table(
     Column("status", String(32), nullable=False),
     Column("allow_hazards", JSONB, nullable=False, server_default=text("'[]'")),
     Column("summary", JSONB),
+    Column("operations", JSONB),
+    Column("source_fingerprint", String(64)),
+    Column("rollback_of", Uuid),
     Column("statements", JSONB),
     Column("reverse_statements", JSONB),
     Column("hazards", JSONB),
@@ -74,6 +77,7 @@ migrations = Table(
     Column("error", JSONB),
     Column("approved_by", String(128)),
     Column("approved", Boolean, nullable=False, server_default=text("false")),
+    Column("rejected_by", String(128)),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("applied_at", DateTime(timezone=True)),
@@ -93,6 +97,7 @@ _RANK = {
     MigrationStatus.APPLYING: 5,
     MigrationStatus.APPLIED: 6,
     MigrationStatus.FAILED: 6,
+    MigrationStatus.REJECTED: 6,
 }
 
 
@@ -125,12 +130,15 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
                 mode=p.mode.value,
                 created_at=event.occurred_at,
                 allow_hazards=[h.value for h in p.allow_hazards],
+                rollback_of=p.rollback_of,
             )
         case EventType.DIFF_COMPUTED:
             row.update(
                 source=p.source,
                 mode=p.mode.value,
                 summary=p.summary.model_dump(),
+                operations=[op.model_dump(mode="json") for op in p.operations],
+                source_fingerprint=p.source_fingerprint,
                 target_fingerprint=p.target_fingerprint,
             )
             _advance(row, MigrationStatus.COMPARED)
@@ -143,13 +151,16 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
                 checksum=p.checksum,
                 total=len(p.statements),
             )
-            waiting = p.mode.value == "plan" and p.statements and not row.get("approved")
+            waiting = p.needs_approval and not row.get("approved")
             _advance(
                 row, MigrationStatus.AWAITING_APPROVAL if waiting else MigrationStatus.GENERATED
             )
         case EventType.MIGRATION_APPROVED:
             row.update(approved=True, approved_by=p.approved_by)
             _advance(row, MigrationStatus.APPROVED)
+        case EventType.MIGRATION_REJECTED:
+            row.update(rejected_by=p.rejected_by)
+            _advance(row, MigrationStatus.REJECTED)
         case EventType.MIGRATION_PROGRESS:
             row.update(progress=max(row.get("progress") or 0, p.index + 1), total=p.total)
             _advance(row, MigrationStatus.APPLYING)

@@ -18,7 +18,13 @@ router = APIRouter(prefix="/comparisons", tags=["comparisons"])
 def links(migration_id: uuid.UUID) -> Links:
     """Where to follow a migration."""
     base = f"/api/v1/migrations/{migration_id}"
-    return Links(self=base, events=f"{base}/events", approve=f"{base}/approve")
+    return Links(
+        self=base,
+        events=f"{base}/events",
+        approve=f"{base}/approve",
+        reject=f"{base}/reject",
+        rollback=f"{base}/rollback",
+    )
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
@@ -31,17 +37,28 @@ async def request_comparison(
     for name in (body.source, body.target):
         if not await registry.exists(engine, name):
             raise HTTPException(404, f"no connection named {name!r} is registered")
-    event = Event(
-        type=EventType.COMPARISON_REQUESTED,
-        migration_id=uuid.uuid4(),
-        target=body.target,
-        producer="gateway",
-        payload=ComparisonRequested(
+    return await publish_request(
+        broker,
+        response,
+        ComparisonRequested(
             source=body.source,
             target=body.target,
             mode=body.mode,
             allow_hazards=body.allow_hazards,
         ),
+    )
+
+
+async def publish_request(
+    broker: Broker, response: Response, request: ComparisonRequested
+) -> ComparisonAccepted:
+    """Publish ``request`` as a new migration; the 202 answer with its links."""
+    event = Event(
+        type=EventType.COMPARISON_REQUESTED,
+        migration_id=uuid.uuid4(),
+        target=request.target,
+        producer="gateway",
+        payload=request,
     )
     await publish_event(broker, event)
     accepted = ComparisonAccepted(

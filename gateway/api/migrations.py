@@ -9,14 +9,30 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import APIRouter, Header, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from consumers.common.kafka import publish_event
 from consumers.tracker import store
+from gateway.api.comparisons import publish_request
 from gateway.api.deps import AppSettings, Broker, Engine
-from gateway.api.models import ApprovalIn, MigrationOut, MigrationPage
-from schemas.events import Event, EventType, MigrationApproved, MigrationStatus
+from gateway.api.models import (
+    ApprovalIn,
+    ComparisonAccepted,
+    MigrationOut,
+    MigrationPage,
+    RejectionIn,
+    RollbackIn,
+)
+from schemas.events import (
+    ComparisonRequested,
+    Event,
+    EventType,
+    MigrationApproved,
+    MigrationRejected,
+    MigrationStatus,
+)
+from schemas.operations import Operation
 
 router = APIRouter(prefix="/migrations", tags=["migrations"])
 
@@ -76,6 +92,63 @@ async def approve(
     )
     await publish_event(broker, event)
     return MigrationOut.model_validate(row | {"status": MigrationStatus.APPROVED.value})
+
+
+@router.post("/{migration_id}/reject", status_code=status.HTTP_202_ACCEPTED)
+async def reject(
+    migration_id: uuid.UUID, engine: Engine, broker: Broker, body: RejectionIn | None = None
+) -> MigrationOut:
+    """Turn down a migration that awaits approval; it ends and the target's queue moves on."""
+    row = await _require(engine, migration_id)
+    if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
+        raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
+    body = body or RejectionIn()
+    await publish_event(
+        broker,
+        Event(
+            type=EventType.MIGRATION_REJECTED,
+            migration_id=migration_id,
+            target=row["target"],
+            producer="gateway",
+            payload=MigrationRejected(rejected_by=body.rejected_by, comment=body.comment),
+        ),
+    )
+    return MigrationOut.model_validate(row | {"status": MigrationStatus.REJECTED.value})
+
+
+@router.post("/{migration_id}/rollback", status_code=status.HTTP_202_ACCEPTED)
+async def rollback(
+    migration_id: uuid.UUID,
+    engine: Engine,
+    broker: Broker,
+    response: Response,
+    body: RollbackIn | None = None,
+) -> ComparisonAccepted:
+    """Undo an applied migration: a new migration, linked to it, through the same pipeline.
+
+    It runs the original's operations reversed, and only on a target whose schema is still
+    the one the original migration produced.
+    """
+    row = await _require(engine, migration_id)
+    if row["status"] != MigrationStatus.APPLIED.value:
+        raise HTTPException(409, f"migration is {row['status']}: only applied ones roll back")
+    if not row["operations"]:
+        raise HTTPException(409, "the migration changed nothing: there is nothing to undo")
+    body = body or RollbackIn()
+    original = [Operation.model_validate(op) for op in row["operations"]]
+    return await publish_request(
+        broker,
+        response,
+        ComparisonRequested(
+            source=row["target"],
+            target=row["target"],
+            mode=body.mode,
+            allow_hazards=body.allow_hazards,
+            rollback_of=migration_id,
+            operations=[op.reverse() for op in reversed(original)],
+            expected_fingerprint=row["source_fingerprint"],
+        ),
+    )
 
 
 @router.get(

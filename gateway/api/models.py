@@ -63,6 +63,8 @@ class Links(BaseModel):
     self: str
     events: str
     approve: str
+    reject: str
+    rollback: str
 
 
 class ComparisonAccepted(BaseModel):
@@ -86,6 +88,8 @@ class MigrationOut(BaseModel):
     total: int | None = None
     error: dict[str, Any] | None = None
     approved_by: str | None = None
+    rejected_by: str | None = None
+    rollback_of: uuid.UUID | None = None
     created_at: datetime
     updated_at: datetime
     applied_at: datetime | None = None
@@ -100,6 +104,16 @@ class MigrationPage(BaseModel):
 class ApprovalIn(_Strict):
     approved_by: str | None = Field(default=None, max_length=128)
     comment: str | None = Field(default=None, max_length=1000)
+
+
+class RejectionIn(_Strict):
+    rejected_by: str | None = Field(default=None, max_length=128)
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class RollbackIn(_Strict):
+    mode: Mode = Field(default=Mode.PLAN, description="plan: wait for approval; apply: run.")
+    allow_hazards: list[Hazard] = Field(default_factory=list, max_length=len(Hazard))
 
 
 class ReplayIn(_Strict):

@@ -55,6 +55,9 @@ def service(
         "SCHEMASHIFT_DATABASE_URL": database_url,
         "SCHEMASHIFT_GATEWAY_PORT": str(port),
         "SCHEMASHIFT_LOG_LEVEL": "INFO",
+        # Short, so that lock conflicts in tests resolve (or fail) in seconds.
+        "SCHEMASHIFT_LOCK_TIMEOUT_MS": "500",
+        "SCHEMASHIFT_APPLY_BACKOFF_S": "0.3",
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(

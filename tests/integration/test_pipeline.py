@@ -27,6 +27,7 @@ from schemas.events import (
     EventType,
     Mode,
 )
+from schemas.hazards import Hazard
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import (
     TopicReader,
@@ -58,7 +59,7 @@ CREATE TABLE orders (
 CREATE INDEX orders_customer_idx ON orders (customer_id);
 CREATE TABLE "Audit Log" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
 """
-ALL_HAZARDS = ["data_loss", "table_rewrite", "long_lock", "index_build", "needs_validation"]
+ALL_HAZARDS = [h.value for h in Hazard]
 
 
 async def _pair(new_database, api, source_sql=SOURCE, target_sql=TARGET):
@@ -106,7 +107,7 @@ async def test_apply_mode_makes_the_target_match_the_source(api, new_database):
     # The history row in the target records it, exactly once.
     conn = await asyncpg.connect(target_url)
     try:
-        rows = await conn.fetch("SELECT migration_id FROM schemashift.history")
+        rows = await conn.fetch("SELECT migration_id FROM _schemashift.history")
     finally:
         await conn.close()
     assert [str(r["migration_id"]) for r in rows] == [migration_id]
@@ -151,7 +152,9 @@ async def test_duplicate_event_is_stored_once_and_applied_once(
         migration_id=uuid.uuid4(),
         target=target,
         producer="test",
-        payload=ComparisonRequested(source=source, target=target, mode=Mode.APPLY),
+        payload=ComparisonRequested(
+            source=source, target=target, mode=Mode.APPLY, allow_hazards=list(Hazard)
+        ),
     )
     broker = make_broker("test", Settings(kafka_bootstrap=kafka_bootstrap))
     await broker.start()

@@ -1,4 +1,4 @@
-"""PostgreSQL introspection: a handful of bulk catalog queries per database.
+"""PostgreSQL introspection: a handful of bulk catalog queries per database (one per kind).
 
 All queries run in one READ ONLY, REPEATABLE READ transaction so they see one snapshot, with
 an empty ``search_path`` so that every name PostgreSQL renders (types, defaults, constraint and
@@ -7,41 +7,50 @@ index definitions) is schema-qualified and comparable across databases.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 
 from schemas.catalog import (
+    Attribute,
     Catalog,
     CheckConstraint,
     Column,
     Comment,
+    CompositeType,
     Constraint,
+    Domain,
+    DomainConstraint,
     EnumType,
     ExclusionConstraint,
     Extension,
     FkAction,
     FkMatch,
     ForeignKey,
+    Function,
     Identity,
     Index,
     OwnedBy,
+    Policy,
     PrimaryKey,
+    Privilege,
     Sequence,
     Table,
+    Trigger,
     UniqueConstraint,
     View,
 )
+from schemas.reserved import HISTORY_SCHEMA
 
-# Schemas that are never user schema; `schemashift` holds the executor's history in targets.
+# Schemas that are never user schema; HISTORY_SCHEMA holds the executor's history in targets.
 _USER_SCHEMA = """
-    {n}.nspname NOT IN ('pg_catalog', 'information_schema', 'schemashift')
+    {n}.nspname NOT IN ('pg_catalog', 'information_schema', '{history}')
     AND {n}.nspname NOT LIKE 'pg\\_toast%' AND {n}.nspname NOT LIKE 'pg\\_temp\\_%'
 """
 
 
 def _user_schema(alias: str) -> str:
-    return _USER_SCHEMA.format(n=alias)
+    return _USER_SCHEMA.format(n=alias, history=HISTORY_SCHEMA)
 
 
 # Objects that belong to an extension are the extension's business, not ours.
@@ -66,10 +75,19 @@ WHERE x.extname <> 'plpgsql'
 ORDER BY 1
 """
 
+# Partitions are tables too; what they inherit from their parent is left out further down.
 TABLES_SQL = f"""
-SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relpersistence = 'u' AS unlogged
+SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relpersistence = 'u' AS unlogged,
+       c.relrowsecurity AS rls_enabled, c.relforcerowsecurity AS rls_forced,
+       c.relispartition AS is_partition,
+       CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_by,
+       CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS partition_bound,
+       ARRAY(SELECT ARRAY[pn.nspname, pc.relname] FROM pg_inherits i
+             JOIN pg_class pc ON pc.oid = i.inhparent
+             JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+             WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+WHERE c.relkind IN ('r', 'p')
   AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
 """
 
@@ -95,12 +113,13 @@ LEFT JOIN pg_depend dep ON a.attidentity <> '' AND dep.refclassid = 'pg_class'::
      AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i'
      AND dep.classid = 'pg_class'::regclass
 LEFT JOIN pg_sequence s ON s.seqrelid = dep.objid
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
   AND {_user_schema("n")}
 ORDER BY a.attrelid, a.attnum
 """
 
-# conislocal: constraints inherited from a parent are the parent's.
+# conislocal/conparentid: constraints inherited from a parent (or cloned onto a partition) are
+# the parent's.
 CONSTRAINTS_SQL = f"""
 SELECT k.conrelid AS table_oid, k.conname AS name, k.contype::text AS type,
        pg_get_constraintdef(k.oid) AS definition,
@@ -114,19 +133,20 @@ SELECT k.conrelid AS table_oid, k.conname AS name, k.contype::text AS type,
              JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num
              ORDER BY u.i)::text[] AS ref_columns,
        k.confupdtype::text AS on_update, k.confdeltype::text AS on_delete,
-       k.confmatchtype::text AS match,
+       k.confmatchtype::text AS match, k.convalidated AS valid,
        CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END AS expression
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class fc ON fc.oid = k.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-WHERE k.contype IN ('p', 'u', 'c', 'f', 'x') AND k.conislocal
-  AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND {_user_schema("n")}
+WHERE k.contype IN ('p', 'u', 'c', 'f', 'x') AND k.conislocal AND k.conparentid = 0
+  AND c.relkind IN ('r', 'p') AND {_user_schema("n")}
 ORDER BY k.conrelid, k.conname
 """
 
-# Indexes that implement a constraint are rendered by the constraint, so they are left out.
+# Indexes that implement a constraint are rendered by the constraint, so they are left out, and
+# so are partitions' indexes attached to a parent index (the parent's index creates them).
 INDEXES_SQL = f"""
 SELECT i.indrelid AS table_oid, ic.relname AS name, pg_get_indexdef(i.indexrelid) AS definition,
        i.indisunique AS unique, am.amname AS method,
@@ -140,7 +160,7 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = ic.relam
-WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND {_user_schema("n")}
+WHERE c.relkind IN ('r', 'p', 'm') AND NOT ic.relispartition AND {_user_schema("n")}
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k
                   WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
                     AND k.contype IN ('p', 'u', 'x'))
@@ -187,14 +207,22 @@ SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relkind = 'm' AS ma
              JOIN pg_namespace dn ON dn.oid = dc.relnamespace
              LEFT JOIN pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
                   AND d.refobjsubid > 0
-             WHERE r.ev_class = c.oid) AS depends_on
+             WHERE r.ev_class = c.oid) AS depends_on,
+       ARRAY(SELECT DISTINCT ARRAY[pn.nspname, p.proname, pg_get_function_identity_arguments(p.oid)]
+             FROM pg_rewrite r
+             JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                  AND d.refclassid = 'pg_proc'::regclass
+             JOIN pg_proc p ON p.oid = d.refobjid
+             JOIN pg_namespace pn ON pn.oid = p.pronamespace
+             WHERE r.ev_class = c.oid AND {_user_schema("pn")}) AS functions
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('v', 'm') AND {_user_schema("n")}
   AND {_not_extension_member("pg_class", "c.oid")}
 ORDER BY 2, 3
 """
 
-# Comments on schemas, relations and columns. Indexes backing constraints are the constraint's.
+# Comments on everything the catalog models. Indexes backing constraints are the constraint's,
+# indexes attached to a parent index the parent's.
 COMMENTS_SQL = f"""
 SELECT 'schema' AS object_type, ARRAY[n.nspname] AS target, d.description AS text
 FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass
@@ -202,7 +230,7 @@ FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regcla
 WHERE {_user_schema("n")} AND {_not_extension_member("pg_namespace", "n.oid")}
 UNION ALL
 SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
-                      WHEN 'i' THEN 'index' ELSE 'table' END,
+                      WHEN 'i' THEN 'index' WHEN 'S' THEN 'sequence' ELSE 'table' END,
        CASE WHEN d.objsubid = 0 THEN ARRAY[n.nspname, c.relname]
             ELSE ARRAY[n.nspname, c.relname, a.attname] END,
        d.description
@@ -210,11 +238,154 @@ FROM pg_description d
 JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
-WHERE c.relkind IN ('r', 'p', 'v', 'm', 'i') AND NOT c.relispartition
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'i', 'I', 'S')
+  AND NOT (c.relkind IN ('i', 'I') AND c.relispartition)
+  AND NOT (c.relkind = 'S' AND d.objsubid > 0)
   AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
-  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid AND c.relkind = 'i')
-  AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indrelid
-                  WHERE i.indexrelid = c.oid AND ic.relispartition)
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = c.oid
+                  AND c.relkind IN ('i', 'I') AND k.contype IN ('p', 'u', 'x'))
+UNION ALL
+SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, ARRAY[n.nspname, t.typname],
+       d.description
+FROM pg_description d
+JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid AND d.objsubid = 0
+JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype IN ('e', 'd', 'c') AND {_user_schema("n")}
+  AND {_not_extension_member("pg_type", "t.oid")}
+UNION ALL
+SELECT 'function', ARRAY[n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)],
+       d.description
+FROM pg_description d
+JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE p.prokind IN ('f', 'p', 'w') AND {_user_schema("n")}
+  AND {_not_extension_member("pg_proc", "p.oid")}
+UNION ALL
+SELECT 'constraint', ARRAY[n.nspname, c.relname, k.conname], d.description
+FROM pg_description d
+JOIN pg_constraint k ON d.classoid = 'pg_constraint'::regclass AND d.objoid = k.oid
+JOIN pg_class c ON c.oid = k.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE k.conislocal AND k.conparentid = 0 AND {_user_schema("n")}
+UNION ALL
+SELECT 'trigger', ARRAY[n.nspname, c.relname, t.tgname], d.description
+FROM pg_description d
+JOIN pg_trigger t ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {_user_schema("n")}
+UNION ALL
+SELECT 'policy', ARRAY[n.nspname, c.relname, p.polname], d.description
+FROM pg_description d
+JOIN pg_policy p ON d.classoid = 'pg_policy'::regclass AND d.objoid = p.oid
+JOIN pg_class c ON c.oid = p.polrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_user_schema("n")}
+"""
+
+# Aggregates are not modelled (pg_get_functiondef cannot render them).
+FUNCTIONS_SQL = f"""
+SELECT n.nspname AS schema_name, p.proname AS name,
+       pg_get_function_identity_arguments(p.oid) AS identity_args, p.prokind::text AS kind,
+       CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END AS result,
+       l.lanname AS language, pg_get_functiondef(p.oid) AS definition
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+WHERE p.prokind IN ('f', 'p', 'w') AND {_user_schema("n")}
+  AND {_not_extension_member("pg_proc", "p.oid")}
+ORDER BY 1, 2, 3
+"""
+
+# tgparentid: triggers cloned onto partitions are the parent's.
+TRIGGERS_SQL = f"""
+SELECT n.nspname AS schema_name, c.relname AS table_name, t.tgname AS name,
+       pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled,
+       ARRAY[fn.nspname, p.proname, pg_get_function_identity_arguments(p.oid)] AS function
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_proc p ON p.oid = t.tgfoid
+JOIN pg_namespace fn ON fn.oid = p.pronamespace
+WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {_user_schema("n")}
+  AND {_not_extension_member("pg_class", "c.oid")}
+ORDER BY 1, 2, 3
+"""
+
+_COLLATION = """
+CASE WHEN {coll} <> {default} THEN
+    (SELECT CASE WHEN cn.nspname = 'pg_catalog' THEN quote_ident(co.collname)
+                 ELSE quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END
+     FROM pg_collation co JOIN pg_namespace cn ON cn.oid = co.collnamespace
+     WHERE co.oid = {coll})
+END"""
+
+DOMAINS_SQL = f"""
+SELECT n.nspname AS schema_name, t.typname AS name,
+       format_type(t.typbasetype, t.typtypmod) AS base_type,
+       pg_get_expr(t.typdefaultbin, 0) AS default, t.typnotnull AS not_null,
+       {_COLLATION.format(coll="t.typcollation", default="bt.typcollation")} AS collation,
+       ARRAY(SELECT ARRAY[k.conname, pg_get_constraintdef(k.oid)] FROM pg_constraint k
+             WHERE k.contypid = t.oid AND k.contype = 'c' ORDER BY k.conname) AS constraints
+FROM pg_type t
+JOIN pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_type bt ON bt.oid = t.typbasetype
+WHERE t.typtype = 'd' AND {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
+ORDER BY 1, 2
+"""
+
+COMPOSITES_SQL = f"""
+SELECT n.nspname AS schema_name, t.typname AS name,
+       ARRAY(SELECT ARRAY[a.attname, format_type(a.atttypid, a.atttypmod),
+                          {_COLLATION.format(coll="a.attcollation", default="at.typcollation")}]
+             FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
+             WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+             ORDER BY a.attnum) AS attributes
+FROM pg_type t
+JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
+JOIN pg_namespace n ON n.oid = t.typnamespace
+WHERE t.typtype = 'c' AND {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
+ORDER BY 1, 2
+"""
+
+POLICIES_SQL = f"""
+SELECT n.nspname AS schema_name, c.relname AS table_name, p.polname AS name,
+       p.polpermissive AS permissive, p.polcmd::text AS command,
+       ARRAY(SELECT CASE WHEN r.oid = 0 THEN 'public' ELSE pg_get_userbyid(r.oid) END
+             FROM unnest(p.polroles) AS r(oid) ORDER BY 1) AS roles,
+       pg_get_expr(p.polqual, p.polrelid) AS using,
+       pg_get_expr(p.polwithcheck, p.polrelid) AS with_check
+FROM pg_policy p
+JOIN pg_class c ON c.oid = p.polrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE {_user_schema("n")}
+ORDER BY 1, 2, 3
+"""
+
+# Effective ACLs (a NULL ACL means the type's defaults); the owner's own rows are left out, so
+# that databases built by different roles compare equal.
+_GRANTEE = "CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END"
+PRIVILEGES_SQL = f"""
+SELECT 'schema' AS object_type, ARRAY[n.nspname] AS target, {_GRANTEE} AS grantee,
+       x.privilege_type AS privilege, x.is_grantable AS grantable
+FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x
+WHERE x.grantee <> n.nspowner
+  AND {_user_schema("n")} AND {_not_extension_member("pg_namespace", "n.oid")}
+UNION ALL
+SELECT CASE c.relkind WHEN 'S' THEN 'sequence' ELSE 'table' END,
+       ARRAY[n.nspname, c.relname], {_GRANTEE}, x.privilege_type, x.is_grantable
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+     aclexplode(coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char",
+                                              c.relowner))) x
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND x.grantee <> c.relowner
+  AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
+UNION ALL
+SELECT 'function', ARRAY[n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)],
+       {_GRANTEE}, x.privilege_type, x.is_grantable
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
+     aclexplode(coalesce(p.proacl, acldefault('f'::"char", p.proowner))) x
+WHERE p.prokind IN ('f', 'p', 'w') AND x.grantee <> p.proowner
+  AND {_user_schema("n")} AND {_not_extension_member("pg_proc", "p.oid")}
 """
 
 _FK_ACTIONS: dict[str, FkAction] = {
@@ -227,6 +398,37 @@ _FK_ACTIONS: dict[str, FkAction] = {
 _FK_MATCH: dict[str, FkMatch] = {"s": "simple", "f": "full", "p": "partial"}
 
 
+_QUERIES = {
+    "tables": TABLES_SQL,
+    "columns": COLUMNS_SQL,
+    "constraints": CONSTRAINTS_SQL,
+    "indexes": INDEXES_SQL,
+    "sequences": SEQUENCES_SQL,
+    "enums": ENUMS_SQL,
+    "domains": DOMAINS_SQL,
+    "composites": COMPOSITES_SQL,
+    "functions": FUNCTIONS_SQL,
+    "views": VIEWS_SQL,
+    "triggers": TRIGGERS_SQL,
+    "policies": POLICIES_SQL,
+    "privileges": PRIVILEGES_SQL,
+    "comments": COMMENTS_SQL,
+}
+
+_FUNCTION_KINDS: dict[str, Literal["function", "procedure", "window"]] = {
+    "f": "function",
+    "p": "procedure",
+    "w": "window",
+}
+_POLICY_COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
+    "*": "ALL",
+    "r": "SELECT",
+    "a": "INSERT",
+    "w": "UPDATE",
+    "d": "DELETE",
+}
+
+
 async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
     """Read the whole user schema of the database ``conn`` is connected to."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -235,51 +437,56 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
         version = await conn.fetchval("SELECT current_setting('server_version')")
         schemas = [r["name"] for r in await conn.fetch(SCHEMAS_SQL)]
         extensions = [Extension(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)]
-        table_rows = await conn.fetch(TABLES_SQL)
-        column_rows = await conn.fetch(COLUMNS_SQL)
-        constraint_rows = await conn.fetch(CONSTRAINTS_SQL)
-        index_rows = await conn.fetch(INDEXES_SQL)
-        sequence_rows = await conn.fetch(SEQUENCES_SQL)
-        enum_rows = await conn.fetch(ENUMS_SQL)
-        view_rows = await conn.fetch(VIEWS_SQL)
-        comment_rows = await conn.fetch(COMMENTS_SQL)
+        rows = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
 
     columns: dict[int, list[Column]] = {}
-    for r in column_rows:
+    for r in rows["columns"]:
         columns.setdefault(r["table_oid"], []).append(_column(r))
     constraints: dict[int, list[Constraint]] = {}
-    for r in constraint_rows:
+    for r in rows["constraints"]:
         constraints.setdefault(r["table_oid"], []).append(_constraint(r))
     indexes: dict[int, list[Index]] = {}
-    for r in index_rows:
+    for r in rows["indexes"]:
         indexes.setdefault(r["table_oid"], []).append(
             Index(
+                # A partitioned table's index is "ON ONLY" the parent; run as such it would not
+                # cover the partitions.
                 name=r["name"],
-                definition=r["definition"],
+                definition=r["definition"].replace(" ON ONLY ", " ON ", 1),
                 unique=r["unique"],
                 method=r["method"],
                 columns=list(r["columns"]),
             )
         )
-    tables = [
-        Table(
-            schema_name=r["schema_name"],
-            name=r["name"],
-            unlogged=r["unlogged"],
-            columns=columns.get(r["oid"], []),
-            constraints=constraints.get(r["oid"], []),
-            indexes=indexes.get(r["oid"], []),
-        )
-        for r in table_rows
-    ]
-    tables.sort(key=lambda t: t.key)
+    tables = sorted((_table(r, columns, constraints, indexes) for r in rows["tables"]), key=_key)
     return Catalog(
         dialect="postgresql",
         server_version=version,
         schemas=schemas,
         extensions=extensions,
-        enums=[EnumType(**dict(r)) for r in enum_rows],
-        sequences=[_sequence(r) for r in sequence_rows],
+        enums=[EnumType(**dict(r)) for r in rows["enums"]],
+        domains=[_domain(r) for r in rows["domains"]],
+        composite_types=[
+            CompositeType(
+                schema_name=r["schema_name"],
+                name=r["name"],
+                attributes=[Attribute(name=a, type=t, collation=c) for a, t, c in r["attributes"]],
+            )
+            for r in rows["composites"]
+        ],
+        sequences=[_sequence(r) for r in rows["sequences"]],
+        functions=[
+            Function(
+                schema_name=r["schema_name"],
+                name=r["name"],
+                identity_args=r["identity_args"],
+                kind=_FUNCTION_KINDS[r["kind"]],
+                result=r["result"],
+                language=r["language"],
+                definition=r["definition"],
+            )
+            for r in rows["functions"]
+        ],
         tables=tables,
         views=[
             View(
@@ -288,20 +495,110 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
                 definition=r["definition"],
                 materialized=r["materialized"],
                 depends_on=sorted([list(d) for d in r["depends_on"]]),
+                functions=sorted([list(f) for f in r["functions"]]),
+                indexes=indexes.get(r["oid"], []),
             )
-            for r in view_rows
+            for r in rows["views"]
         ],
+        triggers=[
+            Trigger(
+                schema_name=r["schema_name"],
+                table=r["table_name"],
+                name=r["name"],
+                definition=r["definition"],
+                enabled=r["enabled"],
+                function=list(r["function"]),
+            )
+            for r in rows["triggers"]
+        ],
+        policies=[
+            Policy(
+                schema_name=r["schema_name"],
+                table=r["table_name"],
+                name=r["name"],
+                permissive=r["permissive"],
+                command=_POLICY_COMMANDS[r["command"]],
+                roles=list(r["roles"]),
+                using=r["using"],
+                with_check=r["with_check"],
+            )
+            for r in rows["policies"]
+        ],
+        privileges=sorted(
+            (
+                Privilege(
+                    object_type=r["object_type"],
+                    target=list(r["target"]),
+                    grantee=r["grantee"],
+                    privilege=r["privilege"],
+                    grantable=r["grantable"],
+                )
+                for r in rows["privileges"]
+            ),
+            key=_key,
+        ),
         comments=sorted(
             (
                 Comment(
-                    object_type="column" if len(r["target"]) == 3 else r["object_type"],
+                    object_type=(
+                        "column"
+                        if len(r["target"]) == 3 and r["object_type"] in _RELATION_COMMENTS
+                        else r["object_type"]
+                    ),
                     target=list(r["target"]),
                     text=r["text"],
                 )
-                for r in comment_rows
+                for r in rows["comments"]
             ),
-            key=lambda c: c.key,
+            key=_key,
         ),
+    )
+
+
+_RELATION_COMMENTS = {"table", "view", "materialized view"}
+
+
+def _key(obj: Any) -> Any:
+    return obj.key
+
+
+def _table(
+    r: Any,
+    columns: dict[int, list[Column]],
+    constraints: dict[int, list[Constraint]],
+    indexes: dict[int, list[Index]],
+) -> Table:
+    parents = [list(p) for p in r["parents"]]
+    return Table(
+        schema_name=r["schema_name"],
+        name=r["name"],
+        unlogged=r["unlogged"],
+        columns=columns.get(r["oid"], []),
+        constraints=constraints.get(r["oid"], []),
+        indexes=indexes.get(r["oid"], []),
+        partition_by=r["partition_by"],
+        partition_of=parents[0] if r["is_partition"] else None,
+        partition_bound=r["partition_bound"],
+        # INHERITS order only decides column order, which is no difference either.
+        inherits=[] if r["is_partition"] else sorted(parents),
+        rls_enabled=r["rls_enabled"],
+        rls_forced=r["rls_forced"],
+    )
+
+
+def _domain(r: Any) -> Domain:
+    return Domain(
+        schema_name=r["schema_name"],
+        name=r["name"],
+        base_type=r["base_type"],
+        default=r["default"],
+        not_null=r["not_null"],
+        collation=r["collation"],
+        constraints=[
+            # NOT VALID is a state of the data, like for table constraints.
+            DomainConstraint(name=n, definition=d.removesuffix(" NOT VALID"))
+            for n, d in r["constraints"]
+        ],
     )
 
 

@@ -16,16 +16,21 @@ class UnsupportedDialect(ValueError):
     """No renderer exists for the requested dialect."""
 
 
-def generate(ops: list[Operation], dialect: str = "postgresql") -> Script:
+def generate(
+    ops: list[Operation], dialect: str = "postgresql", *, concurrent_indexes: bool = False
+) -> Script:
     """Ordered statements applying ``ops`` and, separately, the statements undoing them.
 
     The reverse script is rendered from the reversed operations, ordered by the same rules, so
-    it is as safe to apply as the forward one.
+    it is as safe to apply as the forward one. With ``concurrent_indexes``, indexes on existing
+    tables are created and dropped CONCURRENTLY, as statements that run on their own.
     """
     try:
         render = _RENDERERS[dialect]
     except KeyError:
         raise UnsupportedDialect(f"no SQL renderer for dialect {dialect!r}") from None
-    forward: list[Statement] = render(plan(ops))
-    backward: list[Statement] = render(plan([op.reverse() for op in ops]))
+    forward: list[Statement] = render(plan(ops), concurrent_indexes=concurrent_indexes)
+    backward: list[Statement] = render(
+        plan([op.reverse() for op in ops]), concurrent_indexes=concurrent_indexes
+    )
     return Script(statements=forward, reverse_statements=backward)

@@ -1,0 +1,98 @@
+"""Functions and procedures.
+
+A changed body or attribute is a CREATE OR REPLACE (an ALTER operation); a changed result type
+or kind cannot be replaced, so the function is dropped and created again, and the comparators
+that run later rebuild what uses it (views, triggers).
+
+SQL-language bodies are checked when created, so a SQL function that reads tables or views must
+be created after them; the operation says which relations its body names (``references``),
+found by matching the body's words against the catalog's relation names. Functions without such
+references are created before the tables, whose defaults, checks and indexes may call them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from schemas.catalog import Catalog, Function, Key
+from schemas.operations import ObjectType, Operation
+
+from .common import Context, alter, by_key, dump, pair
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
+_MODES = {"in", "out", "inout", "variadic"}
+
+
+def _parameter_names(identity_args: str) -> set[str]:
+    """Names of the parameters in ``pg_get_function_identity_arguments()`` text."""
+    names = set()
+    for arg in identity_args.split(","):
+        words = arg.split()
+        if words and words[0].lower() in _MODES:
+            words = words[1:]
+        if len(words) > 1:
+            names.add(words[0].strip('"').lower())
+    return names
+
+
+def compare_functions(ctx: Context) -> list[Operation]:
+    """CREATE / CREATE OR REPLACE / DROP FUNCTION (or PROCEDURE)."""
+    src = by_key(ctx.source.functions, lambda f: f.key)
+    tgt = by_key(ctx.target.functions, lambda f: f.key)
+    src_names, tgt_names = _relation_names(ctx.source), _relation_names(ctx.target)
+    ops: list[Operation] = []
+    for key in sorted(src.keys() | tgt.keys()):
+        s, t = src.get(key), tgt.get(key)
+        if s == t:
+            continue
+        new = s and _payload(s, src_names)
+        old = t and _payload(t, tgt_names)
+        where = {"schema_name": key[0], "table": None}
+        name = f"{key[1]}({key[2]})"
+        if s is not None and t is not None and (s.kind, s.result) == (t.kind, t.result):
+            assert new is not None and old is not None
+            ops.append(alter(ObjectType.FUNCTION, old, new, name, **where))
+            continue
+        if s is not None and t is not None:
+            ctx.rebuilt_functions.add(key)
+        ops += pair(
+            ObjectType.FUNCTION,
+            old,
+            new,
+            name,
+            reason="result type changes" if s is not None and t is not None else None,
+            **where,
+        )
+    return ops
+
+
+def _relation_names(catalog: Catalog) -> dict[str, list[Key]]:
+    names: dict[str, list[Key]] = {}
+    for key in [*catalog.tables_by_key, *(v.key for v in catalog.views)]:
+        names.setdefault(key[1].lower(), []).append(key)
+    return names
+
+
+def _payload(function: Function, relations: dict[str, list[Key]]) -> dict[str, Any]:
+    data = dump(function)
+    refs: set[Key] = set()
+    if function.language == "sql":
+        body = _body(function.definition)
+        # Words followed by "(" are calls, parameter names are not relations.
+        calls = {m.group(1).lower() for m in _CALL.finditer(body)}
+        skip = calls | _parameter_names(function.identity_args)
+        for word in {w.lower() for w in _WORD.findall(body)} - skip:
+            refs.update(relations.get(word, []))
+    data["references"] = [list(k) for k in sorted(refs)]
+    return data
+
+
+def _body(definition: str) -> str:
+    """The text after the header (``AS $function$...`` or ``BEGIN ATOMIC ...``)."""
+    for marker in ("\nAS ", "\nBEGIN ATOMIC"):
+        at = definition.find(marker)
+        if at >= 0:
+            return definition[at:]
+    return definition

@@ -1,0 +1,92 @@
+"""User-defined types: enums, domains and composite types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.catalog import Catalog, Key
+from schemas.operations import ObjectType, Operation
+
+from .common import Context, alter, by_key, dump, pair, q
+
+
+def compare_enums(ctx: Context) -> list[Operation]:
+    """Values can only be added in place; the renderer handles removal by a type swap, for
+    which the operation carries the columns that use the type (``used_by``)."""
+    src = by_key(ctx.source.enums, lambda e: e.key)
+    tgt = by_key(ctx.target.enums, lambda e: e.key)
+    ops: list[Operation] = []
+    for key in sorted(src.keys() | tgt.keys()):
+        s, t = src.get(key), tgt.get(key)
+        if s == t:
+            continue
+        if s is not None and t is not None:
+            ops.append(
+                alter(
+                    ObjectType.ENUM,
+                    {**dump(t), "used_by": _type_users(ctx.target, key)},
+                    {**dump(s), "used_by": _type_users(ctx.source, key)},
+                    key[1],
+                    schema_name=key[0],
+                )
+            )
+        else:
+            ops += pair(ObjectType.ENUM, t, s, key[1], schema_name=key[0])
+    return ops
+
+
+def _type_users(catalog: Catalog, key: Key) -> list[dict[str, Any]]:
+    """Columns of type ``key`` (or an array of it): a value removal must convert them."""
+    names = {f"{q(key[0])}.{q(key[1])}", q(key[1])}
+    return [
+        {
+            "schema_name": t.schema_name,
+            "table": t.name,
+            "column": c.name,
+            "type": c.type,
+            "default": c.default,
+        }
+        for t in catalog.tables
+        for c in t.columns
+        if c.type.removesuffix("[]") in names
+    ]
+
+
+def compare_domains(ctx: Context) -> list[Operation]:
+    """ALTER DOMAIN for defaults, NOT NULL and constraints; a new base type or collation means
+    drop and create."""
+    src = by_key(ctx.source.domains, lambda d: d.key)
+    tgt = by_key(ctx.target.domains, lambda d: d.key)
+    ops: list[Operation] = []
+    for key in sorted(src.keys() | tgt.keys()):
+        s, t = src.get(key), tgt.get(key)
+        if s == t:
+            continue
+        where = {"schema_name": key[0]}
+        if (
+            s is not None
+            and t is not None
+            and (s.base_type, s.collation) == (t.base_type, t.collation)
+        ):
+            ops.append(alter(ObjectType.DOMAIN, t, s, key[1], **where))
+        else:
+            ops += pair(ObjectType.DOMAIN, t, s, key[1], **where)
+    return ops
+
+
+def compare_composite_types(ctx: Context) -> list[Operation]:
+    """ALTER TYPE ADD/DROP/ALTER ATTRIBUTE. Like table columns, attribute order is not a
+    difference (the fingerprint ignores it too)."""
+    src = by_key(ctx.source.composite_types, lambda c: c.key)
+    tgt = by_key(ctx.target.composite_types, lambda c: c.key)
+    ops: list[Operation] = []
+    for key in sorted(src.keys() | tgt.keys()):
+        s, t = src.get(key), tgt.get(key)
+        where = {"schema_name": key[0]}
+        if s is not None and t is not None:
+            if {a.name: a for a in s.attributes} == {a.name: a for a in t.attributes}:
+                continue
+            ops.append(alter(ObjectType.COMPOSITE_TYPE, t, s, key[1], **where))
+        else:
+            ops += pair(ObjectType.COMPOSITE_TYPE, t, s, key[1], **where)
+    return ops

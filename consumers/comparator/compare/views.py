@@ -1,0 +1,80 @@
+"""Views and materialized views (replaced by drop and create), and the indexes of
+materialized views."""
+
+from __future__ import annotations
+
+from schemas.catalog import Key, View
+from schemas.operations import ObjectType, Operation, OpKind
+
+from .common import Context, by_key, dump, op, pair
+
+
+def view_type(view: View) -> ObjectType:
+    """VIEW or MATERIALIZED_VIEW."""
+    return ObjectType.MATERIALIZED_VIEW if view.materialized else ObjectType.VIEW
+
+
+def _shape(view: View | None) -> View | None:
+    """The view without its indexes: index changes alone do not rebuild it."""
+    return view and view.model_copy(update={"indexes": []})
+
+
+def compare_views(ctx: Context) -> list[Operation]:
+    """Changed views are dropped and created; so are the views over altered columns, dropped
+    tables, rebuilt functions and (transitively) rebuilt views."""
+    src = by_key(ctx.source.views, lambda v: v.key)
+    tgt = by_key(ctx.target.views, lambda v: v.key)
+    touched_cols = ctx.retyped | ctx.readded | ctx.dropped
+    rebuilt: set[Key] = set()
+
+    def depends_on_touched(view: View) -> bool:
+        if any(tuple(f) in ctx.rebuilt_functions for f in view.functions):
+            return True
+        for schema, rel, col in (tuple(d) for d in view.depends_on):
+            if (schema, rel) in ctx.dropped_tables or (schema, rel, col) in touched_cols:
+                return True
+            if (schema, rel) in rebuilt:
+                return True
+        return False
+
+    rebuilt |= {k for k in src.keys() | tgt.keys() if _shape(src.get(k)) != _shape(tgt.get(k))}
+    grew = True
+    while grew:  # a view over a rebuilt view is rebuilt too
+        grew = False
+        for key in src.keys() & tgt.keys():
+            if key not in rebuilt and depends_on_touched(tgt[key]):
+                rebuilt.add(key)
+                grew = True
+
+    ops: list[Operation] = []
+    for key in sorted(rebuilt):
+        s, t = src.get(key), tgt.get(key)
+        reason = "dependency changes" if s == t else None
+        where = {"schema_name": key[0], "reason": reason}
+        if t is not None:
+            ops.append(op(OpKind.DROP, view_type(t), key[1], old=dump(t), **where))
+        if s is not None:
+            ops.append(op(OpKind.CREATE, view_type(s), key[1], new=dump(s), **where))
+    ctx.rebuilt_views = rebuilt & src.keys() & tgt.keys()
+    for key in sorted(src.keys() & tgt.keys() - rebuilt):
+        ops += _compare_view_indexes(src[key], tgt[key])
+    return ops
+
+
+def _compare_view_indexes(s: View, t: View) -> list[Operation]:
+    s_idx = by_key(s.indexes, lambda i: i.name)
+    t_idx = by_key(t.indexes, lambda i: i.name)
+    ops: list[Operation] = []
+    for name in sorted(s_idx.keys() | t_idx.keys()):
+        si, ti = s_idx.get(name), t_idx.get(name)
+        if si == ti:
+            continue
+        ops += pair(
+            ObjectType.INDEX,
+            ti and {**dump(ti), "on_view": True},
+            si and {**dump(si), "on_view": True},
+            name,
+            schema_name=s.schema_name,
+            table=s.name,
+        )
+    return ops

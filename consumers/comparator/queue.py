@@ -1,0 +1,123 @@
+"""The comparator's per-target queue: one migration of a target in flight at a time.
+
+A request is compared only once the previous migration of its target has ended (applied,
+failed or rejected), so a plan is never made stale by its own predecessor. Requests wait here,
+in arrival order, instead of blocking their Kafka partition (which other targets share).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    String,
+    Table,
+    Uuid,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from consumers.common.db import metadata
+from schemas.events import Event
+
+QUEUED, ACTIVE, ENDED = "queued", "active", "ended"
+
+comparison_queue = Table(
+    "comparison_queue",
+    metadata,
+    Column("migration_id", Uuid, primary_key=True),
+    Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
+    Column("target", String(128), nullable=False),
+    Column("request", JSONB, nullable=False),
+    Column("state", String(16), nullable=False, server_default=QUEUED),
+    Column("compared_at", DateTime(timezone=True)),
+    Column("enqueued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_comparison_queue_target", "target", "state", "seq"),
+)
+
+
+async def enqueue(engine: AsyncEngine, event: Event) -> None:
+    """Queue a comparison.requested event (a redelivery is ignored)."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            insert(comparison_queue)
+            .values(
+                migration_id=event.migration_id,
+                target=event.target,
+                request=event.model_dump(mode="json"),
+            )
+            .on_conflict_do_nothing(index_elements=[comparison_queue.c.migration_id])
+        )
+
+
+async def _lock_target(conn: AsyncConnection, target: str) -> None:
+    await conn.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended("schemashift.queue:" + target, 0)))
+    )
+
+
+async def next_to_compare(engine: AsyncEngine, target: str) -> Event | None:
+    """The request of ``target`` to compare now, if any.
+
+    That is the active one if its comparison has not been published yet (after a crash), else
+    the oldest queued one once nothing is active; None while a migration is in flight.
+    """
+    async with engine.begin() as conn:
+        await _lock_target(conn, target)
+        active = (
+            await conn.execute(
+                select(comparison_queue.c.request, comparison_queue.c.compared_at).where(
+                    comparison_queue.c.target == target, comparison_queue.c.state == ACTIVE
+                )
+            )
+        ).first()
+        if active is not None:
+            return None if active.compared_at else Event.model_validate(active.request)
+        oldest = (
+            await conn.execute(
+                select(comparison_queue.c.migration_id, comparison_queue.c.request)
+                .where(comparison_queue.c.target == target, comparison_queue.c.state == QUEUED)
+                .order_by(comparison_queue.c.seq)
+                .limit(1)
+            )
+        ).first()
+        if oldest is None:
+            return None
+        await conn.execute(
+            update(comparison_queue)
+            .where(comparison_queue.c.migration_id == oldest.migration_id)
+            .values(state=ACTIVE)
+        )
+        return Event.model_validate(oldest.request)
+
+
+async def mark_compared(engine: AsyncEngine, migration_id: uuid.UUID) -> None:
+    """The comparison of ``migration_id`` is published: wait for its end."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            update(comparison_queue)
+            .where(comparison_queue.c.migration_id == migration_id)
+            .values(compared_at=func.now())
+        )
+
+
+async def end(engine: AsyncEngine, migration_id: uuid.UUID) -> str | None:
+    """``migration_id`` has ended; returns its target (None if it was never queued here)."""
+    async with engine.begin() as conn:
+        row = (
+            await conn.execute(
+                update(comparison_queue)
+                .where(comparison_queue.c.migration_id == migration_id)
+                .values(state=ENDED)
+                .returning(comparison_queue.c.target)
+            )
+        ).first()
+    return row.target if row else None

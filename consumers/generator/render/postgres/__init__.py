@@ -1,0 +1,89 @@
+"""Render ordered operations as PostgreSQL statements, each annotated with its hazards.
+
+One small renderer per kind of object, registered in :data:`_RENDERERS`. Identifiers are quoted
+by SQLAlchemy's PostgreSQL identifier preparer; SQL text that came from the catalog (types,
+defaults, constraint/index/view/function/trigger definitions) is PostgreSQL's own rendering and
+is used verbatim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from schemas.hazards import Hazard
+from schemas.operations import ObjectType, Operation, Statement
+
+from .comments import render_comment
+from .common import Emit, RenderContext, literal, q, qn
+from .constraints import render_constraint, render_index
+from .functions import render_function
+from .policies import render_policy
+from .privileges import render_privilege
+from .schemas import render_extension, render_schema
+from .sequences import render_sequence
+from .tables import column_definition, render_column, render_inheritance, render_table
+from .tables import type_change_hazards as type_change_hazards
+from .triggers import render_trigger
+from .types import render_composite_type, render_domain, render_enum
+from .views import render_view
+
+__all__ = [
+    "RenderContext",
+    "column_definition",
+    "literal",
+    "q",
+    "qn",
+    "render",
+    "render_operation",
+    "type_change_hazards",
+]
+
+_RENDERERS: dict[ObjectType, Callable[[Operation, RenderContext, Emit], None]] = {
+    ObjectType.SCHEMA: render_schema,
+    ObjectType.EXTENSION: render_extension,
+    ObjectType.ENUM: render_enum,
+    ObjectType.DOMAIN: render_domain,
+    ObjectType.COMPOSITE_TYPE: render_composite_type,
+    ObjectType.SEQUENCE: render_sequence,
+    ObjectType.FUNCTION: render_function,
+    ObjectType.TABLE: render_table,
+    ObjectType.INHERITANCE: render_inheritance,
+    ObjectType.COLUMN: render_column,
+    ObjectType.CONSTRAINT: render_constraint,
+    ObjectType.FOREIGN_KEY: render_constraint,
+    ObjectType.INDEX: render_index,
+    ObjectType.VIEW: render_view,
+    ObjectType.MATERIALIZED_VIEW: render_view,
+    ObjectType.TRIGGER: render_trigger,
+    ObjectType.POLICY: render_policy,
+    ObjectType.PRIVILEGE: render_privilege,
+    ObjectType.COMMENT: render_comment,
+}
+
+
+def render(ops: list[Operation], *, concurrent_indexes: bool = False) -> list[Statement]:
+    """Statements for already-ordered ``ops``."""
+    ctx = RenderContext.of(ops, concurrent_indexes=concurrent_indexes)
+    statements: list[Statement] = []
+    for op in ops:
+        statements += render_operation(op, ctx)
+    return statements
+
+
+def render_operation(op: Operation, ctx: RenderContext) -> list[Statement]:
+    """The statements of one operation."""
+    out: list[Statement] = []
+
+    def emit(sql: str, *hazards: Hazard, transactional: bool = True) -> None:
+        out.append(
+            Statement(
+                sql=sql + ";",
+                kind=op.label,
+                object=op.qualified_name,
+                hazards=list(dict.fromkeys(hazards)),
+                transactional=transactional,
+            )
+        )
+
+    _RENDERERS[op.object_type](op, ctx, emit)
+    return out

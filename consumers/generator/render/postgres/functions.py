@@ -1,0 +1,24 @@
+"""Functions and procedures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.operations import Operation, OpKind
+
+from .common import Emit, RenderContext, qn
+
+
+def signature(function: dict[str, Any]) -> str:
+    """``schema.name(identity args)``, as DROP, COMMENT and GRANT take it."""
+    return f"{qn(function['schema_name'], function['name'])}({function['identity_args']})"
+
+
+def render_function(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    """CREATE OR REPLACE (pg_get_functiondef() text as is) or DROP FUNCTION/PROCEDURE."""
+    function = op.obj
+    if op.kind is OpKind.DROP:
+        what = "PROCEDURE" if function.get("kind") == "procedure" else "FUNCTION"
+        emit(f"DROP {what} {signature(function)}")
+    else:
+        emit(function["definition"].rstrip())

@@ -1,0 +1,35 @@
+"""GRANT and REVOKE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.operations import Operation, OpKind
+
+from .common import Emit, RenderContext, q, qn
+
+
+def _on(privilege: dict[str, Any]) -> str:
+    target = privilege["target"]
+    match privilege["object_type"]:
+        case "schema":
+            return f"SCHEMA {q(target[0])}"
+        case "sequence":
+            return f"SEQUENCE {qn(target[0], target[1])}"
+        case "function":
+            return f"ROUTINE {qn(target[0], target[1])}({target[2]})"
+    return f"TABLE {qn(target[0], target[1])}"
+
+
+def render_privilege(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    """GRANT (CREATE) or REVOKE (DROP) one privilege; nothing on an object the script drops."""
+    privilege = op.obj
+    if ctx.gone((privilege["object_type"], *privilege["target"])):
+        return
+    grantee = "PUBLIC" if privilege["grantee"] == "PUBLIC" else q(privilege["grantee"])
+    what = f"{privilege['privilege']} ON {_on(privilege)}"
+    if op.kind is OpKind.CREATE:
+        option = " WITH GRANT OPTION" if privilege.get("grantable") else ""
+        emit(f"GRANT {what} TO {grantee}{option}")
+    else:
+        emit(f"REVOKE {what} FROM {grantee}")

@@ -1,0 +1,28 @@
+"""Schemas and extensions."""
+
+from __future__ import annotations
+
+from schemas.operations import Operation, OpKind
+
+from .common import Emit, H, RenderContext, literal, q
+
+
+def render_schema(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    if op.kind is OpKind.CREATE:
+        emit(f"CREATE SCHEMA {q(op.name)}")
+    else:
+        emit(f"DROP SCHEMA {q(op.name)}", H.DATA_LOSS)
+
+
+def render_extension(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    ext = op.obj
+    if op.kind is OpKind.CREATE:
+        version = f" VERSION {literal(ext['version'])}" if ext.get("version") else ""
+        emit(
+            f"CREATE EXTENSION IF NOT EXISTS {q(op.name)} "
+            f"WITH SCHEMA {q(ext['schema_name'])}{version}"
+        )
+    elif op.kind is OpKind.DROP:
+        emit(f"DROP EXTENSION {q(op.name)}", H.DATA_LOSS)
+    else:
+        emit(f"ALTER EXTENSION {q(op.name)} UPDATE TO {literal(ext['version'])}")

@@ -1,0 +1,72 @@
+"""Sequences and the sequence options identity columns share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.operations import Operation, OpKind
+
+from .common import Emit, H, RenderContext, q, qn
+
+_TYPE_MAX = {"smallint": 32767, "integer": 2147483647, "bigint": 9223372036854775807}
+
+
+def sequence_options(seq: dict[str, Any], data_type: str, *, explicit: bool = False) -> list[str]:
+    """Sequence options that differ from PostgreSQL's defaults (all known ones if ``explicit``).
+
+    ``None`` bounds mean "the default for the type and direction".
+    """
+    ascending = seq["increment"] > 0
+    type_max = _TYPE_MAX.get(data_type, _TYPE_MAX["bigint"])
+    default_min = 1 if ascending else -type_max - 1
+    default_max = type_max if ascending else -1
+    min_value = default_min if seq.get("min_value") is None else seq["min_value"]
+    max_value = default_max if seq.get("max_value") is None else seq["max_value"]
+    default_start = min_value if ascending else max_value
+    parts = []
+    if explicit or seq["increment"] != 1:
+        parts.append(f"INCREMENT BY {seq['increment']}")
+    if explicit or min_value != default_min:
+        parts.append(f"MINVALUE {min_value}")
+    if explicit or max_value != default_max:
+        parts.append(f"MAXVALUE {max_value}")
+    if explicit or seq["start"] != default_start:
+        parts.append(f"START WITH {seq['start']}")
+    if explicit or seq["cache"] != 1:
+        parts.append(f"CACHE {seq['cache']}")
+    if explicit or seq["cycle"]:
+        parts.append("CYCLE" if seq["cycle"] else "NO CYCLE")
+    return parts
+
+
+def render_sequence(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    name = qn(op.schema_name, op.name)
+    if op.kind is OpKind.CREATE:
+        seq = op.obj
+        options = " ".join([f"AS {seq['data_type']}", *sequence_options(seq, seq["data_type"])])
+        emit(f"CREATE SEQUENCE {name} {options}")
+        return
+    if op.kind is OpKind.DROP:
+        emit(f"DROP SEQUENCE {name}", H.DATA_LOSS)
+        return
+    assert op.old is not None and op.new is not None
+    old, new = op.old, op.new
+    changes = []
+    if old["data_type"] != new["data_type"]:
+        changes.append(f"AS {new['data_type']}")
+    option_keys = ("increment", "min_value", "max_value", "start", "cache", "cycle")
+    if any(old[k] != new[k] for k in option_keys):
+        old_opts = set(sequence_options(old, old["data_type"], explicit=True))
+        changes += [
+            o for o in sequence_options(new, new["data_type"], explicit=True) if o not in old_opts
+        ]
+    if changes:
+        emit(f"ALTER SEQUENCE {name} {' '.join(changes)}")
+    if old.get("owned_by") != new.get("owned_by"):
+        owner = new.get("owned_by")
+        target = (
+            "NONE"
+            if owner is None
+            else f"{qn(owner['schema_name'], owner['table'])}.{q(owner['column'])}"
+        )
+        emit(f"ALTER SEQUENCE {name} OWNED BY {target}")

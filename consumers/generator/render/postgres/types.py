@@ -1,0 +1,151 @@
+"""User-defined types: enums, domains and composite types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.operations import Operation, OpKind
+
+from .common import Emit, H, RenderContext, literal, q, qn
+
+
+def render_enum(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    name = qn(op.schema_name, op.name)
+    if op.kind is OpKind.CREATE:
+        labels = ", ".join(literal(v) for v in op.obj["labels"])
+        emit(f"CREATE TYPE {name} AS ENUM ({labels})")
+    elif op.kind is OpKind.DROP:
+        emit(f"DROP TYPE {name}", H.DATA_LOSS)
+    else:
+        assert op.old is not None and op.new is not None
+        old, new = list(op.old["labels"]), list(op.new["labels"])
+        if not _is_subsequence(old, new):
+            _swap_enum(op, emit)
+            return
+        present = set(old)
+        for i, label in enumerate(new):
+            if label in present:
+                continue
+            # Anchor on the next existing label, else after the previous one.
+            after_ = next((x for x in new[i + 1 :] if x in present), None)
+            where = f" BEFORE {literal(after_)}" if after_ else f" AFTER {literal(new[i - 1])}"
+            # Inside a transaction block the new value cannot be used until commit, so the
+            # executor must run (and commit) it on its own.
+            emit(
+                f"ALTER TYPE {name} ADD VALUE {literal(label)}{where if i or after_ else ''}",
+                H.NOT_TRANSACTIONAL,
+                transactional=False,
+            )
+            present.add(label)
+
+
+def _swap_enum(op: Operation, emit: Emit) -> None:
+    """Remove or reorder enum values: rename the old type, create the new one, convert the
+    columns that use it (through text) and drop the old type."""
+    assert op.old is not None and op.new is not None
+    name = qn(op.schema_name, op.name)
+    old_name = op.name + "__old"
+    labels = ", ".join(literal(v) for v in op.new["labels"])
+    emit(f"ALTER TYPE {name} RENAME TO {q(old_name)}")
+    emit(f"CREATE TYPE {name} AS ENUM ({labels})")
+    # Defaults are re-set as the desired state has them: an old default may use a removed value.
+    wanted = {
+        (u["schema_name"], u["table"], u["column"]): u.get("default")
+        for u in op.new.get("used_by", [])
+    }
+    for use in op.old.get("used_by", []):
+        default = wanted.get((use["schema_name"], use["table"], use["column"]))
+        table = f"ALTER TABLE {qn(use['schema_name'], use['table'])}"
+        alter = f"{table} ALTER COLUMN {q(use['column'])}"
+        array = "[]" if use["type"].endswith("[]") else ""
+        if use.get("default") is not None:
+            emit(f"{alter} DROP DEFAULT")
+        emit(
+            f"{alter} TYPE {name}{array} USING {q(use['column'])}::text{array}::{name}{array}",
+            H.TABLE_REWRITE,
+            H.NEEDS_VALIDATION,
+            H.DATA_LOSS,
+        )
+        if default is not None:
+            emit(f"{alter} SET DEFAULT {default}")
+    emit(f"DROP TYPE {qn(op.schema_name, old_name)}")
+
+
+def _is_subsequence(short: list[str], long: list[str]) -> bool:
+    it = iter(long)
+    return all(x in it for x in short)
+
+
+def _domain_constraints(domain: dict[str, Any]) -> dict[str, str]:
+    return {c["name"]: c["definition"] for c in domain.get("constraints", [])}
+
+
+def render_domain(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    """CREATE/DROP DOMAIN, or ALTER DOMAIN for its default, NOT NULL and constraints."""
+    name = qn(op.schema_name, op.name)
+    if op.kind is OpKind.DROP:
+        emit(f"DROP DOMAIN {name}")
+        return
+    new = op.obj
+    if op.kind is OpKind.CREATE:
+        parts = [f"CREATE DOMAIN {name} AS {new['base_type']}"]
+        if new.get("collation"):
+            parts.append(f"COLLATE {new['collation']}")
+        if new.get("default") is not None:
+            parts.append(f"DEFAULT {new['default']}")
+        if new.get("not_null"):
+            parts.append("NOT NULL")
+        parts += [f"CONSTRAINT {q(n)} {d}" for n, d in _domain_constraints(new).items()]
+        emit(" ".join(parts))
+        return
+    old = op.old or {}
+    alter = f"ALTER DOMAIN {name}"
+    if old.get("default") != new.get("default"):
+        if new.get("default") is None:
+            emit(f"{alter} DROP DEFAULT")
+        else:
+            emit(f"{alter} SET DEFAULT {new['default']}")
+    old_checks, new_checks = _domain_constraints(old), _domain_constraints(new)
+    for check, definition in old_checks.items():
+        if new_checks.get(check) != definition:
+            emit(f"{alter} DROP CONSTRAINT {q(check)}")
+    if old.get("not_null") != new.get("not_null"):
+        if new.get("not_null"):
+            emit(f"{alter} SET NOT NULL", H.NEEDS_VALIDATION)
+        else:
+            emit(f"{alter} DROP NOT NULL")
+    for check, definition in new_checks.items():
+        if old_checks.get(check) != definition:
+            emit(f"{alter} ADD CONSTRAINT {q(check)} {definition}", H.NEEDS_VALIDATION)
+
+
+def _attribute(attr: dict[str, Any]) -> str:
+    collate = f" COLLATE {attr['collation']}" if attr.get("collation") else ""
+    return f"{q(attr['name'])} {attr['type']}{collate}"
+
+
+def render_composite_type(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    """CREATE/DROP TYPE ... AS (...), or ALTER TYPE ADD/DROP/ALTER ATTRIBUTE."""
+    name = qn(op.schema_name, op.name)
+    if op.kind is OpKind.DROP:
+        emit(f"DROP TYPE {name}", H.DATA_LOSS)
+        return
+    if op.kind is OpKind.CREATE:
+        attrs = ", ".join(_attribute(a) for a in op.obj["attributes"])
+        emit(f"CREATE TYPE {name} AS ({attrs})")
+        return
+    old = {a["name"]: a for a in (op.old or {}).get("attributes", [])}
+    new = {a["name"]: a for a in op.obj["attributes"]}
+    alter = f"ALTER TYPE {name}"
+    for attr in old:
+        if attr not in new:
+            emit(f"{alter} DROP ATTRIBUTE {q(attr)}", H.DATA_LOSS)
+    for attr, spec in new.items():
+        if attr not in old:
+            emit(f"{alter} ADD ATTRIBUTE {_attribute(spec)}")
+        elif old[attr] != spec:
+            collate = f" COLLATE {spec['collation']}" if spec.get("collation") else ""
+            emit(
+                f"{alter} ALTER ATTRIBUTE {q(attr)} TYPE {spec['type']}{collate}",
+                H.DATA_LOSS,
+            )

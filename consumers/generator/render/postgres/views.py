@@ -1,0 +1,21 @@
+"""Views and materialized views."""
+
+from __future__ import annotations
+
+from schemas.operations import ObjectType, Operation, OpKind
+
+from .common import Emit, H, RenderContext, qn
+
+
+def render_view(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    """CREATE/DROP [MATERIALIZED] VIEW (a materialized view with its indexes)."""
+    materialized = op.object_type is ObjectType.MATERIALIZED_VIEW
+    what = "MATERIALIZED VIEW" if materialized else "VIEW"
+    name = qn(op.schema_name, op.name)
+    if op.kind is OpKind.DROP:
+        emit(f"DROP {what} {name}", *([H.DATA_LOSS] if materialized else []))
+    else:
+        body = op.obj["definition"].strip().rstrip(";")
+        emit(f"CREATE {what} {name} AS\n{body}")
+        for index in op.obj.get("indexes", []):
+            emit(index["definition"])

@@ -1,0 +1,75 @@
+"""Conformance: migra's and psqldef's public test cases, run against our engine.
+
+For every case (id ``suite/name``) the TARGET database is built from the current schema and
+the SOURCE from the desired one; the engine introspects both, diffs, generates a script, and
+the script is applied to the target (transactional statements in one transaction, then the
+non-transactional ones one by one). The case passes when (1) the independent catalog
+comparison (:mod:`tests.conformance.snapshot_full`) finds the two databases equal and (2) the
+engine's own re-diff of source and migrated target is empty.
+
+A fixture that does not load on PostgreSQL 15 is skipped with the load error; cases that do not
+apply (sqldef error cases, other server versions or flavors) are skipped with the reason; cases
+in :data:`tests.conformance.unsupported.UNSUPPORTED` are strict xfails. The shared fixture
+directory must exist: without it the suite fails.
+
+The cases selected in a session run together, a few at a time, on one pool of reused
+databases (:func:`tests.conformance.fixtures.run_cases`, the same code as
+``python -m tests.conformance.report``); each test then reports its own case's outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conformance.fixtures import Case, FixturesMissing, Outcome, all_cases, run_cases
+from tests.conformance.unsupported import UNSUPPORTED
+
+pytestmark = pytest.mark.integration
+
+
+def _params() -> list[Any]:
+    try:
+        cases = all_cases()
+    except FixturesMissing as exc:
+        return [pytest.param(str(exc), id="fixtures-missing")]
+    params = []
+    for case in cases:
+        marks = []
+        if case.id in UNSUPPORTED:
+            marks.append(pytest.mark.xfail(reason=UNSUPPORTED[case.id], strict=True))
+        params.append(pytest.param(case, id=case.id, marks=marks))
+    return params
+
+
+@pytest.fixture(scope="session")
+async def conformance_outcomes(request: pytest.FixtureRequest, database_url: str) -> Any:
+    """Outcomes of every conformance case selected in this session, by case id."""
+    selected = [
+        item.callspec.params["case"]
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_conformance"
+        and isinstance(item.callspec.params.get("case"), Case)
+    ]
+    outcomes = await run_cases(selected, database_url)
+    return {outcome.case.id: outcome for outcome in outcomes}
+
+
+def _failure(outcome: Outcome) -> str:
+    script = "\n".join(outcome.statements[:40])
+    more = "\n..." if len(outcome.statements) > 40 else ""
+    return f"{outcome.message}\n--- generated script ---\n{script}{more}"
+
+
+@pytest.mark.parametrize("case", _params())
+async def test_conformance(case: Case | str, conformance_outcomes: dict[str, Outcome]) -> None:
+    """The engine migrates the case's target to its source: converged and re-diff empty."""
+    if isinstance(case, str):
+        pytest.fail(f"no conformance fixtures: {case}")
+    outcome = conformance_outcomes[case.id]
+    if outcome.status == "skipped":
+        pytest.skip(outcome.message)
+    if outcome.status == "failed":
+        pytest.fail(_failure(outcome), pytrace=False)
+    assert outcome.status == "passed"

@@ -1,0 +1,435 @@
+"""The engine's object kinds beyond tables against real PostgreSQL: functions, procedures,
+triggers, domains, composite types, partitioning, inheritance, row-level security, privileges,
+materialized-view indexes and comments on all of them.
+
+Each case migrates TARGET to SOURCE and asserts convergence (empty re-diff, equal
+fingerprints), then applies the reverse script and asserts the original target is back. Two
+databases are reused across the module and emptied between cases (a DROP SCHEMA ... CASCADE
+costs milliseconds, a CREATE DATABASE a fraction of a second).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from consumers.comparator.diff import diff
+from consumers.comparator.introspect.postgres import introspect_connection
+from consumers.generator.render import generate
+from schemas.catalog import Catalog
+from schemas.hazards import Hazard
+from schemas.operations import Script, Statement
+from tests.conftest import with_database
+
+pytestmark = pytest.mark.integration
+
+ROLE = "ss_engine_reader"
+
+_RESET = """
+DO $reset$
+DECLARE r record;
+BEGIN
+  FOR r IN SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' LOOP
+    EXECUTE format('DROP EXTENSION IF EXISTS %I CASCADE', r.extname);
+  END LOOP;
+  FOR r IN SELECT nspname FROM pg_namespace
+           WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+             AND nspname !~ '^pg_(toast_)?temp_' LOOP
+    EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', r.nspname);
+  END LOOP;
+END
+$reset$;
+CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+GRANT USAGE ON SCHEMA public TO PUBLIC;
+"""
+
+
+@dataclass
+class Pair:
+    """A source and a target database, reused between cases, with one warm connection each
+    (a new backend spends most of an introspection warming its catalog caches)."""
+
+    source_url: str
+    target_url: str
+    source: asyncpg.Connection
+    target: asyncpg.Connection
+
+    async def load(self, source_sql: str, target_sql: str) -> tuple[Catalog, Catalog]:
+        """Empty both databases, run the DDL in them and introspect them."""
+        for conn, sql in ((self.source, source_sql), (self.target, target_sql)):
+            await conn.execute("RESET ALL")
+            await conn.execute(_RESET)
+            if sql:
+                await conn.execute(sql)
+            await conn.execute("RESET ALL")
+        return await introspect_connection(self.source), await introspect_connection(self.target)
+
+    async def introspect_target(self) -> Catalog:
+        """The target's catalog now."""
+        return await introspect_connection(self.target)
+
+
+@pytest.fixture(scope="module")
+async def pair(database_url: str) -> AsyncIterator[Pair]:
+    """Two databases for the module (and the role the cases grant to)."""
+    names = [f"ss_engine_{uuid.uuid4().hex[:10]}_{side}" for side in ("src", "tgt")]
+    admin = await asyncpg.connect(database_url)
+    try:
+        await admin.execute(
+            f"DO $r$ BEGIN CREATE ROLE {ROLE} NOLOGIN; "
+            "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $r$"
+        )
+        for name in names:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    urls = [with_database(database_url, n) for n in names]
+    conns = [await asyncpg.connect(url) for url in urls]
+    yield Pair(urls[0], urls[1], conns[0], conns[1])
+    for conn in conns:
+        await conn.close()
+    admin = await asyncpg.connect(database_url)
+    try:
+        for name in names:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def apply(conn: asyncpg.Connection, statements: list[Statement]) -> None:
+    """Run the statements in one transaction, except non-transactional ones, which run (and
+    commit) on their own at their position, as the executor does."""
+    transaction = None
+    try:
+        for statement in statements:
+            if statement.transactional and transaction is None:
+                transaction = conn.transaction()
+                await transaction.start()
+            elif not statement.transactional and transaction is not None:
+                await transaction.commit()
+                transaction = None
+            try:
+                await conn.execute(statement.sql)
+            except asyncpg.PostgresError as exc:
+                raise AssertionError(f"{statement.sql!r} failed: {exc}") from exc
+        if transaction is not None:
+            await transaction.commit()
+    finally:
+        if transaction is not None and conn.is_in_transaction():
+            await transaction.rollback()
+
+
+def assert_same(expected: Catalog, actual: Catalog, *, privileges: bool = False) -> None:
+    """No operation left between the two, and equal fingerprints."""
+    leftover = diff(expected, actual, privileges=privileges)
+    assert leftover == [], [f"{op.label} {op.qualified_name}" for op in leftover]
+    assert expected.fingerprint() == actual.fingerprint()
+
+
+async def migrate(
+    pair: Pair,
+    source_sql: str,
+    target_sql: str,
+    *,
+    privileges: bool = False,
+    concurrent_indexes: bool = False,
+    reverse: bool = True,
+) -> Script:
+    """Migrate TARGET to SOURCE, check convergence (and the reverse), return the script."""
+    source, target = await pair.load(source_sql, target_sql)
+    ops = diff(source, target, privileges=privileges)
+    assert ops, "the schemas differ, so there must be operations"
+    script = generate(ops, concurrent_indexes=concurrent_indexes)
+    await apply(pair.target, script.statements)
+    assert_same(source, await pair.introspect_target(), privileges=privileges)
+    if reverse:
+        await apply(pair.target, script.reverse_statements)
+        assert_same(target, await pair.introspect_target(), privileges=privileges)
+    return script
+
+
+_FN_BUMP = (
+    "create function bump() returns trigger language plpgsql as"
+    " $$ begin new.n := new.n + {n}; return new; end $$;"
+)
+
+CASES: dict[str, tuple[str, str]] = {
+    "functions_created_replaced_dropped": (
+        "create function add(a int, b int) returns int language sql immutable as 'select a + b';"
+        "create function gone_not() returns int language sql as 'select 2';"
+        "create procedure p(x int) language plpgsql as $$ begin perform x; end $$;"
+        "create function f(t text default 'x') returns text language plpgsql strict"
+        " security definer as $$ begin return upper(t); end $$;",
+        "create function add(a int, b int) returns int language sql immutable as 'select a - b';"
+        "create function f(t text default 'x') returns text language plpgsql"
+        " as $$ begin return t; end $$; create function old(x int) returns int language sql"
+        " as 'select x';",
+    ),
+    "function_result_changes_with_dependent_view": (
+        "create function v() returns bigint language sql immutable as 'select 1::bigint';"
+        "create view w as select v() as one;",
+        "create function v() returns int language sql immutable as 'select 1';"
+        "create view w as select v() as one;",
+    ),
+    "functions_used_by_defaults_checks_indexes": (
+        "create function two() returns int language sql immutable as 'select 2';"
+        "create function norm(t text) returns text language sql immutable as 'select lower(t)';"
+        "create table t(a int default two() check (a <= two() * 10), b text,"
+        " c int generated always as (a * two()) stored);"
+        "create index t_norm on t(norm(b));",
+        "",
+    ),
+    "sql_function_reading_a_view": (
+        "create table base(x int); create view bv as select x from base;"
+        "create function from_view() returns setof int language sql as 'select x from bv';"
+        "create view over_fn as select * from from_view() as f(x);",
+        "create table base(x int);",
+    ),
+    "triggers": (
+        "create table emp(n int, name text);"
+        + _FN_BUMP.format(n=2)
+        + "create trigger t_bump before insert or update on emp for each row execute function"
+        " bump(); create trigger t_off after delete on emp for each row execute function bump();"
+        "alter table emp disable trigger t_off;"
+        "create view ev as select * from emp; create function ins() returns trigger"
+        " language plpgsql as $$ begin insert into emp values (new.n, new.name); return new;"
+        " end $$; create trigger ev_ins instead of insert on ev for each row execute function"
+        " ins();",
+        "create table emp(n int, name text);"
+        + _FN_BUMP.format(n=1)
+        + "create trigger t_bump before update on emp for each row execute function bump();"
+        "create trigger t_off after delete on emp for each row execute function bump();"
+        "create trigger t_gone after insert on emp for each statement execute function bump();",
+    ),
+    "trigger_on_recreated_function": (
+        "create table emp(n int);"
+        "create function bump() returns trigger language plpgsql as $$ begin return new; end $$;"
+        "create trigger t before insert on emp for each row execute function bump();",
+        "create table emp(n int);create function bump() returns int language sql as 'select 1';",
+    ),
+    "domains": (
+        "create domain pos as int default 1 not null constraint pos_check check (value > 0);"
+        "create domain code as varchar(8) collate \"C\" check (value ~ '^[A-Z]+$');"
+        "create domain email as text constraint has_at check (value like '%@%');"
+        "create table t(p pos, c code, e email, arr pos[]);",
+        "create domain pos as int constraint pos_check check (value >= 0)"
+        " constraint pos_small check (value < 100);"
+        "create domain email as text; create domain gone as int;"
+        "create table t(p pos, e email);",
+    ),
+    "composite_types": (
+        "create type pair as (a int, b text, c numeric(10,2));"
+        'create type fresh as (x int, y text collate "C");'
+        "create type loose as (x bigint, y text); create table t(p pair, q fresh);",
+        "create type pair as (a int, b text, d int); create type gone as (z int);"
+        "create type loose as (x int, y varchar(3)); create table t(p pair);",
+    ),
+    "partitions": (
+        "create table m(id int, d date, extra text, primary key (id, d)) partition by range (d);"
+        "create index m_d on m(d);"
+        "create table m_2020 partition of m for values from ('2020-01-01') to ('2021-01-01');"
+        "create table m_2021 partition of m for values from ('2021-01-01') to ('2022-06-01');"
+        "create table m_new partition of m for values from ('2023-01-01') to ('2024-01-01');"
+        "create table loose(id int not null, d date not null, extra text);"
+        "create table l(k text, v int) partition by list (k);"
+        "create table l_ab partition of l for values in ('a', 'b');"
+        "create table l_rest partition of l default;"
+        "create table h(id int) partition by hash (id);"
+        "create table h0 partition of h for values with (modulus 2, remainder 0);"
+        "create table h1 partition of h for values with (modulus 2, remainder 1);"
+        "create table becomes(id int not null, d date not null, extra text);"
+        "alter table m attach partition becomes for values from ('2022-06-01') to ('2023-01-01');"
+        "create index m_2020_local on m_2020(extra);",
+        "create table m(id int, d date, primary key (id, d)) partition by range (d);"
+        "create table m_2020 partition of m for values from ('2020-01-01') to ('2021-01-01');"
+        "create table m_2021 partition of m for values from ('2021-01-01') to ('2022-01-01');"
+        "create table loose partition of m for values from ('2019-01-01') to ('2020-01-01');"
+        "create table becomes(id int not null, d date not null, extra text);"
+        "create table l(k text, v int);"
+        "create table h(id int) partition by range (id);",
+    ),
+    "repartitioned_parent_keeps_its_partitions": (
+        "create table p(k int, v text) partition by list (k);"
+        "create table p1 partition of p for values in (1);"
+        "alter table p1 add primary key (k); create table r(id int references p1(k));"
+        "comment on table p is 'list';",
+        "create table p(k int, v text) partition by range (k);"
+        "create table p1 partition of p for values from (1) to (2);"
+        "comment on table p is 'range';",
+    ),
+    "inheritance": (
+        "create table base(id int, at timestamptz default now());"
+        "create table child(extra text) inherits (base);"
+        "create table other(o int); create table both_(b int) inherits (base, other);"
+        "create table adopted(id int, at timestamptz default now(), z int);"
+        "alter table adopted inherit base;",
+        "create table base(id int, at timestamptz default now(), old int);"
+        "create table child(extra text) inherits (base); create table other(o int);"
+        "create table both_(b int) inherits (other);"
+        "create table adopted(id int, at timestamptz default now(), z int);",
+    ),
+    "row_level_security": (
+        f"create table acc(id int, manager text, v int); alter table acc enable row level"
+        f" security; alter table acc force row level security;"
+        f"create policy own on acc as restrictive for select to {ROLE}"
+        f" using (manager = current_user);"
+        f"create policy ins on acc for insert to {ROLE}, public with check (v > 0);"
+        f"create policy upd on acc for update using (true) with check (v < 10);"
+        f"create table open_(x int);",
+        "create table acc(id int, manager text, v int); alter table acc enable row level"
+        " security; create policy own on acc for select using (manager = current_user);"
+        "create policy ins on acc for insert with check (v >= 0);"
+        "create policy upd on acc for update using (v > 1) with check (v < 10);"
+        "create policy gone on acc using (id > 0);"
+        "create table open_(x int); alter table open_ enable row level security;",
+    ),
+    "policy_over_retyped_column": (
+        "create table t(a bigint); alter table t enable row level security;"
+        "create policy p on t using (a > 0);",
+        "create table t(a int); alter table t enable row level security;"
+        "create policy p on t using (a > 0);",
+    ),
+    "materialized_view_indexes": (
+        "create table t(id int, v text); create materialized view mv as select id, v from t;"
+        "create unique index mv_id on mv(id); create index mv_v on mv(v);"
+        "create materialized view fresh as select id from t; create index fresh_id on fresh(id);",
+        "create table t(id int, v text); create materialized view mv as select id, v from t;"
+        "create index mv_id on mv(id); create index mv_old on mv(v, id);",
+    ),
+    "comments_on_everything": (
+        "create type e as enum ('a'); comment on type e is 'an enum';"
+        "create domain d as int check (value > 0); comment on domain d is 'a domain';"
+        "create type c as (x int); comment on type c is 'composite';"
+        "create sequence s; comment on sequence s is 'seq';"
+        "create function f(x int) returns int language sql as 'select x';"
+        "comment on function f(int) is 'fn';"
+        "create procedure pr() language sql as 'select 1'; comment on procedure pr() is 'proc';"
+        "create table t(a int constraint t_pos check (a > 0), n int);"
+        "comment on constraint t_pos on t is 'positive';"
+        "create function tf() returns trigger language plpgsql as $$ begin return new; end $$;"
+        "create trigger tr before insert on t for each row execute function tf();"
+        "comment on trigger tr on t is 'trig';"
+        "create policy po on t using (true); comment on policy po on t is 'pol';",
+        "create type e as enum ('a'); create domain d as int check (value > 0);"
+        "comment on domain d is 'old'; create type c as (x int); create sequence s;"
+        "comment on sequence s is 'old seq';"
+        "create function f(x int) returns int language sql as 'select x';"
+        "create procedure pr() language sql as 'select 1';"
+        "create table t(a int constraint t_pos check (a > 0), n int);"
+        "comment on constraint t_pos on t is 'was';"
+        "create function tf() returns trigger language plpgsql as $$ begin return new; end $$;"
+        "create trigger tr before insert on t for each row execute function tf();"
+        "create policy po on t using (true);",
+    ),
+}
+
+
+@pytest.mark.parametrize(("source_sql", "target_sql"), CASES.values(), ids=CASES.keys())
+async def test_converges(pair: Pair, source_sql: str, target_sql: str) -> None:
+    await migrate(pair, source_sql, target_sql)
+
+
+async def test_identical_schemas_with_every_kind_have_no_operations(pair: Pair) -> None:
+    # every case's source, each in its own schema
+    sql = "".join(
+        f"create schema s{i}; set search_path = s{i}, public; {source}"
+        for i, (source, _) in enumerate(CASES.values())
+    )
+    source, target = await pair.load(sql, sql)
+    assert source.functions and source.triggers and source.domains and source.policies
+    assert any(t.partition_of for t in source.tables) and any(t.inherits for t in source.tables)
+    assert any(v.indexes for v in source.views) and source.composite_types
+    assert diff(source, target, privileges=True) == []
+    assert source.fingerprint() == target.fingerprint()
+
+
+async def test_function_replaced_in_place_or_recreated(pair: Pair) -> None:
+    script = await migrate(pair, *CASES["functions_created_replaced_dropped"])
+    sqls = [s.sql for s in script.statements]
+    assert any(s.startswith("CREATE OR REPLACE FUNCTION public.add(") for s in sqls)
+    assert 'DROP FUNCTION public."old"(x integer);' in sqls
+    assert any(s.startswith("CREATE OR REPLACE PROCEDURE public.p(") for s in sqls)
+    script = await migrate(pair, *CASES["function_result_changes_with_dependent_view"])
+    sqls = [s.sql for s in script.statements]
+    # the view goes first, the function is dropped, created with its new type, then the view
+    order = [sqls.index(s) for s in ("DROP VIEW public.w;", "DROP FUNCTION public.v();")]
+    created = next(i for i, s in enumerate(sqls) if "FUNCTION public.v()" in s and "CREATE" in s)
+    view = next(i for i, s in enumerate(sqls) if s.startswith("CREATE VIEW public.w"))
+    assert order[0] < order[1] < created < view
+
+
+async def test_partition_statements(pair: Pair) -> None:
+    script = await migrate(pair, *CASES["partitions"])
+    sqls = "\n".join(s.sql for s in script.statements)
+    assert "EXECUTE 'ALTER TABLE public.m DETACH PARTITION public.loose'" in sqls
+    assert (
+        "EXECUTE 'ALTER TABLE public.m DETACH PARTITION public.m_2021'" in sqls
+        and "ATTACH PARTITION public.m_2021 FOR VALUES FROM ('2021-01-01') TO ('2022-06-01')"
+        in sqls
+    )
+    assert "ALTER TABLE public.m ATTACH PARTITION public.becomes FOR VALUES" in sqls
+    assert "CREATE TABLE public.m_new PARTITION OF public.m FOR VALUES" in sqls
+    # the parent's column and index are not repeated for its partitions
+    assert "ADD COLUMN extra" in sqls and "m_2020 ADD COLUMN" not in sqls
+    assert sqls.count("CREATE INDEX") == 2  # m_d on the parent, m_2020_local
+
+
+async def test_privileges_only_when_asked(pair: Pair) -> None:
+    source_sql = (
+        f"create table t(id int); grant select, insert on t to {ROLE};"
+        f"create sequence s; grant usage on sequence s to {ROLE} with grant option;"
+        f"create schema app; grant usage on schema app to {ROLE};"
+        "create function f() returns int language sql as 'select 1';"
+        f"revoke execute on function f() from public; grant execute on function f() to {ROLE};"
+        "create table fresh(x int); grant update on fresh to public;"
+        "create function g() returns int language sql as 'select 1';"
+        "revoke execute on function g() from public;"
+    )
+    target_sql = (
+        f"create table t(id int); grant update on t to {ROLE}; create sequence s;"
+        "create schema app; grant create on schema app to public;"
+        "create function f() returns int language sql as 'select 1';"
+    )
+    source, target = await pair.load(source_sql, target_sql)
+    assert {op.object_type.value for op in diff(source, target)} == {
+        "table",
+        "function",
+        "privilege",
+    } - {"privilege"}
+    script = await migrate(pair, source_sql, target_sql, privileges=True)
+    sqls = [s.sql for s in script.statements]
+    assert f"GRANT SELECT ON TABLE public.t TO {ROLE};" in sqls
+    assert f"REVOKE UPDATE ON TABLE public.t FROM {ROLE};" in sqls
+    assert f"GRANT USAGE ON SEQUENCE public.s TO {ROLE} WITH GRANT OPTION;" in sqls
+    assert "REVOKE EXECUTE ON ROUTINE public.f() FROM PUBLIC;" in sqls
+    assert "REVOKE EXECUTE ON ROUTINE public.g() FROM PUBLIC;" in sqls
+    assert sqls.index("REVOKE EXECUTE ON ROUTINE public.g() FROM PUBLIC;") > next(
+        i for i, s in enumerate(sqls) if "FUNCTION public.g()" in s
+    )
+
+
+async def test_concurrent_indexes_run_outside_the_transaction(pair: Pair) -> None:
+    script = await migrate(
+        pair,
+        "create table t(a int, b int); create index t_a on t(a); create unique index t_b on t(b);"
+        "create table n(x int); create index n_x on n(x);"
+        "create table p(d date) partition by range (d); create index p_d on p(d);",
+        "create table t(a int, b int); create index t_old on t(a, b);"
+        "create table p(d date) partition by range (d);",
+        concurrent_indexes=True,
+    )
+    by_sql = {s.sql: s for s in script.statements}
+    for sql in (
+        "CREATE INDEX CONCURRENTLY t_a ON public.t USING btree (a);",
+        "DROP INDEX CONCURRENTLY public.t_old;",
+        "CREATE UNIQUE INDEX CONCURRENTLY t_b ON public.t USING btree (b);",
+    ):
+        assert not by_sql[sql].transactional, sql
+        assert Hazard.NOT_TRANSACTIONAL in by_sql[sql].hazards
+    # new tables and partitioned tables get plain, transactional index builds
+    assert by_sql["CREATE INDEX n_x ON public.n USING btree (x);"].transactional
+    assert by_sql["CREATE INDEX p_d ON public.p USING btree (d);"].transactional
