@@ -39,6 +39,7 @@ lint: install
 bench: infra-up
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/engine.py
 
 clean: infra-down
 	rm -rf $(VENV)
