@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 
 ROLES = ("gateway", "comparator", "generator", "executor", "tracker")
 
@@ -163,7 +164,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run one role in the foreground")
     p.add_argument("role", choices=ROLES)
 
-    sub.add_parser("serve", help="run the gateway and all consumers under one supervisor")
+    p = sub.add_parser("serve", help="run the gateway and all consumers under one supervisor")
+    p.add_argument("--pid-dir", type=Path, help="keep each role's pid in DIR/<role>.pid")
 
     p = sub.add_parser("demo", help="sample databases, a migration through the API, then serve")
     p.add_argument("--no-serve", action="store_true", help="stop after the demo migration")
@@ -196,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "serve":
                 from gateway.supervisor import serve
 
-                return serve()
+                return serve(pid_dir=args.pid_dir)
             case "demo":
                 from gateway.demo import demo
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 ROLES: tuple[str, ...] = ("tracker", "comparator", "generator", "executor", "gateway")
 _STOP_GRACE_S = 30.0
@@ -27,8 +28,20 @@ def _spawn(role: str) -> subprocess.Popen[bytes]:
     )
 
 
-def serve(roles: Sequence[str] = ROLES, *, restart: bool = True) -> int:
-    """Run ``roles`` until SIGINT/SIGTERM; returns the exit code."""
+def _record_pid(pid_dir: Path | None, role: str, child: subprocess.Popen[bytes]) -> None:
+    if pid_dir is not None:
+        pid_dir.mkdir(parents=True, exist_ok=True)
+        (pid_dir / f"{role}.pid").write_text(f"{child.pid}\n")
+
+
+def serve(
+    roles: Sequence[str] = ROLES, *, restart: bool = True, pid_dir: Path | None = None
+) -> int:
+    """Run ``roles`` until SIGINT/SIGTERM; returns the exit code.
+
+    With ``pid_dir``, each role's current pid is kept in ``<pid_dir>/<role>.pid`` (operators
+    and the crash tests use it to signal one role).
+    """
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -38,6 +51,8 @@ def serve(roles: Sequence[str] = ROLES, *, restart: bool = True) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     children = {role: _spawn(role) for role in roles}
+    for role, child in children.items():
+        _record_pid(pid_dir, role, child)
     print(f"schemashift: serving {', '.join(roles)} (pid {os.getpid()}); Ctrl-C stops", flush=True)
     try:
         while not stopping:
@@ -53,6 +68,7 @@ def serve(roles: Sequence[str] = ROLES, *, restart: bool = True) -> int:
                 print(f"schemashift: {role} exited ({code}); restarting", file=sys.stderr)
                 time.sleep(_RESTART_PAUSE_S)
                 children[role] = _spawn(role)
+                _record_pid(pid_dir, role, children[role])
     finally:
         _stop_all(children)
     return 0

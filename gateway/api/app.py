@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from consumers.common.db import create_engine
 from consumers.common.kafka import make_broker
@@ -44,6 +46,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (connections, comparisons, migrations, replays):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(asyncapi.router)
+
+    @app.exception_handler(KafkaError)
+    async def broker_unavailable(request: Request, exc: KafkaError) -> JSONResponse:
+        # Nothing was published: the caller may retry once the broker is back.
+        return JSONResponse({"detail": "the event broker is unavailable; retry later"}, 503)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "the metadata database is unavailable; retry later"}, 503)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:

@@ -38,9 +38,14 @@ class Service:
     base_url: str
     log_path: Path
     process: subprocess.Popen[bytes]
+    pid_dir: Path
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def pid(self, role: str) -> int:
+        """The current pid of ``role`` (the supervisor rewrites it when it restarts one)."""
+        return int((self.pid_dir / f"{role}.pid").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +54,8 @@ def service(
 ) -> Iterator[Service]:
     """`schemashift serve` on a free port, stopped (SIGTERM, as Ctrl-C would) at the end."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("service") / "serve.log"
+    run_dir = tmp_path_factory.mktemp("service")
+    log_path = run_dir / "serve.log"
     env = os.environ | {
         "SCHEMASHIFT_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "SCHEMASHIFT_DATABASE_URL": database_url,
@@ -61,7 +67,7 @@ def service(
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve"],
+            [sys.executable, "-m", "gateway.cli", "serve", "--pid-dir", str(run_dir)],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -81,7 +87,7 @@ def service(
             process.kill()
             pytest.fail(f"the gateway did not come up:\n{log_path.read_text()[-4000:]}")
         time.sleep(0.3)
-    yield Service(base, log_path, process)
+    yield Service(base, log_path, process, run_dir)
     process.terminate()
     try:
         process.wait(timeout=60)
