@@ -67,10 +67,17 @@ class Column(CatalogModel):
 
 class _Constraint(CatalogModel):
     name: str
-    definition: str = Field(description="pg_get_constraintdef() text; the comparison basis.")
+    definition: str = Field(
+        description="pg_get_constraintdef() text without NOT VALID; the comparison basis."
+    )
     columns: list[str] = Field(default_factory=list)
     deferrable: bool = False
     initially_deferred: bool = False
+    valid: bool = Field(
+        default=True,
+        description="False for a CHECK or foreign key added NOT VALID and not "
+        "validated since (convalidated).",
+    )
 
 
 class PrimaryKey(_Constraint):
@@ -198,6 +205,22 @@ class Sequence(CatalogModel):
         return (self.schema_name, self.name)
 
 
+class Collation(CatalogModel):
+    """``CREATE COLLATION``: a libc or ICU collation (``locale`` is the ICU locale)."""
+
+    schema_name: str
+    name: str
+    provider: Literal["libc", "icu", "default"] = "libc"
+    deterministic: bool = True
+    lc_collate: str | None = None
+    lc_ctype: str | None = None
+    locale: str | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
 class EnumType(CatalogModel):
     """``CREATE TYPE ... AS ENUM``; label order is significant."""
 
@@ -234,7 +257,10 @@ class DomainConstraint(CatalogModel):
     """A CHECK constraint of a domain."""
 
     name: str
-    definition: str = Field(description="pg_get_constraintdef() text, e.g. 'CHECK (VALUE > 0)'.")
+    definition: str = Field(
+        description="pg_get_constraintdef() text without NOT VALID, e.g. 'CHECK (VALUE > 0)'."
+    )
+    valid: bool = Field(default=True, description="False while NOT VALID (convalidated).")
 
 
 class Domain(CatalogModel):
@@ -247,6 +273,13 @@ class Domain(CatalogModel):
     not_null: bool = False
     collation: str | None = None
     constraints: list[DomainConstraint] = Field(default_factory=list)
+    functions: list[list[str]] = Field(
+        default_factory=list,
+        description="[schema, name, identity args] of functions its default or checks call.",
+    )
+    types: list[list[str]] = Field(
+        default_factory=list, description="[schema, name] of user types it is built on."
+    )
 
     @property
     def key(self) -> Key:
@@ -267,6 +300,9 @@ class CompositeType(CatalogModel):
     schema_name: str
     name: str
     attributes: list[Attribute] = Field(default_factory=list)
+    types: list[list[str]] = Field(
+        default_factory=list, description="[schema, name] of user types its attributes use."
+    )
 
     @property
     def key(self) -> Key:
@@ -283,6 +319,10 @@ class Function(CatalogModel):
     result: str | None = Field(default=None, description="pg_get_function_result().")
     language: str = "sql"
     definition: str
+    types: list[list[str]] = Field(
+        default_factory=list,
+        description="[schema, name] of user types (and row types of relations) its signature uses.",
+    )
 
     @property
     def key(self) -> Key:
@@ -323,14 +363,15 @@ class Policy(CatalogModel):
         return (self.schema_name, self.table, self.name)
 
 
-PrivilegeTarget = Literal["schema", "table", "sequence", "function"]
+PrivilegeTarget = Literal["schema", "table", "sequence", "function", "column"]
 
 
 class Privilege(CatalogModel):
     """One privilege one role holds on one object (from the ACL; the owner's are left out).
 
     ``target`` is the object's key: [schema] for schemas, [schema, name] for relations,
-    [schema, name, identity args] for functions.
+    [schema, name, identity args] for functions, [schema, table, column] for a column's own
+    privileges (``GRANT SELECT (column) ON ...``).
     """
 
     object_type: PrivilegeTarget
@@ -396,6 +437,7 @@ class Catalog(CatalogModel):
     server_version: str | None = None
     schemas: list[str] = Field(default_factory=list)
     extensions: list[Extension] = Field(default_factory=list)
+    collations: list[Collation] = Field(default_factory=list)
     enums: list[EnumType] = Field(default_factory=list)
     domains: list[Domain] = Field(default_factory=list)
     composite_types: list[CompositeType] = Field(default_factory=list)

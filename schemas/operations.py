@@ -27,6 +27,7 @@ class ObjectType(StrEnum):
 
     SCHEMA = "schema"  # old/new: {"name": ...}
     EXTENSION = "extension"
+    COLLATION = "collation"
     ENUM = "enum"
     DOMAIN = "domain"
     COMPOSITE_TYPE = "composite_type"

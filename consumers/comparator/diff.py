@@ -14,6 +14,7 @@ from __future__ import annotations
 from schemas.catalog import Catalog
 from schemas.operations import Operation
 
+from .compare.collations import compare_collations
 from .compare.comments import compare_comments
 from .compare.common import Context
 from .compare.foreign_keys import compare_foreign_keys
@@ -34,6 +35,7 @@ __all__ = ["UnsupportedByTarget", "diff"]
 _COMPARATORS = (
     compare_schemas,
     compare_extensions,
+    compare_collations,
     compare_enums,
     compare_domains,
     compare_composite_types,

@@ -5,11 +5,14 @@ whatever depends on an object is dropped before it and created after it. Foreign
 separate operations added after every table and key exists, which also breaks FK cycles. Within
 a phase the order is deterministic (by name); where objects of one phase depend on each other,
 they are sorted topologically: views and the SQL functions that read relations (created
-together), and tables under their partition or INHERITS parents.
+together), tables under their partition or INHERITS parents, and types and functions (a domain
+after the functions its CHECK calls and the type it is based on, a function after the types of
+its signature, a composite type after its attributes' types; dependencies from pg_depend).
 
-Functions come early (before the tables whose defaults, checks and indexes may call them) unless
-their body reads relations or they are recreated: those are created with the views. Triggers
-and policies are created last and dropped first.
+Functions come early, with the types (before the tables whose defaults, checks and indexes may
+call them) unless their body reads relations, their signature uses a relation's row type or
+they are recreated: those are created with the views. Triggers and policies are created last
+and dropped first.
 """
 
 from __future__ import annotations
@@ -23,15 +26,18 @@ from schemas.operations import ObjectType, Operation, OpKind
 class Phase(IntEnum):
     CREATE_SCHEMA = 0
     CREATE_EXTENSION = 1
-    CREATE_TYPE = 2  # enums, domains, composite types (created; enums and composites altered)
+    CREATE_COLLATION = 2
     CREATE_SEQUENCE = 3
-    CREATE_FUNCTION = 4  # functions that read no relation
+    # Enums, domains, composite types (created; enums and composites altered) and the functions
+    # that read no relation (created or replaced), in dependency order: a domain's CHECK may
+    # call a function, a function's signature may use a type.
+    CREATE_TYPE = 4
     ALTER_SEQUENCE = 5  # options, and OWNED BY NONE before an owner column goes away
     DROP_COMMENT = 6  # while the commented object still exists
     REVOKE = 7
     DROP_TRIGGER = 8
     DROP_POLICY = 9
-    DROP_VIEW = 10
+    DROP_VIEW = 10  # and functions that read relations
     DROP_FOREIGN_KEY = 11
     DROP_CONSTRAINT = 12
     DROP_INDEX = 13
@@ -53,8 +59,8 @@ class Phase(IntEnum):
     CREATE_VIEW_INDEX = 29
     CREATE_TRIGGER = 30
     CREATE_POLICY = 31
-    DROP_FUNCTION = 32
-    DROP_TYPE = 33
+    DROP_TYPE = 32  # types and functions, in reverse dependency order
+    DROP_COLLATION = 33  # after the columns, domains and types using them
     ALTER_EXTENSION = 34
     DROP_EXTENSION = 35
     DROP_SCHEMA = 36
@@ -65,6 +71,7 @@ class Phase(IntEnum):
 _CREATE_DROP: dict[ObjectType, tuple[Phase, Phase]] = {
     ObjectType.SCHEMA: (Phase.CREATE_SCHEMA, Phase.DROP_SCHEMA),
     ObjectType.EXTENSION: (Phase.CREATE_EXTENSION, Phase.DROP_EXTENSION),
+    ObjectType.COLLATION: (Phase.CREATE_COLLATION, Phase.DROP_COLLATION),
     ObjectType.ENUM: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
     ObjectType.DOMAIN: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
     ObjectType.COMPOSITE_TYPE: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
@@ -91,14 +98,22 @@ _ALTER: dict[ObjectType, Phase] = {
     ObjectType.COMPOSITE_TYPE: Phase.CREATE_TYPE,
     ObjectType.TABLE: Phase.ALTER_TABLE,
     ObjectType.COLUMN: Phase.ALTER_COLUMN,
+    ObjectType.CONSTRAINT: Phase.ADD_CONSTRAINT,  # VALIDATE (or back to NOT VALID)
+    ObjectType.FOREIGN_KEY: Phase.ADD_FOREIGN_KEY,
     ObjectType.TRIGGER: Phase.CREATE_TRIGGER,
     ObjectType.POLICY: Phase.CREATE_POLICY,
     ObjectType.COMMENT: Phase.COMMENT,
 }
 
-# Within the type phases: enums under domains under composite types (created in this order,
-# dropped in the reverse one).
-_TYPE_RANK = {ObjectType.ENUM: 0, ObjectType.DOMAIN: 1, ObjectType.COMPOSITE_TYPE: 2}
+# Within the type phases, before the dependency sort: enums, functions, domains, composite
+# types (created in this order, dropped in the reverse one).
+_TYPE_RANK = {
+    ObjectType.COLLATION: 1,  # a recreated one: dropped (-1) before it is created (1)
+    ObjectType.ENUM: 0,
+    ObjectType.FUNCTION: 1,
+    ObjectType.DOMAIN: 2,
+    ObjectType.COMPOSITE_TYPE: 3,
+}
 
 
 def _phase(op: Operation) -> Phase:
@@ -108,10 +123,15 @@ def _phase(op: Operation) -> Phase:
             gains_owner = new_owner is not None and new_owner != (op.old or {}).get("owned_by")
             return Phase.OWN_SEQUENCE if gains_owner else Phase.ALTER_SEQUENCE
         case ObjectType.FUNCTION:
-            if op.kind is OpKind.DROP:
-                return Phase.DROP_REBUILT_FUNCTION if op.reason else Phase.DROP_FUNCTION
             late = op.reason or op.obj.get("references")
-            return Phase.CREATE_VIEW if late else Phase.CREATE_FUNCTION
+            if op.kind is OpKind.DROP:
+                if op.reason:
+                    return Phase.DROP_REBUILT_FUNCTION
+                # One that reads relations (or takes a row type) goes before them.
+                return Phase.DROP_VIEW if late else Phase.DROP_TYPE
+            return Phase.CREATE_VIEW if late else Phase.CREATE_TYPE
+        case ObjectType.COLLATION if op.kind is OpKind.DROP and op.reason:
+            return Phase.CREATE_COLLATION  # recreated: dropped right before it is created
         case ObjectType.PRIVILEGE:
             fresh = op.obj.get("fresh")
             return Phase.REVOKE if op.kind is OpKind.DROP and not fresh else Phase.GRANT
@@ -130,22 +150,26 @@ def _rank(op: Operation) -> int:
 
 def plan(ops: list[Operation]) -> list[Operation]:
     """``ops`` in an order in which each one's dependencies exist when it runs."""
-    indexed = list(enumerate(ops))
+    phases = [_phase(op) for op in ops]
 
-    def sort_key(item: tuple[int, Operation]) -> tuple[int, int, str, str, str, int]:
-        position, op = item
+    def sort_key(position: int) -> tuple[int, int, str, str, str, int]:
+        op = ops[position]
         # Added columns keep the differ's (source) order; everything else goes by name.
         name = "" if op.object_type is ObjectType.COLUMN and op.kind is OpKind.CREATE else op.name
-        return (_phase(op), _rank(op), op.schema_name or "", op.table or "", name, position)
+        return (phases[position], _rank(op), op.schema_name or "", op.table or "", name, position)
 
-    ordered = [op for _, op in sorted(indexed, key=sort_key)]
+    order = sorted(range(len(ops)), key=sort_key)
+    ordered = [ops[i] for i in order]
+    ordered_phases = [phases[i] for i in order]
     for phase, reverse, deps in (
         (Phase.CREATE_VIEW, False, _view_deps),
         (Phase.DROP_VIEW, True, _view_deps),
         (Phase.CREATE_TABLE, False, _table_deps),
         (Phase.DROP_TABLE, True, _table_deps),
+        (Phase.CREATE_TYPE, False, _type_deps),
+        (Phase.DROP_TYPE, True, _type_deps),
     ):
-        ordered = _sort_phase(ordered, phase, reverse, deps)
+        ordered = _sort_phase(ordered, ordered_phases, phase, reverse, deps)
     return ordered
 
 
@@ -163,6 +187,16 @@ def _view_deps(op: Operation) -> tuple[Node, list[Node]]:
     return ("rel", op.schema_name, op.name), needs
 
 
+def _type_deps(op: Operation) -> tuple[Node, list[Node]]:
+    """A type or function and the types and functions it needs first."""
+    obj = op.obj
+    needs: list[Node] = [("type", *t) for t in obj.get("types", [])]
+    needs += [("fn", *f) for f in obj.get("functions", [])]
+    if op.object_type is ObjectType.FUNCTION:
+        return ("fn", op.schema_name, obj["name"], obj["identity_args"]), needs
+    return ("type", op.schema_name, op.name), needs
+
+
 def _table_deps(op: Operation) -> tuple[Node, list[Node]]:
     """A table and its partition / INHERITS parents."""
     obj = op.obj
@@ -174,30 +208,46 @@ def _table_deps(op: Operation) -> tuple[Node, list[Node]]:
 
 def _sort_phase(
     ops: list[Operation],
+    phases: list[Phase],
     phase: Phase,
     reverse: bool,
     deps: Callable[[Operation], tuple[Node, list[Node]]],
 ) -> list[Operation]:
-    """Sort the operations of ``phase`` so that each comes after what it needs (before, if
-    ``reverse``), keeping the others where they are."""
+    """Sort the operations of ``phase`` (``phases[i]`` is the phase of ``ops[i]``) so that each
+    comes after what it needs (before, if ``reverse``), keeping the others where they are."""
     result = list(ops)
-    slots = [i for i, op in enumerate(result) if _phase(op) is phase]
+    slots = [i for i, p in enumerate(phases) if p is phase]
+    if len(slots) < 2:
+        return result
     members = [result[i] for i in slots]
-    by_node = {deps(op)[0]: op for op in members}
+    needs: dict[Node, list[Node]] = {}
+    by_node: dict[Node, list[Operation]] = {}
+    for op in members:
+        node, wanted = deps(op)
+        by_node.setdefault(node, []).append(op)
+        needs.setdefault(node, []).extend(wanted)
     out: list[Operation] = []
     seen: set[Node] = set()
 
     def visit(node: Node) -> None:
-        if node in seen:
-            return  # visited (PostgreSQL allows no cycles among these)
+        # Iterative depth-first search: dependency chains may be long.
+        stack = [(node, iter(sorted(set(needs[node]), key=repr)))]
         seen.add(node)
-        for dep in sorted(deps(by_node[node])[1], key=repr):
-            if dep in by_node and dep != node:
-                visit(dep)
-        out.append(by_node[node])
+        while stack:
+            current, pending = stack[-1]
+            for dep in pending:
+                if dep in by_node and dep not in seen:
+                    seen.add(dep)  # PostgreSQL allows no cycles among these
+                    stack.append((dep, iter(sorted(set(needs[dep]), key=repr))))
+                    break
+            else:
+                stack.pop()
+                out.extend(by_node[current])
 
     for op in members:
-        visit(deps(op)[0])
+        node = deps(op)[0]
+        if node not in seen:
+            visit(node)
     for i, op in zip(slots, out[::-1] if reverse else out, strict=True):
         result[i] = op
     return result

@@ -84,6 +84,13 @@ def pair(
     return ops
 
 
+def same_but_validity(a: CatalogModel, b: CatalogModel) -> bool:
+    """Whether two constraints differ in their NOT VALID state only (ALTER: VALIDATE)."""
+    return getattr(a, "valid", True) != getattr(b, "valid", True) and a.model_copy(
+        update={"valid": True}
+    ) == b.model_copy(update={"valid": True})
+
+
 def as_dict(obj: CatalogModel | dict[str, Any]) -> dict[str, Any]:
     """``obj`` as a dict (catalog models are dumped)."""
     return obj if isinstance(obj, dict) else dump(obj)

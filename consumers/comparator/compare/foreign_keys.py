@@ -5,7 +5,7 @@ from __future__ import annotations
 from schemas.catalog import Catalog, ForeignKey
 from schemas.operations import ObjectType, Operation
 
-from .common import Context, pair
+from .common import Context, alter, pair, same_but_validity
 
 
 def compare_foreign_keys(ctx: Context) -> list[Operation]:
@@ -17,7 +17,7 @@ def compare_foreign_keys(ctx: Context) -> list[Operation]:
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)
         reason = None
-        if s is not None and s == t:
+        if s is not None and t is not None and (s == t or same_but_validity(s, t)):
             local = {(key[0], key[1], c) for c in s.columns}
             remote = {(s.ref_schema, s.ref_table, c) for c in s.ref_columns}
             if (local | remote) & moved:
@@ -26,6 +26,10 @@ def compare_foreign_keys(ctx: Context) -> list[Operation]:
                 reason = "referenced key is rebuilt"
             elif {(key[0], key[1]), s.ref_key} & ctx.recreated_tables:
                 reason = "table is recreated"
+            elif s != t:  # VALIDATE, or back to NOT VALID
+                where = {"schema_name": key[0], "table": key[1]}
+                ops.append(alter(ObjectType.FOREIGN_KEY, t, s, key[2], **where))
+                continue
             else:
                 continue
         ops += pair(

@@ -77,7 +77,10 @@ def _relation_names(catalog: Catalog) -> dict[str, list[Key]]:
 
 def _payload(function: Function, relations: dict[str, list[Key]]) -> dict[str, Any]:
     data = dump(function)
-    refs: set[Key] = set()
+    # A row type of a table or view in the signature: the relation must exist first.
+    refs: set[Key] = {
+        k for t in function.types for k in relations.get(t[1].lower(), []) if k == tuple(t)
+    }
     if function.language == "sql":
         body = _body(function.definition)
         # Words followed by "(" are calls, parameter names are not relations.

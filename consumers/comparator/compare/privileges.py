@@ -1,4 +1,4 @@
-"""GRANT/REVOKE on schemas, tables (and views), sequences and functions, from the ACLs.
+"""GRANT/REVOKE on schemas, tables (and views), sequences, functions and columns, from the ACLs.
 
 Compared only when asked to (``diff(..., privileges=True)``); roles are never created. An
 object created (or recreated) by the migration starts with PostgreSQL's default ACL, so its
@@ -24,6 +24,7 @@ def _objects(catalog: Catalog) -> set[Key]:
     found |= {("table", *v.key) for v in catalog.views}
     found |= {("sequence", *s.key) for s in catalog.sequences}
     found |= {("function", *f.key) for f in catalog.functions}
+    found |= {("column", *t.key, c.name) for t in catalog.tables for c in t.columns}
     return found
 
 
@@ -32,6 +33,13 @@ def _fresh(ctx: Context) -> set[Key]:
     fresh = _objects(ctx.source) - _objects(ctx.target)
     fresh |= {("table", *k) for k in ctx.recreated_tables | ctx.rebuilt_views}
     fresh |= {("function", *k) for k in ctx.rebuilt_functions}
+    fresh |= {("column", *k) for k in ctx.readded}
+    fresh |= {
+        ("column", *t.key, c.name)
+        for t in ctx.source.tables
+        if t.key in ctx.recreated_tables
+        for c in t.columns
+    }
     return fresh
 
 
@@ -44,6 +52,17 @@ def compare_privileges(ctx: Context) -> list[Operation]:
     tgt: dict[Key, list[Privilege]] = {}
     for p in ctx.target.privileges:
         tgt.setdefault((p.object_type, *p.target), []).append(p)
+    # REVOKE ... ON TABLE takes the same privilege away from every column too: a column
+    # privilege kept while its table-level twin changes (either way, for the reverse script)
+    # is granted again after the REVOKE.
+    changed = {
+        (*p.target, p.grantee, p.privilege)
+        for mine, theirs in ((ctx.target, src), (ctx.source, tgt))
+        for p in mine.privileges
+        if p.object_type == "table"
+        and ("table", *p.target) not in fresh
+        and p not in theirs.get(("table", *p.target), [])
+    }
     ops: list[Operation] = []
     for obj in sorted(_objects(ctx.source)):
         wanted = src.get(obj, [])
@@ -56,17 +75,28 @@ def compare_privileges(ctx: Context) -> list[Operation]:
             ]
         else:
             have = tgt.get(obj, [])
-        is_fresh = obj in fresh
-        have_by = {(p.key, p.grantable): p for p in have}
-        wanted_by = {(p.key, p.grantable): p for p in wanted}
-        for k in sorted(have_by.keys() - wanted_by.keys()):
-            ops.append(_op(OpKind.DROP, have_by[k], is_fresh))
-        for k in sorted(wanted_by.keys() - have_by.keys()):
-            ops.append(_op(OpKind.CREATE, wanted_by[k], is_fresh))
+        if obj[0] == "column" and obj not in fresh:
+            for p in wanted:
+                if p in have and (*obj[1:3], p.grantee, p.privilege) in changed:
+                    ops.append(_op(OpKind.ALTER, p, False, reason="table-level privilege changes"))
+        _diff_acl(ops, have, wanted, obj in fresh)
     return ops
 
 
-def _op(kind: OpKind, privilege: Privilege, fresh: bool) -> Operation:
+def _diff_acl(
+    ops: list[Operation], have: list[Privilege], wanted: list[Privilege], fresh: bool
+) -> None:
+    """REVOKE what ``have`` has and ``wanted`` lacks, GRANT the reverse."""
+    have_by = {(p.key, p.grantable): p for p in have}
+    wanted_by = {(p.key, p.grantable): p for p in wanted}
+    for k in sorted(have_by.keys() - wanted_by.keys()):
+        ops.append(_op(OpKind.DROP, have_by[k], fresh))
+    for k in sorted(wanted_by.keys() - have_by.keys()):
+        ops.append(_op(OpKind.CREATE, wanted_by[k], fresh))
+
+
+def _op(kind: OpKind, privilege: Privilege, fresh: bool, reason: str | None = None) -> Operation:
+    """GRANT (CREATE), REVOKE (DROP) or grant again (ALTER, both ways the same)."""
     data = {**dump(privilege), "fresh": fresh}
     schema = privilege.target[0]
     name = ".".join(privilege.target[1:]) or schema
@@ -76,5 +106,7 @@ def _op(kind: OpKind, privilege: Privilege, fresh: bool) -> Operation:
         ObjectType.PRIVILEGE,
         label,
         schema_name=schema,
-        **({"new": data} if kind is OpKind.CREATE else {"old": data}),
+        reason=reason,
+        **({"new": data} if kind is not OpKind.DROP else {}),
+        **({"old": data} if kind is not OpKind.CREATE else {}),
     )

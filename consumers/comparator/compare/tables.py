@@ -13,6 +13,7 @@ from typing import Any
 from schemas.catalog import (
     Catalog,
     Column,
+    Constraint,
     ExclusionConstraint,
     ForeignKey,
     Key,
@@ -22,7 +23,7 @@ from schemas.catalog import (
 )
 from schemas.operations import ObjectType, Operation, OpKind
 
-from .common import Context, alter, by_key, dump, op, pair
+from .common import Context, alter, by_key, dump, op, pair, same_but_validity
 
 _FLAGS = ("unlogged", "rls_enabled", "rls_forced")
 
@@ -31,12 +32,16 @@ def table_body(table: Table, catalog: Catalog) -> dict[str, Any]:
     """A table as CREATE TABLE renders it: foreign keys travel as separate operations, and
     columns that come from a parent are the parent's."""
     data = dump(table)
-    data["constraints"] = [
-        c.model_dump(mode="json") for c in table.constraints if not isinstance(c, ForeignKey)
-    ]
+    data["constraints"] = [dump(c) for c in _later_checks(table, inline=True)]
     inherited = parent_columns(table, catalog)
     data["columns"] = [dump(c) for c in table.columns if c.name not in inherited]
     return data
+
+
+def _later_checks(table: Table, *, inline: bool = False) -> list[Constraint]:
+    """The table's NOT VALID checks, added after CREATE TABLE (which would validate them);
+    with ``inline``, the non-FK constraints CREATE TABLE has instead."""
+    return [c for c in table.constraints if not isinstance(c, ForeignKey) and c.valid is inline]
 
 
 def parent_columns(table: Table, catalog: Catalog) -> set[str]:
@@ -77,6 +82,17 @@ def compare_tables(ctx: Context) -> list[Operation]:
         ops.append(
             op(OpKind.CREATE, ObjectType.TABLE, key[1], schema_name=key[0], new=body, reason=reason)
         )
+        for check in _later_checks(src[key]):
+            ops.append(
+                op(
+                    OpKind.CREATE,
+                    ObjectType.CONSTRAINT,
+                    check.name,
+                    new=dump(check),
+                    schema_name=key[0],
+                    table=key[1],
+                )
+            )
     for key in sorted(tgt.keys() - src.keys() | ctx.recreated_tables):
         ctx.dropped_tables.add(key)
         reason = "partitioning changes" if key in ctx.recreated_tables else None
@@ -84,6 +100,17 @@ def compare_tables(ctx: Context) -> list[Operation]:
         ops.append(
             op(OpKind.DROP, ObjectType.TABLE, key[1], schema_name=key[0], old=body, reason=reason)
         )
+        for check in _later_checks(tgt[key]):  # so that the reverse adds them again
+            ops.append(
+                op(
+                    OpKind.DROP,
+                    ObjectType.CONSTRAINT,
+                    check.name,
+                    old=dump(check),
+                    schema_name=key[0],
+                    table=key[1],
+                )
+            )
     for key in sorted(src.keys() & tgt.keys() - ctx.recreated_tables):
         ops += _compare_table(src[key], tgt[key], ctx)
     return ops
@@ -197,6 +224,9 @@ def _compare_constraints(s: Table, t: Table, readded: set[str], ctx: Context) ->
         sc, tc = s_cons.get(name), t_cons.get(name)
         rebuild = sc is not None and tc is not None and bool(readded & set(tc.columns))
         if sc == tc and not rebuild:
+            continue
+        if not rebuild and sc is not None and tc is not None and same_but_validity(sc, tc):
+            ops.append(alter(ObjectType.CONSTRAINT, tc, sc, name, **where))
             continue
         if isinstance(tc, PrimaryKey | UniqueConstraint | ExclusionConstraint):
             ctx.rekeyed_tables.add(s.key)

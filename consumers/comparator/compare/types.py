@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.catalog import Catalog, Key
+from schemas.catalog import Catalog, Column, Key, Table
 from schemas.operations import ObjectType, Operation
 
 from .common import Context, alter, by_key, dump, pair, q
@@ -16,16 +16,20 @@ def compare_enums(ctx: Context) -> list[Operation]:
     src = by_key(ctx.source.enums, lambda e: e.key)
     tgt = by_key(ctx.target.enums, lambda e: e.key)
     ops: list[Operation] = []
+    src_users: _Users | None = None
+    tgt_users: _Users | None = None
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)
         if s == t:
             continue
         if s is not None and t is not None:
+            if src_users is None or tgt_users is None:  # built once, only when needed
+                src_users, tgt_users = _columns_by_type(ctx.source), _columns_by_type(ctx.target)
             ops.append(
                 alter(
                     ObjectType.ENUM,
-                    {**dump(t), "used_by": _type_users(ctx.target, key)},
-                    {**dump(s), "used_by": _type_users(ctx.source, key)},
+                    {**dump(t), "used_by": _type_users(tgt_users, key)},
+                    {**dump(s), "used_by": _type_users(src_users, key)},
                     key[1],
                     schema_name=key[0],
                 )
@@ -35,9 +39,24 @@ def compare_enums(ctx: Context) -> list[Operation]:
     return ops
 
 
-def _type_users(catalog: Catalog, key: Key) -> list[dict[str, Any]]:
+_Users = dict[str, list[tuple[int, Table, Column]]]
+
+
+def _columns_by_type(catalog: Catalog) -> _Users:
+    """Every column (with its position in the catalog), by its type without ``[]``."""
+    found: _Users = {}
+    position = 0
+    for t in catalog.tables:
+        for c in t.columns:
+            found.setdefault(c.type.removesuffix("[]"), []).append((position, t, c))
+            position += 1
+    return found
+
+
+def _type_users(columns: _Users, key: Key) -> list[dict[str, Any]]:
     """Columns of type ``key`` (or an array of it): a value removal must convert them."""
-    names = {f"{q(key[0])}.{q(key[1])}", q(key[1])}
+    names = dict.fromkeys([f"{q(key[0])}.{q(key[1])}", q(key[1])])
+    users = sorted((u for name in names for u in columns.get(name, [])), key=lambda u: u[0])
     return [
         {
             "schema_name": t.schema_name,
@@ -46,9 +65,7 @@ def _type_users(catalog: Catalog, key: Key) -> list[dict[str, Any]]:
             "type": c.type,
             "default": c.default,
         }
-        for t in catalog.tables
-        for c in t.columns
-        if c.type.removesuffix("[]") in names
+        for _, t, c in users
     ]
 
 

@@ -3,10 +3,17 @@
 All queries run in one READ ONLY, REPEATABLE READ transaction so they see one snapshot, with
 an empty ``search_path`` so that every name PostgreSQL renders (types, defaults, constraint and
 index definitions) is schema-qualified and comparable across databases.
+
+The catalog objects are built with ``model_construct`` (no validation): the rows come from
+PostgreSQL's own catalogs with the models' types, and validating some 100,000 objects of a large
+schema would cost more than the queries. A test checks that the result validates.
 """
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import asyncpg
@@ -15,6 +22,7 @@ from schemas.catalog import (
     Attribute,
     Catalog,
     CheckConstraint,
+    Collation,
     Column,
     Comment,
     CompositeType,
@@ -61,6 +69,31 @@ def _not_extension_member(catalog: str, oid: str) -> str:
     )
 
 
+def _type_deps(depender: str, itself: str = "0") -> str:
+    """[schema, name] of the user types (arrays count as their element type) that the objects
+    matched by ``depender`` (a condition on pg_depend ``d``) depend on, ``itself`` excluded."""
+    return f"""ARRAY(SELECT DISTINCT ARRAY[tn.nspname::text, et.typname::text]
+             FROM pg_depend d
+             JOIN pg_type dt ON dt.oid = d.refobjid
+             JOIN pg_type et ON et.oid = CASE WHEN dt.typcategory = 'A' AND dt.typelem <> 0
+                                              THEN dt.typelem ELSE dt.oid END
+             JOIN pg_namespace tn ON tn.oid = et.typnamespace
+             WHERE ({depender}) AND d.refclassid = 'pg_type'::regclass AND d.deptype = 'n'
+               AND et.oid <> {itself} AND {_user_schema("tn")})"""
+
+
+def _function_deps(depender: str) -> str:
+    """[schema, name, identity args] of the user functions that the objects matched by
+    ``depender`` (a condition on pg_depend ``d``) depend on."""
+    return f"""ARRAY(SELECT DISTINCT ARRAY[pn.nspname::text, p.proname::text,
+                                   pg_get_function_identity_arguments(p.oid)]
+             FROM pg_depend d
+             JOIN pg_proc p ON p.oid = d.refobjid
+             JOIN pg_namespace pn ON pn.oid = p.pronamespace
+             WHERE ({depender}) AND d.refclassid = 'pg_proc'::regclass AND d.deptype = 'n'
+               AND {_user_schema("pn")})"""
+
+
 SCHEMAS_SQL = f"""
 SELECT n.nspname AS name
 FROM pg_namespace n
@@ -91,17 +124,25 @@ WHERE c.relkind IN ('r', 'p')
   AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
 """
 
+# A grantee in aclexplode() output ``x``.
+_GRANTEE = "CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END"
+
 COLUMNS_SQL = f"""
 SELECT a.attrelid AS table_oid, a.attnum, a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type,
        a.attnotnull AS not_null,
-       pg_get_expr(d.adbin, d.adrelid) AS expr,
+       -- Defaults cannot refer to columns: deparsed without the (costly) table context.
+       pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) AS expr,
        a.attgenerated::text AS generated, a.attidentity::text AS identity,
        CASE WHEN a.attcollation <> t.typcollation THEN
            CASE WHEN cn.nspname = 'pg_catalog' THEN quote_ident(co.collname)
                 ELSE quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END
        END AS collation,
-       s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle
+       s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
+       CASE WHEN a.attacl IS NOT NULL THEN
+           ARRAY(SELECT ARRAY[{_GRANTEE}, x.privilege_type, x.is_grantable::text]
+                 FROM aclexplode(a.attacl) x WHERE x.grantee <> c.relowner)
+       END AS acl
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -109,32 +150,28 @@ JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 LEFT JOIN pg_collation co ON co.oid = a.attcollation
 LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
-LEFT JOIN pg_depend dep ON a.attidentity <> '' AND dep.refclassid = 'pg_class'::regclass
-     AND dep.refobjid = a.attrelid AND dep.refobjsubid = a.attnum AND dep.deptype = 'i'
-     AND dep.classid = 'pg_class'::regclass
-LEFT JOIN pg_sequence s ON s.seqrelid = dep.objid
+LEFT JOIN (SELECT dep.refobjid, dep.refobjsubid, s.*
+           FROM pg_sequence s
+           JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = s.seqrelid
+                AND dep.refclassid = 'pg_class'::regclass AND dep.deptype = 'i') s
+     ON a.attidentity <> '' AND s.refobjid = a.attrelid AND s.refobjsubid = a.attnum
 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
   AND {_user_schema("n")}
 ORDER BY a.attrelid, a.attnum
 """
 
-# conislocal/conparentid: constraints inherited from a parent (or cloned onto a partition) are
-# the parent's.
+# Key columns come as attribute numbers (named from the columns query, which is cheaper than a
+# lookup per constraint). conislocal/conparentid: constraints inherited from a parent (or cloned
+# onto a partition) are the parent's.
 CONSTRAINTS_SQL = f"""
 SELECT k.conrelid AS table_oid, k.conname AS name, k.contype::text AS type,
        pg_get_constraintdef(k.oid) AS definition,
        k.condeferrable AS deferrable, k.condeferred AS initially_deferred,
-       k.connoinherit AS no_inherit,
-       ARRAY(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(num, i)
-             JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num
-             ORDER BY u.i)::text[] AS columns,
-       fn.nspname AS ref_schema, fc.relname AS ref_table,
-       ARRAY(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY u(num, i)
-             JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num
-             ORDER BY u.i)::text[] AS ref_columns,
+       k.connoinherit AS no_inherit, k.conkey::int[] AS columns,
+       fn.nspname AS ref_schema, fc.relname AS ref_table, k.confrelid AS ref_oid,
+       k.confkey::int[] AS ref_columns,
        k.confupdtype::text AS on_update, k.confdeltype::text AS on_delete,
-       k.confmatchtype::text AS match, k.convalidated AS valid,
-       CASE WHEN k.contype = 'c' THEN pg_get_expr(k.conbin, k.conrelid) END AS expression
+       k.confmatchtype::text AS match, k.convalidated AS valid
 FROM pg_constraint k
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -143,6 +180,11 @@ LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
 WHERE k.contype IN ('p', 'u', 'c', 'f', 'x') AND k.conislocal AND k.conparentid = 0
   AND c.relkind IN ('r', 'p') AND {_user_schema("n")}
 ORDER BY k.conrelid, k.conname
+"""
+
+ATTNAMES_SQL = """
+SELECT attrelid, attnum::int, attname::text FROM pg_attribute
+WHERE attrelid = ANY($1::oid[]) AND attnum > 0
 """
 
 # Indexes that implement a constraint are rendered by the constraint, so they are left out, and
@@ -187,6 +229,17 @@ WHERE {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
 ORDER BY 1, 2
 """
 
+# The ICU locale column is colliculocale up to PostgreSQL 16 and colllocale from 17.
+COLLATIONS_SQL = f"""
+SELECT n.nspname AS schema_name, c.collname AS name, c.collprovider::text AS provider,
+       c.collisdeterministic AS deterministic, c.collcollate AS lc_collate,
+       c.collctype AS lc_ctype,
+       coalesce(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale') AS locale
+FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
+WHERE {_user_schema("n")} AND {_not_extension_member("pg_collation", "c.oid")}
+ORDER BY 1, 2
+"""
+
 ENUMS_SQL = f"""
 SELECT n.nspname AS schema_name, t.typname AS name,
        ARRAY(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid
@@ -208,7 +261,8 @@ SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relkind = 'm' AS ma
              LEFT JOIN pg_attribute da ON da.attrelid = d.refobjid AND da.attnum = d.refobjsubid
                   AND d.refobjsubid > 0
              WHERE r.ev_class = c.oid) AS depends_on,
-       ARRAY(SELECT DISTINCT ARRAY[pn.nspname, p.proname, pg_get_function_identity_arguments(p.oid)]
+       ARRAY(SELECT DISTINCT ARRAY[pn.nspname::text, p.proname::text,
+                                   pg_get_function_identity_arguments(p.oid)]
              FROM pg_rewrite r
              JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
                   AND d.refclassid = 'pg_proc'::regclass
@@ -224,7 +278,7 @@ ORDER BY 2, 3
 # Comments on everything the catalog models. Indexes backing constraints are the constraint's,
 # indexes attached to a parent index the parent's.
 COMMENTS_SQL = f"""
-SELECT 'schema' AS object_type, ARRAY[n.nspname] AS target, d.description AS text
+SELECT 'schema' AS object_type, ARRAY[n.nspname::text] AS target, d.description AS text
 FROM pg_description d JOIN pg_namespace n ON d.classoid = 'pg_namespace'::regclass
      AND d.objoid = n.oid
 WHERE {_user_schema("n")} AND {_not_extension_member("pg_namespace", "n.oid")}
@@ -253,7 +307,8 @@ JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype IN ('e', 'd', 'c') AND {_user_schema("n")}
   AND {_not_extension_member("pg_type", "t.oid")}
 UNION ALL
-SELECT 'function', ARRAY[n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)],
+SELECT 'function',
+       ARRAY[n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid)],
        d.description
 FROM pg_description d
 JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid
@@ -288,7 +343,8 @@ FUNCTIONS_SQL = f"""
 SELECT n.nspname AS schema_name, p.proname AS name,
        pg_get_function_identity_arguments(p.oid) AS identity_args, p.prokind::text AS kind,
        CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END AS result,
-       l.lanname AS language, pg_get_functiondef(p.oid) AS definition
+       l.lanname AS language, pg_get_functiondef(p.oid) AS definition,
+       {_type_deps("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS types
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
@@ -301,7 +357,8 @@ ORDER BY 1, 2, 3
 TRIGGERS_SQL = f"""
 SELECT n.nspname AS schema_name, c.relname AS table_name, t.tgname AS name,
        pg_get_triggerdef(t.oid) AS definition, t.tgenabled::text AS enabled,
-       ARRAY[fn.nspname, p.proname, pg_get_function_identity_arguments(p.oid)] AS function
+       ARRAY[fn.nspname::text, p.proname::text,
+             pg_get_function_identity_arguments(p.oid)] AS function
 FROM pg_trigger t
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -320,13 +377,21 @@ CASE WHEN {coll} <> {default} THEN
      WHERE co.oid = {coll})
 END"""
 
+# A domain and its constraints, as dependers in pg_depend.
+_DOMAIN_PARTS = """(d.classid = 'pg_type'::regclass AND d.objid = t.oid)
+                OR (d.classid = 'pg_constraint'::regclass AND d.objid IN
+                    (SELECT k.oid FROM pg_constraint k WHERE k.contypid = t.oid))"""
+
 DOMAINS_SQL = f"""
 SELECT n.nspname AS schema_name, t.typname AS name,
        format_type(t.typbasetype, t.typtypmod) AS base_type,
        pg_get_expr(t.typdefaultbin, 0) AS default, t.typnotnull AS not_null,
        {_COLLATION.format(coll="t.typcollation", default="bt.typcollation")} AS collation,
-       ARRAY(SELECT ARRAY[k.conname, pg_get_constraintdef(k.oid)] FROM pg_constraint k
-             WHERE k.contypid = t.oid AND k.contype = 'c' ORDER BY k.conname) AS constraints
+       ARRAY(SELECT ARRAY[k.conname::text, pg_get_constraintdef(k.oid), k.convalidated::text]
+             FROM pg_constraint k
+             WHERE k.contypid = t.oid AND k.contype = 'c' ORDER BY k.conname) AS constraints,
+       {_function_deps(_DOMAIN_PARTS)} AS functions,
+       {_type_deps(_DOMAIN_PARTS, "t.oid")} AS types
 FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_type bt ON bt.oid = t.typbasetype
@@ -336,11 +401,12 @@ ORDER BY 1, 2
 
 COMPOSITES_SQL = f"""
 SELECT n.nspname AS schema_name, t.typname AS name,
-       ARRAY(SELECT ARRAY[a.attname, format_type(a.atttypid, a.atttypmod),
+       ARRAY(SELECT ARRAY[a.attname::text, format_type(a.atttypid, a.atttypmod),
                           {_COLLATION.format(coll="a.attcollation", default="at.typcollation")}]
              FROM pg_attribute a JOIN pg_type at ON at.oid = a.atttypid
              WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-             ORDER BY a.attnum) AS attributes
+             ORDER BY a.attnum) AS attributes,
+       {_type_deps("d.classid = 'pg_class'::regclass AND d.objid = t.typrelid", "t.oid")} AS types
 FROM pg_type t
 JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
 JOIN pg_namespace n ON n.oid = t.typnamespace
@@ -364,9 +430,8 @@ ORDER BY 1, 2, 3
 
 # Effective ACLs (a NULL ACL means the type's defaults); the owner's own rows are left out, so
 # that databases built by different roles compare equal.
-_GRANTEE = "CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END"
 PRIVILEGES_SQL = f"""
-SELECT 'schema' AS object_type, ARRAY[n.nspname] AS target, {_GRANTEE} AS grantee,
+SELECT 'schema' AS object_type, ARRAY[n.nspname::text] AS target, {_GRANTEE} AS grantee,
        x.privilege_type AS privilege, x.is_grantable AS grantable
 FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x
 WHERE x.grantee <> n.nspowner
@@ -380,7 +445,8 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND x.grantee <> c.relowner
   AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
 UNION ALL
-SELECT 'function', ARRAY[n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)],
+SELECT 'function',
+       ARRAY[n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid)],
        {_GRANTEE}, x.privilege_type, x.is_grantable
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
      aclexplode(coalesce(p.proacl, acldefault('f'::"char", p.proowner))) x
@@ -404,6 +470,7 @@ _QUERIES = {
     "constraints": CONSTRAINTS_SQL,
     "indexes": INDEXES_SQL,
     "sequences": SEQUENCES_SQL,
+    "collations": COLLATIONS_SQL,
     "enums": ENUMS_SQL,
     "domains": DOMAINS_SQL,
     "composites": COMPOSITES_SQL,
@@ -415,6 +482,11 @@ _QUERIES = {
     "comments": COMMENTS_SQL,
 }
 
+_COLLATION_PROVIDERS: dict[str, Literal["libc", "icu", "default"]] = {
+    "c": "libc",
+    "i": "icu",
+    "d": "default",
+}
 _FUNCTION_KINDS: dict[str, Literal["function", "procedure", "window"]] = {
     "f": "function",
     "p": "procedure",
@@ -429,26 +501,73 @@ _POLICY_COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE
 }
 
 
+_gc_pause = {"depth": 0, "was_enabled": False}
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile (nesting allowed, also across tasks); the
+    collector's state is restored when the outermost pause ends.
+
+    Catalog rows and models hold no reference cycles, yet the collector's passes over the
+    hundreds of thousands of objects a large schema allocates took half of the CPU time.
+    """
+    if _gc_pause["depth"] == 0:
+        _gc_pause["was_enabled"] = gc.isenabled()
+        gc.disable()
+    _gc_pause["depth"] += 1
+    try:
+        yield
+    finally:
+        _gc_pause["depth"] -= 1
+        if _gc_pause["depth"] == 0 and _gc_pause["was_enabled"]:
+            gc.enable()
+
+
 async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
     """Read the whole user schema of the database ``conn`` is connected to."""
+    with _gc_paused():
+        return await _introspect(conn)
+
+
+async def _introspect(conn: asyncpg.Connection) -> Catalog:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         # Empty search_path: PostgreSQL then qualifies every non-pg_catalog name it prints.
         await conn.execute("SELECT set_config('search_path', '', true)")
+        # Room to sort the large results (columns...) in memory.
+        await conn.execute("SELECT set_config('work_mem', '64MB', true)")
         version = await conn.fetchval("SELECT current_setting('server_version')")
         schemas = [r["name"] for r in await conn.fetch(SCHEMAS_SQL)]
-        extensions = [Extension(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)]
+        extensions = [
+            Extension.model_construct(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)
+        ]
         rows = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
+        attnames = {(r["table_oid"], r["attnum"]): r["name"] for r in rows["columns"]}
+        # Keys may refer to tables the columns query leaves out (e.g. in other schemas).
+        missing = {
+            oid
+            for r in rows["constraints"]
+            for oid, nums in ((r["table_oid"], r["columns"]), (r["ref_oid"], r["ref_columns"]))
+            for num in nums or ()
+            if num > 0 and (oid, num) not in attnames
+        }
+        if missing:
+            for r in await conn.fetch(ATTNAMES_SQL, list(missing)):
+                attnames[(r["attrelid"], r["attnum"])] = r["attname"]
 
     columns: dict[int, list[Column]] = {}
+    column_acls: list[tuple[int, str, list[Any]]] = []
     for r in rows["columns"]:
         columns.setdefault(r["table_oid"], []).append(_column(r))
+        if r["acl"]:
+            column_acls.append((r["table_oid"], r["name"], r["acl"]))
     constraints: dict[int, list[Constraint]] = {}
     for r in rows["constraints"]:
-        constraints.setdefault(r["table_oid"], []).append(_constraint(r))
+        constraints.setdefault(r["table_oid"], []).append(_constraint(r, attnames))
     indexes: dict[int, list[Index]] = {}
     for r in rows["indexes"]:
         indexes.setdefault(r["table_oid"], []).append(
-            Index(
+            Index.model_construct(
                 # A partitioned table's index is "ON ONLY" the parent; run as such it would not
                 # cover the partitions.
                 name=r["name"],
@@ -459,24 +578,54 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
             )
         )
     tables = sorted((_table(r, columns, constraints, indexes) for r in rows["tables"]), key=_key)
-    return Catalog(
+    table_keys = {r["oid"]: (r["schema_name"], r["name"]) for r in rows["tables"]}
+    column_privileges = [
+        Privilege.model_construct(
+            object_type="column",
+            target=[*table_keys[oid], column],
+            grantee=grantee,
+            privilege=privilege,
+            grantable=grantable == "true",
+        )
+        for oid, column, acl in column_acls
+        if oid in table_keys
+        for grantee, privilege, grantable in acl
+    ]
+    return Catalog.model_construct(
         dialect="postgresql",
         server_version=version,
         schemas=schemas,
         extensions=extensions,
-        enums=[EnumType(**dict(r)) for r in rows["enums"]],
-        domains=[_domain(r) for r in rows["domains"]],
-        composite_types=[
-            CompositeType(
+        collations=[
+            Collation.model_construct(
                 schema_name=r["schema_name"],
                 name=r["name"],
-                attributes=[Attribute(name=a, type=t, collation=c) for a, t, c in r["attributes"]],
+                provider=_COLLATION_PROVIDERS[r["provider"]],
+                deterministic=r["deterministic"],
+                # ICU collations keep libc settings PostgreSQL sets itself (none before 15).
+                lc_collate=r["lc_collate"] if r["provider"] == "c" else None,
+                lc_ctype=r["lc_ctype"] if r["provider"] == "c" else None,
+                locale=r["locale"] if r["provider"] == "i" else None,
+            )
+            for r in rows["collations"]
+        ],
+        enums=[EnumType.model_construct(**dict(r)) for r in rows["enums"]],
+        domains=[_domain(r) for r in rows["domains"]],
+        composite_types=[
+            CompositeType.model_construct(
+                schema_name=r["schema_name"],
+                name=r["name"],
+                attributes=[
+                    Attribute.model_construct(name=a, type=t, collation=c)
+                    for a, t, c in r["attributes"]
+                ],
+                types=sorted(list(t) for t in r["types"]),
             )
             for r in rows["composites"]
         ],
         sequences=[_sequence(r) for r in rows["sequences"]],
         functions=[
-            Function(
+            Function.model_construct(
                 schema_name=r["schema_name"],
                 name=r["name"],
                 identity_args=r["identity_args"],
@@ -484,12 +633,13 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
                 result=r["result"],
                 language=r["language"],
                 definition=r["definition"],
+                types=sorted(list(t) for t in r["types"]),
             )
             for r in rows["functions"]
         ],
         tables=tables,
         views=[
-            View(
+            View.model_construct(
                 schema_name=r["schema_name"],
                 name=r["name"],
                 definition=r["definition"],
@@ -501,7 +651,7 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
             for r in rows["views"]
         ],
         triggers=[
-            Trigger(
+            Trigger.model_construct(
                 schema_name=r["schema_name"],
                 table=r["table_name"],
                 name=r["name"],
@@ -512,7 +662,7 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
             for r in rows["triggers"]
         ],
         policies=[
-            Policy(
+            Policy.model_construct(
                 schema_name=r["schema_name"],
                 table=r["table_name"],
                 name=r["name"],
@@ -525,21 +675,24 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
             for r in rows["policies"]
         ],
         privileges=sorted(
-            (
-                Privilege(
-                    object_type=r["object_type"],
-                    target=list(r["target"]),
-                    grantee=r["grantee"],
-                    privilege=r["privilege"],
-                    grantable=r["grantable"],
-                )
-                for r in rows["privileges"]
-            ),
+            [
+                *(
+                    Privilege.model_construct(
+                        object_type=r["object_type"],
+                        target=list(r["target"]),
+                        grantee=r["grantee"],
+                        privilege=r["privilege"],
+                        grantable=r["grantable"],
+                    )
+                    for r in rows["privileges"]
+                ),
+                *column_privileges,
+            ],
             key=_key,
         ),
         comments=sorted(
             (
-                Comment(
+                Comment.model_construct(
                     object_type=(
                         "column"
                         if len(r["target"]) == 3 and r["object_type"] in _RELATION_COMMENTS
@@ -569,7 +722,7 @@ def _table(
     indexes: dict[int, list[Index]],
 ) -> Table:
     parents = [list(p) for p in r["parents"]]
-    return Table(
+    return Table.model_construct(
         schema_name=r["schema_name"],
         name=r["name"],
         unlogged=r["unlogged"],
@@ -587,7 +740,7 @@ def _table(
 
 
 def _domain(r: Any) -> Domain:
-    return Domain(
+    return Domain.model_construct(
         schema_name=r["schema_name"],
         name=r["name"],
         base_type=r["base_type"],
@@ -595,17 +748,20 @@ def _domain(r: Any) -> Domain:
         not_null=r["not_null"],
         collation=r["collation"],
         constraints=[
-            # NOT VALID is a state of the data, like for table constraints.
-            DomainConstraint(name=n, definition=d.removesuffix(" NOT VALID"))
-            for n, d in r["constraints"]
+            DomainConstraint.model_construct(
+                name=n, definition=d.removesuffix(" NOT VALID"), valid=v == "true"
+            )
+            for n, d, v in r["constraints"]
         ],
+        functions=sorted(list(f) for f in r["functions"]),
+        types=sorted(list(t) for t in r["types"]),
     )
 
 
 def _column(r: Any) -> Column:
     identity = None
     if r["identity"]:
-        identity = Identity(
+        identity = Identity.model_construct(
             generation="always" if r["identity"] == "a" else "by default",
             start=r["seqstart"],
             increment=r["seqincrement"],
@@ -615,7 +771,7 @@ def _column(r: Any) -> Column:
             cycle=r["seqcycle"],
         )
     generated = r["expr"] if r["generated"] == "s" else None
-    return Column(
+    return Column.model_construct(
         name=r["name"],
         type=r["type"],
         not_null=r["not_null"],
@@ -626,30 +782,41 @@ def _column(r: Any) -> Column:
     )
 
 
-def _constraint(r: Any) -> Constraint:
+def _names(attnames: dict[tuple[int, int], str], oid: int, nums: list[int] | None) -> list[str]:
+    """Names of the attributes ``nums`` of relation ``oid`` (0, an expression, has none)."""
+    return [attnames[(oid, n)] for n in nums or () if n > 0 and (oid, n) in attnames]
+
+
+def _constraint(r: Any, attnames: dict[tuple[int, int], str]) -> Constraint:
+    # NOT VALID is kept apart (``valid``): the definition is the same either way.
+    definition = r["definition"].removesuffix(" NOT VALID")
     common: dict[str, Any] = {
         "name": r["name"],
-        # NOT VALID is a state of the rows, not of the schema.
-        "definition": r["definition"].removesuffix(" NOT VALID"),
-        "columns": list(r["columns"]),
+        "definition": definition,
+        "valid": r["valid"],
+        "columns": _names(attnames, r["table_oid"], r["columns"]),
         "deferrable": r["deferrable"],
         "initially_deferred": r["initially_deferred"],
     }
     match r["type"]:
         case "p":
-            return PrimaryKey(**common)
+            return PrimaryKey.model_construct(**common)
         case "u":
-            return UniqueConstraint(**common)
+            return UniqueConstraint.model_construct(**common)
         case "c":
-            return CheckConstraint(**common, expression=r["expression"], no_inherit=r["no_inherit"])
+            # pg_get_constraintdef() is "CHECK (" + pg_get_expr(conbin) + ")" [NO INHERIT].
+            expression = definition.removesuffix(" NO INHERIT").removeprefix("CHECK (")[:-1]
+            return CheckConstraint.model_construct(
+                **common, expression=expression, no_inherit=r["no_inherit"]
+            )
         case "x":
-            return ExclusionConstraint(**common)
+            return ExclusionConstraint.model_construct(**common)
         case _:
-            return ForeignKey(
+            return ForeignKey.model_construct(
                 **common,
                 ref_schema=r["ref_schema"],
                 ref_table=r["ref_table"],
-                ref_columns=list(r["ref_columns"]),
+                ref_columns=_names(attnames, r["ref_oid"], r["ref_columns"]),
                 on_update=_FK_ACTIONS[r["on_update"]],
                 on_delete=_FK_ACTIONS[r["on_delete"]],
                 match=_FK_MATCH[r["match"]],
@@ -659,10 +826,10 @@ def _constraint(r: Any) -> Constraint:
 def _sequence(r: Any) -> Sequence:
     owned_by = None
     if r["owner_table"] is not None:
-        owned_by = OwnedBy(
+        owned_by = OwnedBy.model_construct(
             schema_name=r["owner_schema"], table=r["owner_table"], column=r["owner_column"]
         )
-    return Sequence(
+    return Sequence.model_construct(
         schema_name=r["schema_name"],
         name=r["name"],
         data_type=r["data_type"],

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from schemas.hazards import Hazard
 from schemas.operations import ObjectType, Operation, Statement
 
+from .collations import render_collation
 from .comments import render_comment
 from .common import Emit, RenderContext, literal, q, qn
 from .constraints import render_constraint, render_index
@@ -41,6 +42,7 @@ __all__ = [
 _RENDERERS: dict[ObjectType, Callable[[Operation, RenderContext, Emit], None]] = {
     ObjectType.SCHEMA: render_schema,
     ObjectType.EXTENSION: render_extension,
+    ObjectType.COLLATION: render_collation,
     ObjectType.ENUM: render_enum,
     ObjectType.DOMAIN: render_domain,
     ObjectType.COMPOSITE_TYPE: render_composite_type,

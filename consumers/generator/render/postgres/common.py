@@ -32,6 +32,77 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _skip_quoted(text: str, i: int) -> int:
+    """If a literal, quoted identifier or dollar-quoted string starts at ``text[i]``, the
+    index just past its end; else ``i``. Unterminated ones run to the end of ``text``."""
+    ch = text[i]
+    if ch == "'":
+        # E'...' strings may escape a quote with a backslash; standard ones only with ''.
+        escapes = i > 0 and text[i - 1] in "eE" and (i < 2 or not text[i - 2].isalnum())
+        j = i + 1
+        while j < len(text):
+            if escapes and text[j] == "\\":
+                j += 2
+                continue
+            if text[j] == "'":
+                if text[j + 1 : j + 2] == "'":
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return len(text)
+    if ch == '"':
+        j = i + 1
+        while j < len(text):
+            if text[j] == '"':
+                if text[j + 1 : j + 2] == '"':
+                    j += 2
+                    continue
+                return j + 1
+            j += 1
+        return len(text)
+    if ch == "$" and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+        end = text.find("$", i + 1)
+        tag = text[i : end + 1] if end > 0 else ""
+        if tag and all(c.isalnum() or c == "_" for c in tag[1:-1]) and not tag[1:2].isdigit():
+            close = text.find(tag, end + 1)
+            return len(text) if close < 0 else close + len(tag)
+    return i
+
+
+def paren_depths(text: str) -> list[int]:
+    """The parenthesis depth after each character of SQL ``text`` (quote-aware: parentheses
+    inside string literals, quoted identifiers and dollar-quoted strings do not count)."""
+    depths: list[int] = []
+    depth = 0
+    i = 0
+    while i < len(text):
+        end = _skip_quoted(text, i)
+        if end > i:
+            depths += [depth] * (end - i)
+            i = end
+            continue
+        if text[i] == "(":
+            depth += 1
+        elif text[i] == ")":
+            depth -= 1
+        depths.append(depth)
+        i += 1
+    return depths
+
+
+def strip_outer_parens(expr: str) -> str:
+    """``expr`` without one pair of parentheses around all of it, if it has such a pair."""
+    text = expr.strip()
+    if not (text.startswith("(") and text.endswith(")")):
+        return expr
+    depths = paren_depths(text)
+    # The opening parenthesis must close at the very last character, not before.
+    if depths[-1] != 0 or any(d == 0 for d in depths[:-1]):
+        return expr
+    return text[1:-1]
+
+
 def _object_keys(op: Operation) -> list[tuple[str, ...]]:
     """Privilege-style keys (object type, *target) of what ``op`` creates or drops."""
     schema = op.schema_name or ""
@@ -44,6 +115,8 @@ def _object_keys(op: Operation) -> list[tuple[str, ...]]:
             return [("sequence", schema, op.name)]
         case ObjectType.FUNCTION:
             return [("function", schema, op.obj["name"], op.obj["identity_args"])]
+        case ObjectType.COLUMN:
+            return [("column", schema, op.table or "", op.name)]
     return []
 
 

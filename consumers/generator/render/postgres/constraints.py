@@ -9,14 +9,25 @@ from .tables import alter_table
 
 
 def render_constraint(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    """ADD/DROP CONSTRAINT; ALTER: VALIDATE CONSTRAINT, or drop and add it NOT VALID again.
+    A constraint that is NOT VALID in the desired schema is added NOT VALID and left so."""
     table = alter_table(op)
     name = q(op.name)
     if op.kind is OpKind.DROP:
         emit(f"{table} DROP CONSTRAINT {name}")
         return
     con = op.obj
+    if op.kind is OpKind.ALTER:
+        if con.get("valid", True):
+            emit(f"{table} VALIDATE CONSTRAINT {name}", H.NEEDS_VALIDATION)
+        else:
+            emit(f"{table} DROP CONSTRAINT {name}")
+            emit(f"{table} ADD CONSTRAINT {name} {con['definition']} NOT VALID")
+        return
     fresh = (op.schema_name, op.table) in ctx.created_tables
-    if fresh:
+    if not con.get("valid", True):
+        emit(f"{table} ADD CONSTRAINT {name} {con['definition']} NOT VALID")
+    elif fresh:
         emit(f"{table} ADD CONSTRAINT {name} {con['definition']}")
     elif con["kind"] in ("check", "foreign_key"):
         # Add without scanning under the exclusive lock, then validate under a weaker one.

@@ -22,13 +22,19 @@ def _on(privilege: dict[str, Any]) -> str:
 
 
 def render_privilege(op: Operation, ctx: RenderContext, emit: Emit) -> None:
-    """GRANT (CREATE) or REVOKE (DROP) one privilege; nothing on an object the script drops."""
+    """GRANT (CREATE, or ALTER: granted again) or REVOKE (DROP) one privilege; nothing on an
+    object the script drops."""
     privilege = op.obj
-    if ctx.gone((privilege["object_type"], *privilege["target"])):
+    target = privilege["target"]
+    if ctx.gone((privilege["object_type"], *target)):
+        return
+    if privilege["object_type"] == "column" and ctx.gone(("table", *target[:2])):
         return
     grantee = "PUBLIC" if privilege["grantee"] == "PUBLIC" else q(privilege["grantee"])
     what = f"{privilege['privilege']} ON {_on(privilege)}"
-    if op.kind is OpKind.CREATE:
+    if privilege["object_type"] == "column":
+        what = f"{privilege['privilege']} ({q(privilege['target'][2])}) ON {_on(privilege)}"
+    if op.kind is not OpKind.DROP:  # ALTER: granted again
         option = " WITH GRANT OPTION" if privilege.get("grantable") else ""
         emit(f"GRANT {what} TO {grantee}{option}")
     else:

@@ -6,9 +6,22 @@ from typing import Any
 
 from schemas.operations import Operation, OpKind
 
-from .common import Emit, H, RenderContext, q, qn
+from .common import Emit, H, RenderContext, literal, q, qn
 
 _TYPE_MAX = {"smallint": 32767, "integer": 2147483647, "bigint": 9223372036854775807}
+
+
+def _default_bounds(seq: dict[str, Any], data_type: str) -> tuple[int, int]:
+    type_max = _TYPE_MAX.get(data_type, _TYPE_MAX["bigint"])
+    return (1, type_max) if seq["increment"] > 0 else (-type_max - 1, -1)
+
+
+def bounds(seq: dict[str, Any], data_type: str) -> tuple[int, int]:
+    """The sequence's MINVALUE and MAXVALUE, defaults (``None``) resolved."""
+    default_min, default_max = _default_bounds(seq, data_type)
+    min_value = default_min if seq.get("min_value") is None else seq["min_value"]
+    max_value = default_max if seq.get("max_value") is None else seq["max_value"]
+    return min_value, max_value
 
 
 def sequence_options(seq: dict[str, Any], data_type: str, *, explicit: bool = False) -> list[str]:
@@ -17,11 +30,8 @@ def sequence_options(seq: dict[str, Any], data_type: str, *, explicit: bool = Fa
     ``None`` bounds mean "the default for the type and direction".
     """
     ascending = seq["increment"] > 0
-    type_max = _TYPE_MAX.get(data_type, _TYPE_MAX["bigint"])
-    default_min = 1 if ascending else -type_max - 1
-    default_max = type_max if ascending else -1
-    min_value = default_min if seq.get("min_value") is None else seq["min_value"]
-    max_value = default_max if seq.get("max_value") is None else seq["max_value"]
+    default_min, default_max = _default_bounds(seq, data_type)
+    min_value, max_value = bounds(seq, data_type)
     default_start = min_value if ascending else max_value
     parts = []
     if explicit or seq["increment"] != 1:
@@ -37,6 +47,41 @@ def sequence_options(seq: dict[str, Any], data_type: str, *, explicit: bool = Fa
     if explicit or seq["cycle"]:
         parts.append("CYCLE" if seq["cycle"] else "NO CYCLE")
     return parts
+
+
+def narrows(old: dict[str, Any], old_type: str, new: dict[str, Any], new_type: str) -> bool:
+    """Whether the new bounds leave out values the old ones allowed (the current value may then
+    fall outside them, which PostgreSQL refuses unless the sequence is restarted)."""
+    old_min, old_max = bounds(old, old_type)
+    new_min, new_max = bounds(new, new_type)
+    return new_min > old_min or new_max < old_max
+
+
+def emit_keeping_value_valid(
+    alter: str, restart: str, sequence: str, new: dict[str, Any], data_type: str, emit: Emit
+) -> None:
+    """Run ``alter`` (which narrows a sequence's bounds) so that it cannot fail on the live
+    current value: only when that value is outside the new bounds, ``restart`` (e.g.
+    ``RESTART WITH 5``) is appended, which moves the sequence to its new START. A sequence whose
+    value is within the bounds is never reset. ``sequence`` is an SQL expression of type
+    regclass. The position a restart gives up cannot be restored by the reverse script."""
+    low, high = bounds(new, data_type)
+    emit(
+        f"""DO $restart$
+DECLARE
+  current_value bigint;
+BEGIN
+  EXECUTE format('SELECT last_value FROM %s', {sequence}) INTO current_value;
+  -- Restarted at START only if the current value is outside the new bounds.
+  IF current_value < {low} OR current_value > {high} THEN
+    EXECUTE {literal(f"{alter} {restart}")};
+  ELSE
+    EXECUTE {literal(alter)};
+  END IF;
+END
+$restart$""",
+        H.IRREVERSIBLE,
+    )
 
 
 def render_sequence(op: Operation, ctx: RenderContext, emit: Emit) -> None:
@@ -61,7 +106,14 @@ def render_sequence(op: Operation, ctx: RenderContext, emit: Emit) -> None:
             o for o in sequence_options(new, new["data_type"], explicit=True) if o not in old_opts
         ]
     if changes:
-        emit(f"ALTER SEQUENCE {name} {' '.join(changes)}")
+        alter = f"ALTER SEQUENCE {name} {' '.join(changes)}"
+        if narrows(old, old["data_type"], new, new["data_type"]):
+            restart = f"RESTART WITH {new['start']}"
+            emit_keeping_value_valid(
+                alter, restart, f"{literal(name)}::regclass", new, new["data_type"], emit
+            )
+        else:
+            emit(alter)
     if old.get("owned_by") != new.get("owned_by"):
         owner = new.get("owned_by")
         target = (

@@ -8,8 +8,8 @@ from typing import Any
 from schemas.hazards import Hazard
 from schemas.operations import Operation, OpKind
 
-from .common import Emit, H, RenderContext, literal, q, qn
-from .sequences import sequence_options
+from .common import Emit, H, RenderContext, literal, q, qn, strip_outer_parens
+from .sequences import emit_keeping_value_valid, narrows, sequence_options
 
 
 def column_definition(col: dict[str, Any]) -> str:
@@ -35,15 +35,9 @@ def _identity_clause(identity: dict[str, Any], data_type: str) -> str:
 
 
 def _unparen(expr: str) -> str:
-    """Strip one pair of outer parentheses PostgreSQL adds around expressions, if balanced."""
-    if expr.startswith("(") and expr.endswith(")"):
-        depth = 0
-        for i, ch in enumerate(expr):
-            depth += {"(": 1, ")": -1}.get(ch, 0)
-            if depth == 0 and i < len(expr) - 1:
-                return expr
-        return expr[1:-1]
-    return expr
+    """Strip one pair of outer parentheses PostgreSQL adds around expressions, if they enclose
+    the whole expression (parentheses inside literals and quoted names do not count)."""
+    return strip_outer_parens(expr)
 
 
 def render_table(op: Operation, ctx: RenderContext, emit: Emit) -> None:
@@ -137,13 +131,14 @@ def render_column(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         emit(f"{table} DROP COLUMN {q(op.name)}", H.DATA_LOSS)
         emit(f"{table} ADD COLUMN {column_definition(op.new)}", H.TABLE_REWRITE, H.LONG_LOCK)
         return
-    _alter_column(table, q(op.name), op.old, op.new, emit)
+    _alter_column(qn(op.schema_name, op.table or ""), op.name, op.old, op.new, emit)
 
 
 def _alter_column(
-    table: str, col: str, old: dict[str, Any], new: dict[str, Any], emit: Emit
+    table_name: str, column: str, old: dict[str, Any], new: dict[str, Any], emit: Emit
 ) -> None:
-    alter = f"{table} ALTER COLUMN {col}"
+    col = q(column)
+    alter = f"ALTER TABLE {table_name} ALTER COLUMN {col}"
     retype = (old["type"], old.get("collation")) != (new["type"], new.get("collation"))
     # A default that cannot be cast to the new type would make ALTER TYPE fail: drop it first.
     default_changes = old.get("default") != new.get("default")
@@ -182,8 +177,18 @@ def _alter_column(
             for o in sequence_options(new_id, new["type"], explicit=True)
             if o not in old_opts
         ]
-        if sets:
-            emit(f"{alter} {' '.join(sets)}")
+        if not sets:
+            return
+        statement = f"{alter} {' '.join(sets)}"
+        if narrows(old_id, old["type"], new_id, new["type"]):
+            # The identity sequence's current value must stay within the new bounds.
+            sequence = f"pg_get_serial_sequence({literal(table_name)}, {literal(column)})"
+            restart = f"RESTART WITH {new_id['start']}"
+            emit_keeping_value_valid(
+                statement, restart, f"{sequence}::regclass", new_id, new["type"], emit
+            )
+        else:
+            emit(statement)
 
 
 def _cast(col: str, old_type: str, new_type: str) -> str:

@@ -76,17 +76,20 @@ def _is_subsequence(short: list[str], long: list[str]) -> bool:
     return all(x in it for x in short)
 
 
-def _domain_constraints(domain: dict[str, Any]) -> dict[str, str]:
-    return {c["name"]: c["definition"] for c in domain.get("constraints", [])}
+def _domain_constraints(domain: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["name"]: c for c in domain.get("constraints", [])}
 
 
 def render_domain(op: Operation, ctx: RenderContext, emit: Emit) -> None:
-    """CREATE/DROP DOMAIN, or ALTER DOMAIN for its default, NOT NULL and constraints."""
+    """CREATE/DROP DOMAIN, or ALTER DOMAIN for its default, NOT NULL and constraints
+    (including VALIDATE CONSTRAINT; NOT VALID ones are added as such)."""
     name = qn(op.schema_name, op.name)
     if op.kind is OpKind.DROP:
         emit(f"DROP DOMAIN {name}")
         return
     new = op.obj
+    alter = f"ALTER DOMAIN {name}"
+    new_checks = _domain_constraints(new)
     if op.kind is OpKind.CREATE:
         parts = [f"CREATE DOMAIN {name} AS {new['base_type']}"]
         if new.get("collation"):
@@ -95,28 +98,51 @@ def render_domain(op: Operation, ctx: RenderContext, emit: Emit) -> None:
             parts.append(f"DEFAULT {new['default']}")
         if new.get("not_null"):
             parts.append("NOT NULL")
-        parts += [f"CONSTRAINT {q(n)} {d}" for n, d in _domain_constraints(new).items()]
+        parts += [
+            f"CONSTRAINT {q(n)} {c['definition']}"
+            for n, c in new_checks.items()
+            if c.get("valid", True)
+        ]
         emit(" ".join(parts))
+        for n, c in new_checks.items():  # CREATE DOMAIN cannot say NOT VALID
+            if not c.get("valid", True):
+                emit(f"{alter} ADD CONSTRAINT {q(n)} {c['definition']} NOT VALID")
         return
     old = op.old or {}
-    alter = f"ALTER DOMAIN {name}"
     if old.get("default") != new.get("default"):
         if new.get("default") is None:
             emit(f"{alter} DROP DEFAULT")
         else:
             emit(f"{alter} SET DEFAULT {new['default']}")
-    old_checks, new_checks = _domain_constraints(old), _domain_constraints(new)
-    for check, definition in old_checks.items():
-        if new_checks.get(check) != definition:
+    old_checks = _domain_constraints(old)
+
+    def validated_only(check: str) -> bool:
+        was, now = old_checks.get(check), new_checks.get(check)
+        return (
+            was is not None
+            and now is not None
+            and was["definition"] == now["definition"]
+            and not was.get("valid", True)
+            and now.get("valid", True)
+        )
+
+    for check, spec in old_checks.items():
+        if new_checks.get(check) != spec and not validated_only(check):
             emit(f"{alter} DROP CONSTRAINT {q(check)}")
     if old.get("not_null") != new.get("not_null"):
         if new.get("not_null"):
             emit(f"{alter} SET NOT NULL", H.NEEDS_VALIDATION)
         else:
             emit(f"{alter} DROP NOT NULL")
-    for check, definition in new_checks.items():
-        if old_checks.get(check) != definition:
-            emit(f"{alter} ADD CONSTRAINT {q(check)} {definition}", H.NEEDS_VALIDATION)
+    for check, spec in new_checks.items():
+        if old_checks.get(check) == spec:
+            continue
+        if validated_only(check):
+            emit(f"{alter} VALIDATE CONSTRAINT {q(check)}", H.NEEDS_VALIDATION)
+        elif spec.get("valid", True):
+            emit(f"{alter} ADD CONSTRAINT {q(check)} {spec['definition']}", H.NEEDS_VALIDATION)
+        else:
+            emit(f"{alter} ADD CONSTRAINT {q(check)} {spec['definition']} NOT VALID")
 
 
 def _attribute(attr: dict[str, Any]) -> str:

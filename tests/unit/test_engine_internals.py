@@ -1,0 +1,111 @@
+"""Engine helpers: quote-aware parenthesis handling, the GC pause of the introspector and the
+dependency order of types and functions."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from consumers.comparator.introspect.postgres import _gc_paused
+from consumers.generator.order import plan
+from consumers.generator.render.postgres.common import strip_outer_parens
+from schemas.operations import ObjectType, Operation, OpKind
+
+
+@pytest.mark.parametrize(
+    ("expr", "stripped"),
+    [
+        ("(a * 2)", "a * 2"),
+        ("(a) + (b)", "(a) + (b)"),
+        ("(a || ')(')", "a || ')('"),
+        ("(('(' || a) || ')')", "('(' || a) || ')'"),
+        ('("x)" + 1)', '"x)" + 1'),
+        ("(E'\\')' || a)", "E'\\')' || a"),
+        ("($$)$$ || a)", "$$)$$ || a"),
+        ("a", "a"),
+    ],
+)
+def test_strip_outer_parens_ignores_quoted_text(expr: str, stripped: str) -> None:
+    assert strip_outer_parens(expr) == stripped
+
+
+def test_gc_pause_nests_and_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with _gc_paused():
+        with _gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with _gc_paused():
+            pass
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
+
+
+def test_domain_after_the_function_its_check_calls() -> None:
+    fn = {
+        "schema_name": "public",
+        "name": "is_email",
+        "identity_args": "s text",
+        "definition": "CREATE FUNCTION ...",
+        "types": [],
+    }
+    domain = {
+        "schema_name": "public",
+        "name": "a_email",
+        "base_type": "text",
+        "functions": [["public", "is_email", "s text"]],
+    }
+    ops = [
+        Operation(
+            kind=OpKind.CREATE,
+            object_type=ObjectType.DOMAIN,
+            schema_name="public",
+            name="a_email",
+            new=domain,
+        ),
+        Operation(
+            kind=OpKind.CREATE,
+            object_type=ObjectType.FUNCTION,
+            schema_name="public",
+            name="is_email(s text)",
+            new=fn,
+        ),
+    ]
+    assert [o.object_type for o in plan(ops)] == [ObjectType.FUNCTION, ObjectType.DOMAIN]
+    back = plan([o.reverse() for o in ops])
+    assert [o.object_type for o in back] == [ObjectType.DOMAIN, ObjectType.FUNCTION]
+
+
+def test_function_after_the_domain_of_its_argument() -> None:
+    fn = {
+        "schema_name": "public",
+        "name": "f",
+        "identity_args": "d dom",
+        "definition": "CREATE FUNCTION ...",
+        "types": [["public", "dom"]],
+    }
+    domain = {"schema_name": "public", "name": "dom", "base_type": "text"}
+    ops = [
+        Operation(
+            kind=OpKind.CREATE,
+            object_type=ObjectType.FUNCTION,
+            schema_name="public",
+            name="f(d dom)",
+            new=fn,
+        ),
+        Operation(
+            kind=OpKind.CREATE,
+            object_type=ObjectType.DOMAIN,
+            schema_name="public",
+            name="dom",
+            new=domain,
+        ),
+    ]
+    assert [o.object_type for o in plan(ops)] == [ObjectType.DOMAIN, ObjectType.FUNCTION]
+    back = plan([o.reverse() for o in ops])
+    assert [o.object_type for o in back] == [ObjectType.FUNCTION, ObjectType.DOMAIN]
