@@ -34,6 +34,9 @@ sys.path.insert(0, str(REPO))
 
 from consumers.common.settings import get_settings  # noqa: E402
 from schemas.events import EventType  # noqa: E402
+from schemas.hazards import Hazard  # noqa: E402
+
+ALLOW = [h.value for h in Hazard]
 
 SOURCE = """
 CREATE TABLE accounts (id bigint PRIMARY KEY, email varchar(200) NOT NULL UNIQUE,
@@ -130,7 +133,7 @@ async def _one(
             "source": source,
             "target": target,
             "mode": "apply",
-            "allow_hazards": ["data_loss", "index_build"],
+            "allow_hazards": ALLOW,
         },
     )
     response.raise_for_status()
@@ -147,7 +150,9 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-async def bench(count: int, targets: int, base: str, bootstrap: str, admin_url: str) -> None:
+async def bench(
+    count: int, targets: int, base: str, bootstrap: str, admin_url: str, token: str
+) -> None:
     tag = uuid.uuid4().hex[:6]
     source_url = await _create_db(admin_url, f"bench_src_{tag}", SOURCE)
     target_urls = [
@@ -155,7 +160,8 @@ async def bench(count: int, targets: int, base: str, bootstrap: str, admin_url: 
     ]
     outcomes = Outcomes(bootstrap)
     await outcomes.start()
-    async with httpx.AsyncClient(base_url=base, timeout=60) as api:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=headers) as api:
         names = []
         for i, url in enumerate([source_url, *target_urls]):
             name = f"bench-{tag}-{i}"
@@ -230,8 +236,33 @@ def main() -> int:
                 raise SystemExit("the service did not start")
             time.sleep(0.3)
         print(f"cores: {os.cpu_count()}; the service runs 5 processes on this machine")
+        token = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "gateway.cli",
+                "token",
+                "create",
+                "--name",
+                f"bench-{uuid.uuid4().hex[:8]}",
+                "--scopes",
+                "admin",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         asyncio.run(
-            bench(args.count, args.targets, base, settings.kafka_bootstrap, settings.database_url)
+            bench(
+                args.count,
+                args.targets,
+                base,
+                settings.kafka_bootstrap,
+                settings.database_url,
+                token,
+            )
         )
     finally:
         serve.terminate()

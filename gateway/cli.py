@@ -20,13 +20,17 @@ def _configure_logging(role: str, level: str) -> None:
         format=f"%(asctime)s {role:<10} %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from consumers.common.redact import install_log_redaction
+
+    install_log_redaction()
     # aiokafka logs every broker reconnect at ERROR; one line per outage is enough for us.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _fail(reason: str) -> int:
-    print(f"schemashift: error: {reason}", file=sys.stderr)
+    line = reason.strip().splitlines()[0] if reason.strip() else "unknown error"
+    print(f"schemashift: error: {line[:500]}", file=sys.stderr)
     return 2
 
 
@@ -97,6 +101,35 @@ async def _replay(args: argparse.Namespace) -> int:
         await engine.dispose()
 
 
+# --- token ---------------------------------------------------------------------------------
+
+
+async def _token(args: argparse.Namespace) -> int:
+    from consumers.common.db import create_engine
+    from consumers.common.settings import get_settings
+    from gateway import tokens
+    from infra.migrate import upgrade_async
+
+    settings = get_settings()
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        if args.action == "create":
+            scopes = {tokens.Scope(s) for s in args.scopes.split(",") if s}
+            print(await tokens.create(engine, args.name, scopes))
+        elif args.action == "revoke":
+            await tokens.revoke(engine, args.name)
+            print(f"revoked {args.name}")
+        else:
+            for name, scopes, created_at in await tokens.list_tokens(engine):
+                print(f"{name:<24} {','.join(scopes):<28} {created_at:%Y-%m-%d %H:%M}")
+    except tokens.TokenError as exc:
+        return _fail(str(exc))
+    finally:
+        await engine.dispose()
+    return 0
+
+
 # --- run -----------------------------------------------------------------------------------
 
 
@@ -137,6 +170,17 @@ def _infra(argv: list[str]) -> int:
 # --- parser --------------------------------------------------------------------------------
 
 
+def _scopes(text: str) -> str:
+    from gateway.tokens import Scope
+
+    unknown = {s for s in text.split(",") if s} - {s.value for s in Scope}
+    if unknown or not text.strip(","):
+        raise argparse.ArgumentTypeError(
+            f"unknown scopes {sorted(unknown)}: use read, trigger, approve, admin"
+        )
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -163,6 +207,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run one role in the foreground")
     p.add_argument("role", choices=ROLES)
+
+    p = sub.add_parser("token", help="create, revoke or list API tokens")
+    token_sub = p.add_subparsers(dest="action", required=True)
+    create = token_sub.add_parser("create", help="print a new token (shown only once)")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scopes",
+        required=True,
+        type=_scopes,
+        help="comma-separated: read, trigger, approve, admin (admin implies all)",
+    )
+    revoke = token_sub.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("--name", required=True)
+    token_sub.add_parser("list", help="active tokens (names and scopes)")
 
     p = sub.add_parser("serve", help="run the gateway and all consumers under one supervisor")
     p.add_argument("--pid-dir", type=Path, help="keep each role's pid in DIR/<role>.pid")
@@ -205,6 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return demo(serve_after=not args.no_serve)
             case "replay":
                 return asyncio.run(_replay(args))
+            case "token":
+                return asyncio.run(_token(args))
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line for the user, never a traceback with a URL in it

@@ -15,12 +15,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
 from consumers.common.settings import get_settings
+from schemas.hazards import Hazard
 
 DEMO_PREFIX = "schemashift_demo_"
 
@@ -88,11 +90,37 @@ async def create_sample_databases(run: str) -> tuple[str, str]:
     return _database_url(source_db), _database_url(target_db)
 
 
-def _api(base: str, method: str, path: str, body: Any = None) -> Any:
+async def create_demo_token() -> str:
+    """A new admin token for this demo run (printed, so that the user can keep using it)."""
+    from consumers.common.db import create_engine
+    from gateway import tokens
+    from infra.migrate import upgrade_async
+
+    settings = get_settings()
+    await upgrade_async(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        name = f"demo-{time.strftime('%Y%m%d%H%M%S')}"
+        return await tokens.create(engine, name, {tokens.Scope.ADMIN})
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class Gateway:
+    """Where the demo's API calls go, and with which token."""
+
+    base: str
+    token: str
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", **extra}
+
+
+def _api(gw: Gateway, method: str, path: str, body: Any = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    headers = gw.headers(**{"Content-Type": "application/json"})
+    request = urllib.request.Request(gw.base + path, data=data, method=method, headers=headers)
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
 
@@ -103,18 +131,18 @@ def _wait_healthy(base: str, child: subprocess.Popen[bytes], timeout: float = 60
         if child.poll() is not None:
             raise RuntimeError("the service exited during start-up; see the lines above")
         try:
-            _api(base, "GET", "/healthz")
+            urllib.request.urlopen(base + "/healthz", timeout=5).close()
             return
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.3)
     raise RuntimeError(f"the gateway did not answer at {base} within {timeout:.0f}s")
 
 
-def _follow(base: str, migration_id: str) -> str:
+def _follow(gw: Gateway, migration_id: str) -> str:
     """Print the migration's events as server-sent events arrive; returns the final status."""
     request = urllib.request.Request(
-        f"{base}/api/v1/migrations/{migration_id}/events",
-        headers={"Accept": "text/event-stream"},
+        f"{gw.base}/api/v1/migrations/{migration_id}/events",
+        headers=gw.headers(Accept="text/event-stream"),
     )
     status, kind = "unknown", ""
     with urllib.request.urlopen(request, timeout=120) as stream:
@@ -148,31 +176,35 @@ def demo(*, serve_after: bool = True) -> int:
     source, target = f"demo-{run}-source", f"demo-{run}-target"
     print("schemashift demo: creating the sample databases", flush=True)
     source_url, target_url = asyncio.run(create_sample_databases(run))
+    gw = Gateway(base, asyncio.run(create_demo_token()))
+    print(f"schemashift demo: API token (admin scope): {gw.token}", flush=True)
     child = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"])
     try:
         _wait_healthy(base, child)
-        _api(base, "POST", "/api/v1/connections", {"name": source, "url": source_url})
-        _api(base, "POST", "/api/v1/connections", {"name": target, "url": target_url})
+        _api(gw, "POST", "/api/v1/connections", {"name": source, "url": source_url})
+        _api(gw, "POST", "/api/v1/connections", {"name": target, "url": target_url})
         accepted = _api(
-            base,
+            gw,
             "POST",
             "/api/v1/comparisons",
             {
                 "source": source,
                 "target": target,
                 "mode": "apply",
-                "allow_hazards": ["data_loss", "table_rewrite", "long_lock", "index_build"],
+                # The demo's target holds no data: every hazard may run unattended.
+                "allow_hazards": [h.value for h in Hazard],
             },
         )
         migration_id = accepted["migration_id"]
         print(f"schemashift demo: migration {migration_id} requested (mode apply)", flush=True)
-        status = _follow(base, migration_id)
-        detail = _api(base, "GET", f"/api/v1/migrations/{migration_id}")
+        status = _follow(gw, migration_id)
+        detail = _api(gw, "GET", f"/api/v1/migrations/{migration_id}")
         print(f"schemashift demo: migration {status}; the script was:", flush=True)
         for statement in detail.get("statements") or []:
             print(f"    {statement['sql']}")
         print(f"  details: {base}/api/v1/migrations/{migration_id}")
         print(f"  API docs: {base}/docs   events: {base}/asyncapi")
+        print(f'  try: curl -H "Authorization: Bearer {gw.token}" {base}/api/v1/migrations')
         if not serve_after:
             return 0 if status == "applied" else 1
         print("schemashift demo: the service keeps running; Ctrl-C stops it", flush=True)

@@ -475,6 +475,14 @@ def up(
             values[KAFKA_ENV] = _up_kafka(state, wanted_topics)
         if postgres:
             values[DATABASE_ENV] = _up_postgres(state)
+        if not os.environ.get("SCHEMASHIFT_SECRET_KEY"):
+            # Connection URLs are encrypted at rest with this key (see consumers.common.secrets).
+            from consumers.common.secrets import create_key_file
+
+            key_file = state / "secret.key"
+            if create_key_file(key_file):
+                _say(f"secret:   created {key_file} (0600): keep it, stored URLs need it")
+            values["SCHEMASHIFT_SECRET_KEY_FILE"] = str(key_file)
         path = state / "env"
         _write_private(path, "".join(f"{key}={value}\n" for key, value in values.items()))
         _say(f"env:      {path}  (load with: set -a; . {path}; set +a)")

@@ -1,7 +1,8 @@
 """The connection registry: named database URLs that events refer to by name.
 
-Events, logs and API responses carry connection names only; the URL (with its credentials) is
-read from here by the roles that need it, the comparator and the executor.
+Events, logs and API responses carry connection names only. The URL is stored encrypted
+(:mod:`consumers.common.secrets`) next to a copy with its password masked for display; only
+the roles that connect, the comparator and the executor, decrypt it (:func:`resolve`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consumers.common.db import metadata
+from consumers.common.redact import redact_url
+from consumers.common.secrets import decrypt, encrypt
 
 connections = Table(
     "connections",
     metadata,
     Column("name", String(128), primary_key=True),
     Column("dialect", String(32), nullable=False),
-    Column("url", Text, nullable=False),
+    Column("url_encrypted", Text, nullable=False),
+    Column("display_url", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
@@ -44,30 +48,46 @@ def dialect_of(url: str) -> str:
 
 async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
     """Create or replace the connection ``name``; returns its creation time."""
-    stmt = insert(connections).values(name=name, dialect=dialect_of(url), url=url)
+    stmt = insert(connections).values(
+        name=name, dialect=dialect_of(url), url_encrypted=encrypt(url), display_url=redact_url(url)
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=[connections.c.name],
-        set_={"url": stmt.excluded.url, "dialect": stmt.excluded.dialect, "updated_at": func.now()},
+        set_={
+            "url_encrypted": stmt.excluded.url_encrypted,
+            "display_url": stmt.excluded.display_url,
+            "dialect": stmt.excluded.dialect,
+            "updated_at": func.now(),
+        },
     ).returning(connections.c.created_at)
     async with engine.begin() as conn:
         return (await conn.execute(stmt)).scalar_one()
 
 
 async def resolve(engine: AsyncEngine, name: str) -> str:
-    """The URL of connection ``name``; raises :class:`UnknownConnection`."""
+    """The decrypted URL of connection ``name``; raises :class:`UnknownConnection`."""
     async with engine.connect() as conn:
-        url = (
-            await conn.execute(select(connections.c.url).where(connections.c.name == name))
+        stored = (
+            await conn.execute(
+                select(connections.c.url_encrypted).where(connections.c.name == name)
+            )
         ).scalar_one_or_none()
-    if url is None:
+    if stored is None:
         raise UnknownConnection(f"no connection named {name!r} is registered")
-    return url
+    return decrypt(stored)
 
 
 async def list_all(engine: AsyncEngine) -> list[dict[str, object]]:
-    """Every registered connection as rows (URL included: callers mask it)."""
+    """Every registered connection: name, dialect, display_url (masked), timestamps."""
     async with engine.connect() as conn:
-        rows = await conn.execute(select(connections).order_by(connections.c.name))
+        rows = await conn.execute(
+            select(
+                connections.c.name,
+                connections.c.dialect,
+                connections.c.display_url,
+                connections.c.created_at,
+            ).order_by(connections.c.name)
+        )
         return [dict(row._mapping) for row in rows]
 
 

@@ -9,11 +9,13 @@ its partition (:mod:`consumers.common.deadletter`).
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from consumers.common.settings import Settings, get_settings
 from schemas.events import Event
@@ -21,11 +23,50 @@ from schemas.events import Event
 log = logging.getLogger("schemashift")
 
 
+def broker_security(settings: Settings) -> BaseSecurity | None:
+    """TLS and/or SASL for the Kafka clients, from ``SCHEMASHIFT_KAFKA_*`` settings."""
+    protocol = settings.kafka_security_protocol.upper()
+    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise ValueError(f"unknown Kafka security protocol {protocol!r}")
+    if protocol == "PLAINTEXT":
+        return None
+    context = None
+    if protocol.endswith("SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
+        )
+        if settings.kafka_ssl_certfile:
+            context.load_cert_chain(
+                str(settings.kafka_ssl_certfile),
+                str(settings.kafka_ssl_keyfile) if settings.kafka_ssl_keyfile else None,
+            )
+    if not protocol.startswith("SASL"):
+        return BaseSecurity(ssl_context=context)
+    mechanisms = {
+        "PLAIN": SASLPlaintext,
+        "SCRAM-SHA-256": SASLScram256,
+        "SCRAM-SHA-512": SASLScram512,
+    }
+    try:
+        mechanism = mechanisms[settings.kafka_sasl_mechanism.upper()]
+    except KeyError:
+        raise ValueError(f"unknown SASL mechanism {settings.kafka_sasl_mechanism!r}") from None
+    if not settings.kafka_sasl_username or settings.kafka_sasl_password is None:
+        raise ValueError("SASL needs SCHEMASHIFT_KAFKA_SASL_USERNAME and _PASSWORD")
+    return mechanism(
+        settings.kafka_sasl_username,
+        settings.kafka_sasl_password.get_secret_value(),
+        ssl_context=context,
+        use_ssl=protocol == "SASL_SSL",
+    )
+
+
 def make_broker(role: str, settings: Settings | None = None, **extra: Any) -> KafkaBroker:
     """A broker for ``role`` with the producer tuned for latency and durability."""
     settings = settings or get_settings()
     return KafkaBroker(
         settings.kafka_bootstrap,
+        security=broker_security(settings),
         client_id=f"schemashift-{role}",
         acks="all",
         enable_idempotence=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,3 +38,30 @@ def redact_text(text: str, *secrets: str | None) -> str:
 def url_password(url: str) -> str | None:
     """The password inside ``url``, if any (to mask it wherever it might echo)."""
     return urlsplit(url).password
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose output (message and traceback) never shows a URL password."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_text(super().format(record))
+
+
+def install_log_redaction() -> None:
+    """Redact passwords from every log record any library creates, and from our handlers'
+    formatted output (tracebacks included)."""
+    make_record = logging.getLogRecordFactory()
+
+    def redacting_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = make_record(*args, **kwargs)
+        if record.args:
+            record.msg, record.args = record.getMessage(), ()
+        if isinstance(record.msg, str):
+            record.msg = redact_text(record.msg)
+        return record
+
+    logging.setLogRecordFactory(redacting_factory)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(
+            RedactingFormatter(handler.formatter._fmt if handler.formatter else None)
+        )

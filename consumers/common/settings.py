@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 STATE_DIR = Path(".schemashift")
@@ -51,6 +51,22 @@ class Settings(BaseSettings):
     apply_backoff_s: float = Field(default=0.5, gt=0)
 
     log_level: str = "INFO"
+
+    # Encryption key of connection URLs at rest (Fernet); else read from secret_key_file.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path = STATE_DIR / "secret.key"
+
+    # Kafka security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"  # PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+
+    # Largest request body the gateway accepts.
+    max_request_bytes: int = 1_048_576
 
 
 @lru_cache

@@ -305,17 +305,27 @@ async def stream_events(
         after = rows[-1][0]
 
 
-async def rebuild(engine: AsyncEngine) -> int:
-    """Rebuild the migrations table from the event log alone; returns the events replayed."""
+async def rebuild(engine: AsyncEngine, *, chunk: int = 1000) -> int:
+    """Rebuild the migrations table from the event log alone; returns the events replayed.
+
+    The projection runs in memory (one row per migration), so the log is read once and the
+    table written in bulk, in one transaction.
+    """
+    rows: dict[uuid.UUID, dict[str, Any]] = {}
     count = 0
     async with engine.begin() as conn:
         # The tracker waits while the table is rebuilt, then projects on the rebuilt rows.
         await conn.execute(text("LOCK TABLE migrations IN EXCLUSIVE MODE"))
-        await conn.execute(migrations.delete())
         result = await conn.stream(select(events.c.seq, events.c.body).order_by(events.c.seq))
         async for seq, body in result:
-            await _apply_projection(conn, Event.model_validate(body), seq)
+            event = Event.model_validate(body)
+            rows[event.migration_id] = project(rows.get(event.migration_id), event, seq)
             count += 1
+        await conn.execute(migrations.delete())
+        # Every row with every column: a bulk insert needs one shape.
+        projected = [{c.name: row.get(c.name) for c in migrations.columns} for row in rows.values()]
+        for start in range(0, len(projected), chunk):
+            await conn.execute(insert(migrations), projected[start : start + chunk])
     return count
 
 

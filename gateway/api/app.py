@@ -7,13 +7,16 @@ from contextlib import asynccontextmanager
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from consumers.common.db import create_engine
 from consumers.common.kafka import make_broker
 from consumers.common.settings import Settings, get_settings
 from gateway.api import asyncapi, comparisons, connections, migrations, replays
+from gateway.api.deps import Reader
+from gateway.api.limits import BodySizeLimit
 from infra.migrate import upgrade_async
 
 
@@ -42,10 +45,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Compare a source database schema with a target, generate the migration, "
         "run it, and keep an auditable history.",
         lifespan=lifespan,
+        # The documents are served below, behind the read scope like every endpoint.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (connections, comparisons, migrations, replays):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(asyncapi.router)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_: Reader) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(_: Reader) -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="Schemashift API")
 
     @app.exception_handler(KafkaError)
     async def broker_unavailable(request: Request, exc: KafkaError) -> JSONResponse:

@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
+from gateway.api.deps import Reader
+
 router = APIRouter(tags=["asyncapi"])
 
 
@@ -30,12 +32,12 @@ def specification() -> Any:
 
 
 @router.get("/asyncapi", response_class=HTMLResponse, include_in_schema=False)
-async def asyncapi_html() -> str:
+async def asyncapi_html(_: Reader) -> str:
     """The AsyncAPI document, rendered."""
     return get_asyncapi_html(specification(), try_it_out_path=None)
 
 
 @router.get("/asyncapi.json", include_in_schema=False)
-async def asyncapi_json() -> JSONResponse:
+async def asyncapi_json(_: Reader) -> JSONResponse:
     """The AsyncAPI document as JSON."""
     return JSONResponse(specification().to_jsonable())

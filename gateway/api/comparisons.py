@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from consumers.common import connections as registry
 from consumers.common.kafka import publish_event
-from gateway.api.deps import Broker, Engine
+from gateway.api.deps import Broker, Engine, Trigger
 from gateway.api.models import ComparisonAccepted, ComparisonIn, Links
 from schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
 
@@ -29,7 +29,7 @@ def links(migration_id: uuid.UUID) -> Links:
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def request_comparison(
-    body: ComparisonIn, engine: Engine, broker: Broker, response: Response
+    body: ComparisonIn, engine: Engine, broker: Broker, response: Response, who: Trigger
 ) -> ComparisonAccepted:
     """Publish comparison.requested; the migration proceeds asynchronously."""
     if body.source == body.target:
@@ -45,6 +45,7 @@ async def request_comparison(
             target=body.target,
             mode=body.mode,
             allow_hazards=body.allow_hazards,
+            requested_by=who.name,
         ),
     )
 

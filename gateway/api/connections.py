@@ -5,27 +5,26 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from consumers.common import connections as registry
-from gateway.api.deps import Engine
+from consumers.common.redact import redact_url
+from gateway.api.deps import Admin, Engine, Reader
 from gateway.api.models import ConnectionIn, ConnectionOut
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def register_connection(body: ConnectionIn, engine: Engine) -> ConnectionOut:
+async def register_connection(body: ConnectionIn, engine: Engine, _: Admin) -> ConnectionOut:
     """Register (or replace) a named connection; the response masks its password."""
     created_at = await registry.register(engine, body.name, body.url)
-    return ConnectionOut.from_row(
-        {
-            "name": body.name,
-            "dialect": registry.dialect_of(body.url),
-            "url": body.url,
-            "created_at": created_at,
-        }
+    return ConnectionOut(
+        name=body.name,
+        dialect=registry.dialect_of(body.url),
+        url=redact_url(body.url),
+        created_at=created_at,
     )
 
 
 @router.get("")
-async def list_connections(engine: Engine) -> list[ConnectionOut]:
+async def list_connections(engine: Engine, _: Reader) -> list[ConnectionOut]:
     """Every registered connection, passwords masked."""
     return [ConnectionOut.from_row(row) for row in await registry.list_all(engine)]

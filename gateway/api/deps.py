@@ -1,14 +1,17 @@
-"""FastAPI dependencies: the process-wide engine, broker and settings."""
+"""FastAPI dependencies: the process-wide engine, broker and settings, and who is calling."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from consumers.common.settings import Settings
+from gateway import tokens
+from gateway.tokens import Principal, Scope
 
 
 def _engine(request: Request) -> AsyncEngine:
@@ -26,3 +29,32 @@ def _settings(request: Request) -> Settings:
 Engine = Annotated[AsyncEngine, Depends(_engine)]
 Broker = Annotated[KafkaBroker, Depends(_broker)]
 AppSettings = Annotated[Settings, Depends(_settings)]
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `schemashift token create`.")
+
+
+def require(scope: Scope):
+    """A dependency that admits a valid token with ``scope`` (401 without one, 403 without it)."""
+
+    async def principal(
+        engine: Engine,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    ) -> Principal:
+        who = await tokens.authenticate(engine, credentials.credentials) if credentials else None
+        if who is None:
+            raise HTTPException(
+                401,
+                "a valid bearer token is required",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not who.allows(scope):
+            raise HTTPException(403, f"the token {who.name!r} lacks the {scope.value!r} scope")
+        return who
+
+    return Depends(principal)
+
+
+Reader = Annotated[Principal, require(Scope.READ)]
+Trigger = Annotated[Principal, require(Scope.TRIGGER)]
+Approver = Annotated[Principal, require(Scope.APPROVE)]
+Admin = Annotated[Principal, require(Scope.ADMIN)]

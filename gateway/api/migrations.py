@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from consumers.common.kafka import publish_event
 from consumers.tracker import store
 from gateway.api.comparisons import publish_request
-from gateway.api.deps import AppSettings, Broker, Engine
+from gateway.api.deps import Approver, AppSettings, Broker, Engine, Reader
 from gateway.api.models import (
     ApprovalIn,
     ComparisonAccepted,
@@ -54,6 +54,7 @@ async def _require(
 @router.get("")
 async def list_migrations(
     engine: Engine,
+    _: Reader,
     target: Annotated[str | None, Query(max_length=128)] = None,
     status: MigrationStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -69,14 +70,18 @@ async def list_migrations(
 
 
 @router.get("/{migration_id}")
-async def get_migration(migration_id: uuid.UUID, engine: Engine) -> MigrationOut:
+async def get_migration(migration_id: uuid.UUID, engine: Engine, _: Reader) -> MigrationOut:
     """Status, diff summary, SQL statements, error and timestamps of one migration."""
     return MigrationOut.model_validate(await _require(engine, migration_id))
 
 
 @router.post("/{migration_id}/approve", status_code=status.HTTP_202_ACCEPTED)
 async def approve(
-    migration_id: uuid.UUID, engine: Engine, broker: Broker, body: ApprovalIn | None = None
+    migration_id: uuid.UUID,
+    engine: Engine,
+    broker: Broker,
+    who: Approver,
+    body: ApprovalIn | None = None,
 ) -> MigrationOut:
     """Approve a planned migration that awaits approval; the executor then runs it."""
     row = await _require(engine, migration_id)
@@ -88,7 +93,7 @@ async def approve(
         migration_id=migration_id,
         target=row["target"],
         producer="gateway",
-        payload=MigrationApproved(approved_by=body.approved_by, comment=body.comment),
+        payload=MigrationApproved(approved_by=who.name, comment=body.comment),
     )
     await publish_event(broker, event)
     return MigrationOut.model_validate(row | {"status": MigrationStatus.APPROVED.value})
@@ -96,7 +101,11 @@ async def approve(
 
 @router.post("/{migration_id}/reject", status_code=status.HTTP_202_ACCEPTED)
 async def reject(
-    migration_id: uuid.UUID, engine: Engine, broker: Broker, body: RejectionIn | None = None
+    migration_id: uuid.UUID,
+    engine: Engine,
+    broker: Broker,
+    who: Approver,
+    body: RejectionIn | None = None,
 ) -> MigrationOut:
     """Turn down a migration that awaits approval; it ends and the target's queue moves on."""
     row = await _require(engine, migration_id)
@@ -110,7 +119,7 @@ async def reject(
             migration_id=migration_id,
             target=row["target"],
             producer="gateway",
-            payload=MigrationRejected(rejected_by=body.rejected_by, comment=body.comment),
+            payload=MigrationRejected(rejected_by=who.name, comment=body.comment),
         ),
     )
     return MigrationOut.model_validate(row | {"status": MigrationStatus.REJECTED.value})
@@ -122,6 +131,7 @@ async def rollback(
     engine: Engine,
     broker: Broker,
     response: Response,
+    who: Approver,
     body: RollbackIn | None = None,
 ) -> ComparisonAccepted:
     """Undo an applied migration: a new migration, linked to it, through the same pipeline.
@@ -145,6 +155,7 @@ async def rollback(
             mode=body.mode,
             allow_hazards=body.allow_hazards,
             rollback_of=migration_id,
+            requested_by=who.name,
             operations=[op.reverse() for op in reversed(original)],
             expected_fingerprint=row["source_fingerprint"],
         ),
@@ -159,6 +170,7 @@ async def migration_events(
     migration_id: uuid.UUID,
     engine: Engine,
     settings: AppSettings,
+    _: Reader,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """The migration's events in order; with ``Accept: text/event-stream``, live until it ends."""

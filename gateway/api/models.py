@@ -9,7 +9,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from consumers.common.connections import dialect_of
-from consumers.common.redact import redact_url
 from schemas.events import MigrationStatus, Mode
 from schemas.hazards import Hazard
 
@@ -47,7 +46,7 @@ class ConnectionOut(BaseModel):
         return cls(
             name=row["name"],
             dialect=row["dialect"],
-            url=redact_url(row["url"]),
+            url=row["display_url"],
             created_at=row["created_at"],
         )
 
@@ -102,12 +101,14 @@ class MigrationPage(BaseModel):
 
 
 class ApprovalIn(_Strict):
-    approved_by: str | None = Field(default=None, max_length=128)
+    """The approver is the token's name; a comment may say why."""
+
     comment: str | None = Field(default=None, max_length=1000)
 
 
 class RejectionIn(_Strict):
-    rejected_by: str | None = Field(default=None, max_length=128)
+    """The rejecter is the token's name; a comment may say why."""
+
     comment: str | None = Field(default=None, max_length=1000)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from gateway.api.deps import AppSettings, Broker, Engine
+from gateway.api.deps import Admin, AppSettings, Broker, Engine
 from gateway.api.models import ReplayIn, ReplayOut
 from gateway.replay import ReplayRefused, replay
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/replays", tags=["replays"])
 
 @router.post("", status_code=status.HTTP_200_OK)
 async def request_replay(
-    body: ReplayIn, engine: Engine, broker: Broker, settings: AppSettings
+    body: ReplayIn, engine: Engine, broker: Broker, settings: AppSettings, _: Admin
 ) -> ReplayOut:
     """Publish the matching events, in their original order, marked as replayed."""
     if body.since and body.until and body.since >= body.until:

@@ -14,6 +14,7 @@ from consumers.common.settings import get_settings
 from consumers.comparator import queue as _queue  # noqa: F401  (registers its table)
 from consumers.executor import store as _executor_store  # noqa: F401  (registers its table)
 from consumers.tracker import store as _tracker_store  # noqa: F401  (registers its tables)
+from gateway import tokens as _tokens  # noqa: F401  (registers its table)
 
 target_metadata = metadata
 

@@ -39,6 +39,8 @@ class Service:
     log_path: Path
     process: subprocess.Popen[bytes]
     pid_dir: Path
+    env: dict[str, str]
+    admin_token: str = ""
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -87,7 +89,9 @@ def service(
             process.kill()
             pytest.fail(f"the gateway did not come up:\n{log_path.read_text()[-4000:]}")
         time.sleep(0.3)
-    yield Service(base, log_path, process, run_dir)
+    service = Service(base, log_path, process, run_dir, env)
+    service.admin_token = create_token(service, "admin")
+    yield service
     process.terminate()
     try:
         process.wait(timeout=60)
@@ -95,10 +99,38 @@ def service(
         process.kill()
 
 
+def create_token(service: Service, scopes: str, name: str | None = None) -> str:
+    """A new API token with ``scopes`` (comma-separated), made with `schemashift token create`."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "token",
+            "create",
+            "--name",
+            name or f"test-{scopes.replace(',', '-')}-{uuid.uuid4().hex[:8]}",
+            "--scopes",
+            scopes,
+        ],
+        cwd=REPO_ROOT,
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 @pytest.fixture
 async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the gateway."""
-    async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as client:
+    """An HTTP client on the gateway, with an admin token."""
+    async with httpx.AsyncClient(
+        base_url=service.base_url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {service.admin_token}"},
+    ) as client:
         yield client
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 import uuid
 
+import httpx
 import pytest
 
 from schemas.events import ALL_TOPICS
-from tests.integration.conftest import register
+from tests.conftest import REPO_ROOT
+from tests.integration.conftest import create_token, register
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +102,87 @@ async def test_documents(api):
         if topic != "schemashift.replay":
             assert topic in text, f"{topic} missing from the AsyncAPI document"
     assert (await api.get("/healthz")).json() == {"status": "ok"}
+
+
+ROUTES = [
+    ("GET", "/api/v1/connections"),
+    ("POST", "/api/v1/connections"),
+    ("POST", "/api/v1/comparisons"),
+    ("GET", "/api/v1/migrations"),
+    ("GET", f"/api/v1/migrations/{uuid.UUID(int=1)}"),
+    ("POST", f"/api/v1/migrations/{uuid.UUID(int=1)}/approve"),
+    ("POST", f"/api/v1/migrations/{uuid.UUID(int=1)}/reject"),
+    ("POST", f"/api/v1/migrations/{uuid.UUID(int=1)}/rollback"),
+    ("GET", f"/api/v1/migrations/{uuid.UUID(int=1)}/events"),
+    ("POST", "/api/v1/replays"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/asyncapi"),
+    ("GET", "/asyncapi.json"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+async def test_every_route_but_healthz_needs_a_token(service, method, path):
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=30) as anonymous:
+        response = await anonymous.request(method, path, json={})
+        assert response.status_code == 401, response.text
+        assert response.headers["www-authenticate"] == "Bearer"
+        forged = await anonymous.request(
+            method, path, json={}, headers={"Authorization": "Bearer ss_0000_not-a-token"}
+        )
+        assert forged.status_code == 401
+        assert (await anonymous.get("/healthz")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("scopes", "method", "path", "allowed"),
+    [
+        ("read", "GET", "/api/v1/migrations", True),
+        ("read", "POST", "/api/v1/comparisons", False),
+        ("read", "POST", f"/api/v1/migrations/{uuid.UUID(int=1)}/approve", False),
+        ("trigger", "GET", "/api/v1/migrations", False),
+        ("trigger", "POST", "/api/v1/connections", False),
+        ("approve", "POST", "/api/v1/replays", False),
+        ("read,trigger", "GET", "/api/v1/connections", True),
+    ],
+)
+async def test_scopes_are_enforced(service, scopes, method, path, allowed):
+    token = create_token(service, scopes)
+    async with httpx.AsyncClient(
+        base_url=service.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        response = await client.request(method, path, json={} if method == "POST" else None)
+    if allowed:
+        assert response.status_code == 200, response.text
+    else:
+        assert response.status_code == 403, response.text
+        assert "scope" in response.json()["detail"]
+
+
+async def test_revoked_token_stops_working_at_once(service):
+    name = f"short-lived-{uuid.uuid4().hex[:6]}"
+    token = create_token(service, "read", name)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=service.base_url, timeout=30, headers=headers) as client:
+        assert (await client.get("/api/v1/migrations")).status_code == 200
+        revoked = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "gateway.cli", "token", "revoke", "--name", name],
+            cwd=REPO_ROOT,
+            env=service.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert revoked.returncode == 0, revoked.stderr
+        assert (await client.get("/api/v1/migrations")).status_code == 401
+
+
+async def test_oversized_body_is_413(api):
+    response = await api.post(
+        "/api/v1/connections",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413

@@ -31,6 +31,7 @@ from schemas.hazards import Hazard
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import (
     TopicReader,
+    create_token,
     register,
     settled_events,
     wait_for_status,
@@ -113,7 +114,7 @@ async def test_apply_mode_makes_the_target_match_the_source(api, new_database):
     assert [str(r["migration_id"]) for r in rows] == [migration_id]
 
 
-async def test_plan_mode_waits_for_approval(api, new_database):
+async def test_plan_mode_waits_for_approval(api, service, new_database):
     source_url, target_url, source, target = await _pair(new_database, api)
     before = await snapshot(target_url)
     migration_id = await _request(api, source, target, mode="plan")
@@ -123,13 +124,16 @@ async def test_plan_mode_waits_for_approval(api, new_database):
     await asyncio.sleep(0.5)
     assert await snapshot(target_url) == before, "a plan must not change the target"
 
+    dba = f"dba-{uuid.uuid4().hex[:6]}"
     response = await api.post(
-        f"/api/v1/migrations/{migration_id}/approve", json={"approved_by": "dba@example.com"}
+        f"/api/v1/migrations/{migration_id}/approve",
+        json={"comment": "reviewed"},
+        headers={"Authorization": f"Bearer {create_token(service, 'approve', dba)}"},
     )
     assert response.status_code == 202, response.text
     migration = await wait_for_status(api, migration_id, {"applied", "failed"})
     assert migration["status"] == "applied", migration["error"]
-    assert migration["approved_by"] == "dba@example.com"
+    assert migration["approved_by"] == dba
     await assert_same_schema(source_url, target_url)
     again = await api.post(f"/api/v1/migrations/{migration_id}/approve", json={})
     assert again.status_code == 409

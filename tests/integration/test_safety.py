@@ -4,11 +4,12 @@ the per-target queue, rollbacks and transient errors."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
 
-from tests.integration.conftest import register, settled_events, wait_for_status
+from tests.integration.conftest import create_token, register, settled_events, wait_for_status
 from tests.schema_snapshot import assert_same_schema, snapshot
 
 pytestmark = pytest.mark.integration
@@ -35,7 +36,7 @@ async def _request(api, source, target, mode="apply", allow=(), **extra):
     return response.json()["migration_id"]
 
 
-async def test_hazard_not_allowed_waits_for_approval(api, new_database):
+async def test_hazard_not_allowed_waits_for_approval(api, service, new_database):
     source_url, target_url, source, target = await _setup(api, new_database)
     before = await snapshot(target_url)
     # Dropping table "old" loses data; only index builds are allowed.
@@ -45,15 +46,18 @@ async def test_hazard_not_allowed_waits_for_approval(api, new_database):
     assert "data_loss" in migration["hazards"]
     await asyncio.sleep(0.5)
     assert await snapshot(target_url) == before
+    oncall = f"oncall-dba-{uuid.uuid4().hex[:6]}"
     approved = await api.post(
-        f"/api/v1/migrations/{migration_id}/approve", json={"approved_by": "oncall-dba"}
+        f"/api/v1/migrations/{migration_id}/approve",
+        json={},
+        headers={"Authorization": f"Bearer {create_token(service, 'approve', oncall)}"},
     )
     assert approved.status_code == 202
     migration = await wait_for_status(api, migration_id, {"applied", "failed"})
-    assert migration["status"] == "applied" and migration["approved_by"] == "oncall-dba"
+    assert migration["status"] == "applied" and migration["approved_by"] == oncall
     events = await settled_events(api, migration_id)
     approval = next(e for e in events if e["type"] == "migration.approved")
-    assert approval["payload"]["approved_by"] == "oncall-dba" and approval["occurred_at"]
+    assert approval["payload"]["approved_by"] == oncall and approval["occurred_at"]
     await assert_same_schema(source_url, target_url)
 
 
@@ -65,7 +69,7 @@ async def test_allowed_hazards_apply_at_once(api, new_database):
     await assert_same_schema(source_url, target_url)
 
 
-async def test_rejected_plan_ends_and_the_next_request_runs(api, new_database):
+async def test_rejected_plan_ends_and_the_next_request_runs(api, service, new_database):
     source_url, target_url, source, target = await _setup(api, new_database)
     first = await _request(api, source, target, mode="plan")
     second = await _request(api, source, target, allow=["index_build", "data_loss"])
@@ -74,11 +78,14 @@ async def test_rejected_plan_ends_and_the_next_request_runs(api, new_database):
     await asyncio.sleep(0.5)
     queued = (await api.get(f"/api/v1/migrations/{second}")).json()
     assert queued["status"] == "requested"
+    reviewer = f"reviewer-{uuid.uuid4().hex[:6]}"
     rejected = await api.post(
-        f"/api/v1/migrations/{first}/reject", json={"rejected_by": "reviewer"}
+        f"/api/v1/migrations/{first}/reject",
+        json={"comment": "not today"},
+        headers={"Authorization": f"Bearer {create_token(service, 'approve', reviewer)}"},
     )
     assert rejected.status_code == 202
-    assert (await wait_for_status(api, first, {"rejected"}))["rejected_by"] == "reviewer"
+    assert (await wait_for_status(api, first, {"rejected"}))["rejected_by"] == reviewer
     migration = await wait_for_status(api, second, {"applied", "failed"})
     assert migration["status"] == "applied", migration["error"]
     await assert_same_schema(source_url, target_url)

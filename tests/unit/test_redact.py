@@ -17,3 +17,19 @@ def test_text_with_urls_and_password_pairs():
 
 def test_explicit_secrets_are_masked_wherever_they_appear():
     assert redact_text("auth failed for pw Zebra!9", "Zebra!9") == "auth failed for pw ***"
+
+
+def test_log_records_are_redacted(caplog):
+    import logging
+
+    from consumers.common.redact import install_log_redaction
+
+    factory = logging.getLogRecordFactory()
+    install_log_redaction()
+    try:
+        with caplog.at_level(logging.INFO):
+            logging.getLogger("x").info("connect %s failed", "postgresql://u:Hunter2pw@h/db")
+        assert "Hunter2pw" not in caplog.text
+        assert "postgresql://u:***@h/db" in caplog.text
+    finally:
+        logging.setLogRecordFactory(factory)
