@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 # user:password@ inside any URL-looking text, e.g. in a driver's error message.
 _USERINFO = re.compile(
@@ -13,21 +12,22 @@ _USERINFO = re.compile(
 _PASSWORD_KV = re.compile(r"(?P<key>password\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|\S+)", re.I)
 
 
+# password=... in a URL's query string (libpq and asyncpg accept the password there too).
+_QUERY_PASSWORD = re.compile(r"(?P<key>[?&](?:ssl)?password=)(?P<pw>[^&#]*)", re.I)
+
+
 def redact_url(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (unchanged when it has none)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username or ''}:***@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    """``url`` with its passwords (``user:pw@`` and ``?password=``) replaced by ``***``.
+
+    Textual on purpose: it must also mask URLs that a parser refuses (several hosts, odd ports).
+    """
+    url = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['key']}***", url)
 
 
 def redact_text(text: str, *secrets: str | None) -> str:
     """``text`` with every URL password, ``password=...`` pair and each given secret masked."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    text = redact_url(text)
     text = _PASSWORD_KV.sub(lambda m: f"{m['key']}***", text)
     for secret in secrets:
         if secret:
@@ -36,8 +36,9 @@ def redact_text(text: str, *secrets: str | None) -> str:
 
 
 def url_password(url: str) -> str | None:
-    """The password inside ``url``, if any (to mask it wherever it might echo)."""
-    return urlsplit(url).password
+    """The password inside ``url`` (userinfo or query), if any, to mask wherever it echoes."""
+    match = _USERINFO.search(url) or _QUERY_PASSWORD.search(url)
+    return match["pw"] if match and match["pw"] else None
 
 
 class RedactingFormatter(logging.Formatter):

@@ -7,9 +7,11 @@ from contextlib import asynccontextmanager
 
 from aiokafka.errors import KafkaError
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from consumers.common.db import create_engine
 from consumers.common.kafka import make_broker
@@ -17,6 +19,7 @@ from consumers.common.settings import Settings, get_settings
 from gateway.api import asyncapi, comparisons, connections, migrations, replays
 from gateway.api.deps import Reader
 from gateway.api.limits import BodySizeLimit
+from gateway.api.models import Problem
 from infra.migrate import upgrade_async
 
 
@@ -41,6 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(
         title="Schemashift",
+        responses={
+            401: {"model": Problem, "description": "No valid bearer token."},
+            403: {"model": Problem, "description": "The token lacks the scope."},
+            413: {"model": Problem, "description": "The request body is too large."},
+            503: {"model": Problem, "description": "The broker or the database is away."},
+        },
         version="0.1.0",
         description="Compare a source database schema with a target, generate the migration, "
         "run it, and keep an auditable history.",
@@ -70,8 +79,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(OSError)
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+        ):
+            # A statement the database refused: a fault of ours, not an outage.
+            return JSONResponse({"detail": "internal error"}, 500)
         return JSONResponse({"detail": "the metadata database is unavailable; retry later"}, 503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The errors without their "input": a refused URL must not be echoed with its password.
+        errors = [
+            {k: v for k, v in error.items() if k not in ("input", "ctx", "url")}
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, 422)
 
     @app.get("/healthz", tags=["health"])
     async def healthz(request: Request) -> JSONResponse:

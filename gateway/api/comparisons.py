@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from consumers.common import connections as registry
 from consumers.common.kafka import publish_event
 from gateway.api.deps import Broker, Engine, Trigger
-from gateway.api.models import ComparisonAccepted, ComparisonIn, Links
+from gateway.api.models import ComparisonAccepted, ComparisonIn, Links, Problem
 from schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
 
 router = APIRouter(prefix="/comparisons", tags=["comparisons"])
@@ -27,13 +27,17 @@ def links(migration_id: uuid.UUID) -> Links:
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={400: {"model": Problem}, 404: {"model": Problem}},
+)
 async def request_comparison(
     body: ComparisonIn, engine: Engine, broker: Broker, response: Response, who: Trigger
 ) -> ComparisonAccepted:
     """Publish comparison.requested; the migration proceeds asynchronously."""
     if body.source == body.target:
-        raise HTTPException(422, "source and target must be different connections")
+        raise HTTPException(400, "source and target must be different connections")
     for name in (body.source, body.target):
         if not await registry.exists(engine, name):
             raise HTTPException(404, f"no connection named {name!r} is registered")

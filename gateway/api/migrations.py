@@ -21,6 +21,7 @@ from gateway.api.models import (
     ComparisonAccepted,
     MigrationOut,
     MigrationPage,
+    Problem,
     RejectionIn,
     RollbackIn,
 )
@@ -34,7 +35,8 @@ from schemas.events import (
 )
 from schemas.operations import Operation
 
-router = APIRouter(prefix="/migrations", tags=["migrations"])
+router = APIRouter(prefix="/migrations", tags=["migrations"], responses={404: {"model": Problem}})
+_CONFLICT = {409: {"model": Problem, "description": "Not in a state that allows it."}}
 
 
 async def _require(
@@ -75,7 +77,7 @@ async def get_migration(migration_id: uuid.UUID, engine: Engine, _: Reader) -> M
     return MigrationOut.model_validate(await _require(engine, migration_id))
 
 
-@router.post("/{migration_id}/approve", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{migration_id}/approve", status_code=status.HTTP_202_ACCEPTED, responses=_CONFLICT)
 async def approve(
     migration_id: uuid.UUID,
     engine: Engine,
@@ -99,7 +101,7 @@ async def approve(
     return MigrationOut.model_validate(row | {"status": MigrationStatus.APPROVED.value})
 
 
-@router.post("/{migration_id}/reject", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{migration_id}/reject", status_code=status.HTTP_202_ACCEPTED, responses=_CONFLICT)
 async def reject(
     migration_id: uuid.UUID,
     engine: Engine,
@@ -125,7 +127,7 @@ async def reject(
     return MigrationOut.model_validate(row | {"status": MigrationStatus.REJECTED.value})
 
 
-@router.post("/{migration_id}/rollback", status_code=status.HTTP_202_ACCEPTED)
+@router.post("/{migration_id}/rollback", status_code=status.HTTP_202_ACCEPTED, responses=_CONFLICT)
 async def rollback(
     migration_id: uuid.UUID,
     engine: Engine,

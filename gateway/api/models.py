@@ -15,6 +15,12 @@ from schemas.hazards import Hazard
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
+class Problem(BaseModel):
+    """An error answer: what went wrong, in one sentence."""
+
+    detail: str
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -118,6 +124,8 @@ class RollbackIn(_Strict):
 
 
 class ReplayIn(_Strict):
+    """At least one filter: a migration, a target or a time range."""
+
     migration_id: uuid.UUID | None = None
     target: str | None = Field(default=None, pattern=NAME_PATTERN)
     since: datetime | None = None

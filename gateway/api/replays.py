@@ -5,19 +5,22 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 
 from gateway.api.deps import Admin, AppSettings, Broker, Engine
-from gateway.api.models import ReplayIn, ReplayOut
+from gateway.api.models import Problem, ReplayIn, ReplayOut
 from gateway.replay import ReplayRefused, replay
 
 router = APIRouter(prefix="/replays", tags=["replays"])
 
 
-@router.post("", status_code=status.HTTP_200_OK)
+@router.post("", status_code=status.HTTP_200_OK, responses={400: {"model": Problem}})
 async def request_replay(
     body: ReplayIn, engine: Engine, broker: Broker, settings: AppSettings, _: Admin
 ) -> ReplayOut:
     """Publish the matching events, in their original order, marked as replayed."""
     if body.since and body.until and body.since >= body.until:
-        raise HTTPException(422, "since must be before until")
+        raise HTTPException(400, "since must be before until")
+    if not (body.migration_id or body.target or body.since or body.until):
+        # The whole log in one request is an operator's job: `schemashift replay`.
+        raise HTTPException(400, "name a migration, a target or a time range to replay")
     try:
         topic, published = await replay(
             engine,

@@ -52,10 +52,15 @@ async def test_comparison_with_unknown_connection_is_404(api, new_database):
     assert "no-such-db" in response.json()["detail"]
 
 
+async def test_same_source_and_target_is_400(api):
+    response = await api.post("/api/v1/comparisons", json={"source": "a", "target": "a"})
+    assert response.status_code == 400
+    assert "different" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "body",
     [
-        {"source": "a", "target": "a"},
         {"source": "a", "target": "b", "mode": "yolo"},
         {"source": "a", "target": "b", "allow_hazards": ["everything"]},
         {"source": "a"},
@@ -83,13 +88,17 @@ async def test_history_filters(api):
 
 async def test_replay_validation(api):
     assert (await api.post("/api/v1/replays", json={"topic": "no such topic"})).status_code == 422
-    missing = await api.post("/api/v1/replays", json={"topic": "schemashift-missing-topic"})
+    missing = await api.post(
+        "/api/v1/replays", json={"topic": "schemashift-missing-topic", "target": "any"}
+    )
     assert missing.status_code == 400 and "does not exist" in missing.text
     backwards = await api.post(
         "/api/v1/replays",
         json={"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
     )
-    assert backwards.status_code == 422
+    assert backwards.status_code == 400
+    everything = await api.post("/api/v1/replays", json={})
+    assert everything.status_code == 400 and "name a migration" in everything.text
 
 
 async def test_documents(api):

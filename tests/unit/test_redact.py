@@ -33,3 +33,11 @@ def test_log_records_are_redacted(caplog):
         assert "postgresql://u:***@h/db" in caplog.text
     finally:
         logging.setLogRecordFactory(factory)
+
+
+def test_query_string_and_multi_host_passwords_are_masked():
+    assert redact_url("postgresql://u@h/db?password=Qx9&sslmode=require") == (
+        "postgresql://u@h/db?password=***&sslmode=require"
+    )
+    masked = redact_url("postgresql://u:Pw7@h1:5432,h2:5433/db")
+    assert masked == "postgresql://u:***@h1:5432,h2:5433/db"
