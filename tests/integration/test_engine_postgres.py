@@ -22,31 +22,17 @@ from consumers.generator.render import generate
 from schemas.catalog import Catalog
 from schemas.hazards import Hazard
 from schemas.operations import Script, Statement
-from tests.integration.test_engine_objects import Pair, pair  # noqa: F401 (a fixture)
+from tests.integration.test_engine_objects import Pair, apply, pair  # noqa: F401 (a fixture)
 from tests.integration.test_engine_objects import migrate as migrate_pair
 
 pytestmark = pytest.mark.integration
 
 
 async def _apply(url: str, statements: list[Statement]) -> None:
-    """Run the statements in one transaction, except non-transactional ones, which run (and
-    commit) on their own at their position, as the executor does."""
+    """Apply ``statements`` to the database at ``url`` as the executor does."""
     conn = await asyncpg.connect(url)
-    transaction = None
     try:
-        for statement in statements:
-            if statement.transactional and transaction is None:
-                transaction = conn.transaction()
-                await transaction.start()
-            elif not statement.transactional and transaction is not None:
-                await transaction.commit()
-                transaction = None
-            try:
-                await conn.execute(statement.sql)
-            except asyncpg.PostgresError as exc:
-                raise AssertionError(f"{statement.sql!r} failed: {exc}") from exc
-        if transaction is not None:
-            await transaction.commit()
+        await apply(conn, statements)
     finally:
         await conn.close()
 

@@ -21,6 +21,7 @@ from consumers.generator.render import generate
 from schemas.hazards import Hazard
 from schemas.operations import Statement
 from tests.integration.conftest import register, wait_for_status
+from tests.integration.test_engine_objects import apply
 from tests.schema_snapshot import assert_same_schema, snapshot
 
 pytestmark = pytest.mark.integration
@@ -106,24 +107,10 @@ ALL_HAZARDS = [h.value for h in Hazard]
 
 
 async def _apply(url: str, statements: list[Statement]) -> None:
-    """Run the statements as the executor does: in one transaction, except non-transactional
-    ones, which run (and commit) on their own at their position."""
+    """Apply ``statements`` to the database at ``url`` as the executor does."""
     conn = await asyncpg.connect(url)
-    transaction = None
     try:
-        for statement in statements:
-            if statement.transactional and transaction is None:
-                transaction = conn.transaction()
-                await transaction.start()
-            elif not statement.transactional and transaction is not None:
-                await transaction.commit()
-                transaction = None
-            try:
-                await conn.execute(statement.sql)
-            except asyncpg.PostgresError as exc:
-                raise AssertionError(f"{statement.sql!r} failed: {exc}") from exc
-        if transaction is not None:
-            await transaction.commit()
+        await apply(conn, statements)
     finally:
         await conn.close()
 
