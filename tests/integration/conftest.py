@@ -142,6 +142,21 @@ async def register(api: httpx.AsyncClient, url: str, prefix: str = "db") -> str:
     return name
 
 
+async def registered_pair(
+    api: httpx.AsyncClient, new_database: Any, source_sql: str | None, target_sql: str | None
+) -> tuple[str, str, str, str]:
+    """Fresh source and target databases with this DDL, registered under fresh names:
+    (source_url, target_url, source_name, target_name)."""
+    source_url = await new_database(source_sql or None)
+    target_url = await new_database(target_sql or None)
+    return (
+        source_url,
+        target_url,
+        await register(api, source_url, "src"),
+        await register(api, target_url, "tgt"),
+    )
+
+
 async def wait_for_status(
     api: httpx.AsyncClient, migration_id: str, statuses: set[str], timeout: float = 90
 ) -> dict[str, Any]:

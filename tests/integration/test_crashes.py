@@ -25,7 +25,12 @@ from infra import manager
 from schemas.events import ComparisonRequested, Event, EventType, Mode
 from schemas.hazards import Hazard
 from schemas.reserved import HISTORY_SCHEMA
-from tests.integration.conftest import TopicReader, register, settled_events, wait_for_status
+from tests.integration.conftest import (
+    TopicReader,
+    registered_pair,
+    settled_events,
+    wait_for_status,
+)
 from tests.schema_snapshot import assert_same_schema
 
 pytestmark = pytest.mark.integration
@@ -43,14 +48,7 @@ def many_tables(count: int, prefix: str = "t") -> str:
 
 
 async def _pair(api, new_database, source_sql: str, target_sql: str = ""):
-    source_url = await new_database(source_sql)
-    target_url = await new_database(target_sql or None)
-    return (
-        source_url,
-        target_url,
-        await register(api, source_url, "src"),
-        await register(api, target_url, "tgt"),
-    )
+    return await registered_pair(api, new_database, source_sql, target_sql)
 
 
 async def _request(api, source: str, target: str) -> str:

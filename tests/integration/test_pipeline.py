@@ -33,6 +33,7 @@ from tests.integration.conftest import (
     TopicReader,
     create_token,
     register,
+    registered_pair,
     settled_events,
     wait_for_status,
     wait_until_consumed,
@@ -64,14 +65,7 @@ ALL_HAZARDS = [h.value for h in Hazard]
 
 
 async def _pair(new_database, api, source_sql=SOURCE, target_sql=TARGET):
-    source_url = await new_database(source_sql)
-    target_url = await new_database(target_sql)
-    return (
-        source_url,
-        target_url,
-        await register(api, source_url, "src"),
-        await register(api, target_url, "tgt"),
-    )
+    return await registered_pair(api, new_database, source_sql, target_sql)
 
 
 async def _request(api, source, target, mode="apply", **extra):

@@ -9,7 +9,12 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.integration.conftest import create_token, register, settled_events, wait_for_status
+from tests.integration.conftest import (
+    create_token,
+    registered_pair,
+    settled_events,
+    wait_for_status,
+)
 from tests.schema_snapshot import assert_same_schema, snapshot
 
 pytestmark = pytest.mark.integration
@@ -20,10 +25,7 @@ SAFE = "CREATE TABLE t (id integer PRIMARY KEY, a text); CREATE TABLE old (id in
 
 
 async def _setup(api, new_database, source_sql=SOURCE, target_sql=TARGET):
-    source_url, target_url = await new_database(source_sql), await new_database(target_sql)
-    source = await register(api, source_url, "src")
-    target = await register(api, target_url, "tgt")
-    return source_url, target_url, source, target
+    return await registered_pair(api, new_database, source_sql, target_sql)
 
 
 async def _request(api, source, target, mode="apply", allow=(), **extra):
