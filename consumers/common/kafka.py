@@ -20,8 +20,6 @@ from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLS
 from consumers.common.settings import Settings, get_settings
 from schemas.events import Event
 
-log = logging.getLogger("schemashift")
-
 
 def broker_security(settings: Settings) -> BaseSecurity | None:
     """TLS and/or SASL for the Kafka clients, from ``SCHEMASHIFT_KAFKA_*`` settings."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,8 +14,6 @@ from consumers.common.deadletter import PermanentError, dead_letter_middleware
 from consumers.common.kafka import make_broker, publish_events, subscriber_options
 from consumers.common.settings import Settings, get_settings
 from schemas.events import Event, EventType
-
-log = logging.getLogger("schemashift")
 
 
 def should_handle(event: Event, *expected: EventType) -> bool:

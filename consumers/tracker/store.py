@@ -8,7 +8,7 @@ the log, rebuilt from it at any time by :func:`rebuild`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -327,12 +327,3 @@ async def rebuild(engine: AsyncEngine, *, chunk: int = 1000) -> int:
         for start in range(0, len(projected), chunk):
             await conn.execute(insert(migrations), projected[start : start + chunk])
     return count
-
-
-async def status_counts(engine: AsyncEngine) -> Sequence[tuple[str, int]]:
-    """How many migrations are in each status (for health and the CLI)."""
-    async with engine.connect() as conn:
-        rows = await conn.execute(
-            select(migrations.c.status, func.count()).group_by(migrations.c.status)
-        )
-        return [(s, n) for s, n in rows]

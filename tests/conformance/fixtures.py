@@ -457,7 +457,8 @@ async def _clean(conn: asyncpg.Connection) -> None:
 
 # --- throwaway databases -----------------------------------------------------------------------
 
-_RESET = r"""
+# Empties a database back to what template0 gives (shared with the engine tests).
+RESET_SQL = r"""
 DO $reset$
 DECLARE r record;
 BEGIN
@@ -611,7 +612,7 @@ class DatabasePool:
         try:
             conn = await db.connection()
             await _clean(conn)
-            await conn.execute(_RESET)
+            await conn.execute(RESET_SQL)
             return bool(await conn.fetchval(_RESIDUE) == 0)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError):
             await db.disconnect()

@@ -22,6 +22,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemas.events import ComparisonRequested, Event, EventType, Mode
+from schemas.hazards import Hazard
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -140,6 +142,20 @@ async def register(api: httpx.AsyncClient, url: str, prefix: str = "db") -> str:
     response = await api.post("/api/v1/connections", json={"name": name, "url": url})
     assert response.status_code == 201, response.text
     return name
+
+
+def comparison_event(source: str, target: str) -> Event:
+    """A comparison.requested event in mode apply with every hazard allowed, to publish
+    straight onto Kafka (bypassing the gateway)."""
+    return Event(
+        type=EventType.COMPARISON_REQUESTED,
+        migration_id=uuid.uuid4(),
+        target=target,
+        producer="test",
+        payload=ComparisonRequested(
+            source=source, target=target, mode=Mode.APPLY, allow_hazards=list(Hazard)
+        ),
+    )
 
 
 async def registered_pair(

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections import Counter
 
 import asyncpg
@@ -22,11 +21,12 @@ import pytest
 from consumers.common.kafka import make_broker, publish_event
 from consumers.common.settings import Settings
 from infra import manager
-from schemas.events import ComparisonRequested, Event, EventType, Mode
+from schemas.events import EventType
 from schemas.hazards import Hazard
 from schemas.reserved import HISTORY_SCHEMA
 from tests.integration.conftest import (
     TopicReader,
+    comparison_event,
     registered_pair,
     settled_events,
     wait_for_status,
@@ -160,15 +160,7 @@ async def test_metadata_database_outage_delays_but_loses_nothing(
 ):
     _local("postgres")
     source_url, target_url, source, target = await _pair(api, new_database, many_tables(5))
-    event = Event(
-        type=EventType.COMPARISON_REQUESTED,
-        migration_id=uuid.uuid4(),
-        target=target,
-        producer="test",
-        payload=ComparisonRequested(
-            source=source, target=target, mode=Mode.APPLY, allow_hazards=list(Hazard)
-        ),
-    )
+    event = comparison_event(source, target)
     await asyncio.to_thread(manager.down, kafka=False, postgres=True)
     try:
         broker = make_broker("test", Settings(kafka_bootstrap=kafka_bootstrap))

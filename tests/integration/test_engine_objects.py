@@ -23,29 +23,12 @@ from consumers.generator.render import generate
 from schemas.catalog import Catalog
 from schemas.hazards import Hazard
 from schemas.operations import Script, Statement
+from tests.conformance.fixtures import RESET_SQL
 from tests.conftest import with_database
 
 pytestmark = pytest.mark.integration
 
 ROLE = "ss_engine_reader"
-
-_RESET = """
-DO $reset$
-DECLARE r record;
-BEGIN
-  FOR r IN SELECT extname FROM pg_extension WHERE extname <> 'plpgsql' LOOP
-    EXECUTE format('DROP EXTENSION IF EXISTS %I CASCADE', r.extname);
-  END LOOP;
-  FOR r IN SELECT nspname FROM pg_namespace
-           WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-             AND nspname !~ '^pg_(toast_)?temp_' LOOP
-    EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', r.nspname);
-  END LOOP;
-END
-$reset$;
-CREATE SCHEMA public AUTHORIZATION pg_database_owner;
-GRANT USAGE ON SCHEMA public TO PUBLIC;
-"""
 
 
 @dataclass
@@ -62,7 +45,7 @@ class Pair:
         """Empty both databases, run the DDL in them and introspect them."""
         for conn, sql in ((self.source, source_sql), (self.target, target_sql)):
             await conn.execute("RESET ALL")
-            await conn.execute(_RESET)
+            await conn.execute(RESET_SQL)
             if sql:
                 await conn.execute(sql)
             await conn.execute("RESET ALL")

@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from consumers.comparator.diff import diff
 from consumers.comparator.introspect.postgres import introspect_connection
 from consumers.generator.render import generate
+from tests.conformance.fixtures import RESET_SQL
 from tests.conftest import with_database
-from tests.integration.test_engine_objects import _RESET, apply, assert_same
+from tests.integration.test_engine_objects import apply, assert_same
 
 pytestmark = pytest.mark.integration
 
@@ -124,7 +125,7 @@ def loop_and_connections(database_url: str) -> Iterator[tuple[asyncio.AbstractEv
 async def _converge(conns: list[asyncpg.Connection], source_sql: str, target_sql: str) -> None:
     source_conn, target_conn = conns
     for conn, sql in ((source_conn, source_sql), (target_conn, target_sql)):
-        await conn.execute(_RESET)
+        await conn.execute(RESET_SQL)
         await conn.execute(sql)
     source = await introspect_connection(source_conn)
     target = await introspect_connection(target_conn)

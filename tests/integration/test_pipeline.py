@@ -22,15 +22,13 @@ from consumers.tracker import store
 from schemas.events import (
     DEAD_LETTER_TOPIC,
     REPLAY_TOPIC,
-    ComparisonRequested,
-    Event,
     EventType,
-    Mode,
 )
 from schemas.hazards import Hazard
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import (
     TopicReader,
+    comparison_event,
     create_token,
     register,
     registered_pair,
@@ -145,15 +143,7 @@ async def test_duplicate_event_is_stored_once_and_applied_once(
     api, new_database, kafka_bootstrap, database_url
 ):
     source_url, target_url, source, target = await _pair(new_database, api)
-    event = Event(
-        type=EventType.COMPARISON_REQUESTED,
-        migration_id=uuid.uuid4(),
-        target=target,
-        producer="test",
-        payload=ComparisonRequested(
-            source=source, target=target, mode=Mode.APPLY, allow_hazards=list(Hazard)
-        ),
-    )
+    event = comparison_event(source, target)
     broker = make_broker("test", Settings(kafka_bootstrap=kafka_bootstrap))
     await broker.start()
     try:
