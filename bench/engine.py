@@ -5,9 +5,9 @@ For each size (number of tables) it generates a realistic schema pair with
 (to migrate, about 5 % of its objects differ) into two fresh databases of the local PostgreSQL
 server, then measures, interleaved, ``--repeat`` times each:
 
-* **Schemashift, whole process**: ``python bench/engine.py --worker SRC TGT`` in a fresh
-  subprocess (interpreter start and imports included): introspect both databases concurrently,
-  diff, generate the PostgreSQL script;
+* **Schemashift, whole process**: ``schemashift diff SRC TGT`` (the command line users run,
+  as ``python -m gateway.cli``) in a fresh subprocess, interpreter start, imports and printing
+  the script included: introspect both databases concurrently, diff, generate;
 * **Schemashift, in-process**: the same three steps in this process (after one warm-up run),
   with the time of each step;
 * **migra, whole process**: ``migra --unsafe TGT SRC`` in a fresh subprocess (migra's FROM is
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import shutil
@@ -59,6 +58,7 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
+from consumers.common.gcpause import gc_paused  # noqa: E402
 from consumers.comparator.diff import diff  # noqa: E402
 from consumers.comparator.introspect import introspect  # noqa: E402
 from consumers.generator.render import generate  # noqa: E402
@@ -72,6 +72,11 @@ TIME = "/usr/bin/time"  # GNU time (Debian package "time")
 
 async def run_engine(source_url: str, target_url: str) -> dict[str, Any]:
     """Introspect both databases concurrently, diff, generate; the time of each step."""
+    with gc_paused():  # as `schemashift diff` does
+        return await _run_engine(source_url, target_url)
+
+
+async def _run_engine(source_url: str, target_url: str) -> dict[str, Any]:
     c0, t0 = time.process_time(), time.perf_counter()
     source, target = await asyncio.gather(introspect(source_url), introspect(target_url))
     c1, t1 = time.process_time(), time.perf_counter()
@@ -94,13 +99,16 @@ async def run_engine(source_url: str, target_url: str) -> dict[str, Any]:
     }
 
 
-def _worker(source_url: str, target_url: str) -> None:
-    """The subprocess side: one run, its result as one JSON line (without the SQL)."""
-    startup_cpu = time.process_time()  # interpreter start and imports
-    result = asyncio.run(run_engine(source_url, target_url))
-    result["startup_cpu_s"] = startup_cpu
-    result.pop("sql")
-    print(json.dumps(result))
+def startup_cpu() -> float:
+    """CPU seconds of a process that starts the interpreter and imports the whole engine."""
+    imports = (
+        "import gateway.cli, consumers.comparator.introspect, consumers.comparator.diff, "
+        "consumers.generator.render"
+    )
+    run = measure_process([sys.executable, "-c", imports], timeout=60)
+    if run.returncode != 0:
+        _fail(f"importing the engine failed: {run.stderr[-2000:]}")
+    return run.cpu_s
 
 
 # --- process measurement --------------------------------------------------------------------
@@ -280,7 +288,7 @@ async def time_queries(url: str) -> dict[str, tuple[float, float]]:
     """(wall s, server backend CPU s) of each introspection query (``*_SQL`` constants)."""
     from consumers.comparator.introspect import postgres
 
-    queries = {k: v for k, v in vars(postgres).items() if k.endswith("_SQL")}
+    queries = {k: v for k, v in vars(postgres).items() if k.endswith("_SQL") and "$1" not in v}
     conn = await asyncpg.connect(url)
     times: dict[str, tuple[float, float]] = {}
     try:
@@ -389,7 +397,7 @@ async def bench_size(
     )
     try:
         migra_cmd = [migra, "--unsafe", psycopg2_url(target_url), psycopg2_url(source_url)]
-        ss_cmd = [sys.executable, str(SELF), "--worker", source_url, target_url]
+        ss_cmd = [sys.executable, "-m", "gateway.cli", "diff", source_url, target_url]
 
         warm = await run_engine(source_url, target_url)  # warm-up, and the script to check
         res.ss_statements, res.ss_ops = warm["statements"], warm["ops"]
@@ -407,11 +415,11 @@ async def bench_size(
         for i in range(args.repeat):
             ss = measure_process(ss_cmd, args.timeout)
             if ss.returncode != 0:
-                _fail(f"Schemashift worker failed ({ss.returncode}): {ss.stderr[-2000:]}")
+                _fail(f"schemashift diff failed ({ss.returncode}): {ss.stderr[-2000:]}")
             res.ss_wall.append(ss.wall_s)
             res.ss_peak.append(ss.peak_mb)
             res.ss_cpu.append(ss.cpu_s)
-            res.ss_startup_cpu.append(json.loads(ss.stdout)["startup_cpu_s"])
+            res.ss_startup_cpu.append(startup_cpu())
             mg = measure_process(migra_cmd, args.timeout)
             if mg.returncode not in (0, 2):
                 _fail(f"migra failed ({mg.returncode}): {mg.stderr[-2000:]}")
@@ -559,9 +567,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true", help="profile at the largest size")
     p.add_argument("--no-check", action="store_true", help="skip the convergence check")
     p.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
-    p.add_argument(
-        "--worker", nargs=2, metavar=("SOURCE_URL", "TARGET_URL"), help=argparse.SUPPRESS
-    )
     args = p.parse_args(argv)
     args.sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
     return args
@@ -569,11 +574,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     """Entry point."""
-    args = parse_args()
-    if args.worker:
-        _worker(*args.worker)
-    else:
-        asyncio.run(main_async(args))
+    asyncio.run(main_async(parse_args()))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import cached_property
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import PydanticUndefined
 
 Key = tuple[str, ...]
 
@@ -29,6 +30,78 @@ class CatalogModel(BaseModel):
     """Base of all catalog objects: immutable and strict about unknown fields."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def __eq__(self, other: object) -> bool:
+        # BaseModel.__eq__ with its generic-model and extra/private checks left out (catalog
+        # models have none): the differ compares every object of both catalogs.
+        if type(other) is not type(self):
+            return NotImplemented
+        mine, theirs = self.__dict__, other.__dict__
+        if mine == theirs:
+            return True
+        if len(mine) == len(theirs) == len(type(self).__pydantic_fields__):
+            return False
+        return super().__eq__(other)  # a cached property in a __dict__: fields only
+
+    __hash__ = BaseModel.__hash__
+
+    @classmethod
+    def trusted(cls, **values: Any) -> Self:
+        """An instance from ``values`` that already have the fields' types: no validation.
+
+        For introspectors, which build hundreds of thousands of objects from catalog rows of
+        known types. Several times faster than ``model_construct``, and the instances of a class
+        share one fields-set (holding every field, so a ``model_copy`` update cannot change it),
+        which more than halves their memory. Missing fields take their defaults; unknown ones
+        raise ``TypeError``.
+        """
+        spec = _TRUSTED.get(cls) or _trusted_spec(cls)
+        if values.keys() != spec.names:
+            if not values.keys() <= spec.names:
+                unknown = ", ".join(sorted(values.keys() - spec.names))
+                raise TypeError(f"{cls.__name__} has no field {unknown}")
+            for name in spec.names - values.keys():
+                values[name] = spec.defaults[name]()
+        obj = cls.__new__(cls)
+        _set(obj, "__dict__", values)
+        _set(obj, "__pydantic_fields_set__", spec.names_set)
+        _set(obj, "__pydantic_extra__", None)
+        _set(obj, "__pydantic_private__", None)
+        return obj
+
+
+_set = object.__setattr__
+
+
+class _TrustedSpec:
+    """Per-class data of :meth:`CatalogModel.trusted`."""
+
+    def __init__(self, cls: type[BaseModel]) -> None:
+        self.names = frozenset(cls.model_fields)
+        self.names_set = set(self.names)
+        self.defaults: dict[str, Any] = {}
+        for name, info in cls.model_fields.items():
+            if info.default_factory is not None:
+                self.defaults[name] = info.default_factory
+            elif info.default is not PydanticUndefined:
+                self.defaults[name] = lambda value=info.default: value
+            else:
+                self.defaults[name] = _required(cls, name)
+
+
+def _required(cls: type[BaseModel], name: str) -> Any:
+    def missing() -> Any:
+        raise TypeError(f"{cls.__name__}.{name} is required")
+
+    return missing
+
+
+_TRUSTED: dict[type[BaseModel], _TrustedSpec] = {}
+
+
+def _trusted_spec(cls: type[BaseModel]) -> _TrustedSpec:
+    spec = _TRUSTED[cls] = _TrustedSpec(cls)
+    return spec
 
 
 # --- columns -------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ and policies of recreated relations.
 
 from __future__ import annotations
 
+from consumers.common.gcpause import gc_paused
 from schemas.catalog import Catalog
 from schemas.operations import Operation
 
@@ -56,12 +57,13 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
     Raises :class:`UnsupportedByTarget` when the target's server version cannot run the
     definitions the migration needs.
     """
-    ctx = Context(source=source, target=target)
-    ops: list[Operation] = []
-    for compare in _COMPARATORS:
-        ops += compare(ctx)
-    if privileges:
-        ops += compare_privileges(ctx)
-    ops += compare_comments(ctx, ops)
-    check_versions(ops, target)
-    return ops
+    with gc_paused():
+        ctx = Context(source=source, target=target)
+        ops: list[Operation] = []
+        for compare in _COMPARATORS:
+            ops += compare(ctx)
+        if privileges:
+            ops += compare_privileges(ctx)
+        ops += compare_comments(ctx, ops)
+        check_versions(ops, target)
+        return ops

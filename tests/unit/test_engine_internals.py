@@ -7,7 +7,7 @@ import gc
 
 import pytest
 
-from consumers.comparator.introspect.postgres import _gc_paused
+from consumers.common.gcpause import gc_paused
 from consumers.generator.order import plan
 from consumers.generator.render.postgres.common import strip_outer_parens
 from schemas.operations import ObjectType, Operation, OpKind
@@ -32,14 +32,14 @@ def test_strip_outer_parens_ignores_quoted_text(expr: str, stripped: str) -> Non
 
 def test_gc_pause_nests_and_restores_the_collector() -> None:
     assert gc.isenabled()
-    with _gc_paused():
-        with _gc_paused():
+    with gc_paused():
+        with gc_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
     gc.disable()
     try:
-        with _gc_paused():
+        with gc_paused():
             pass
         assert not gc.isenabled()  # left as the caller had it
     finally:

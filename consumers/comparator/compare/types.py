@@ -16,15 +16,16 @@ def compare_enums(ctx: Context) -> list[Operation]:
     src = by_key(ctx.source.enums, lambda e: e.key)
     tgt = by_key(ctx.target.enums, lambda e: e.key)
     ops: list[Operation] = []
-    src_users: _Users | None = None
-    tgt_users: _Users | None = None
+    altered = [k for k in src.keys() & tgt.keys() if src[k] != tgt[k]]
+    src_users, tgt_users = (
+        _columns_by_type(ctx.source, altered),
+        _columns_by_type(ctx.target, altered),
+    )
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)
         if s == t:
             continue
         if s is not None and t is not None:
-            if src_users is None or tgt_users is None:  # built once, only when needed
-                src_users, tgt_users = _columns_by_type(ctx.source), _columns_by_type(ctx.target)
             ops.append(
                 alter(
                     ObjectType.ENUM,
@@ -39,24 +40,28 @@ def compare_enums(ctx: Context) -> list[Operation]:
     return ops
 
 
-_Users = dict[str, list[tuple[int, Table, Column]]]
+_Users = dict[Key, list[tuple[Table, Column]]]
 
 
-def _columns_by_type(catalog: Catalog) -> _Users:
-    """Every column (with its position in the catalog), by its type without ``[]``."""
+def _columns_by_type(catalog: Catalog, types: list[Key]) -> _Users:
+    """The columns (in catalog order) of each of ``types`` or of an array of it."""
+    if not types:
+        return {}
+    # As format_type() names them: unqualified when the schema is on the search_path.
+    spellings = {
+        spelling: key for key in types for spelling in (f"{q(key[0])}.{q(key[1])}", q(key[1]))
+    }
     found: _Users = {}
-    position = 0
     for t in catalog.tables:
         for c in t.columns:
-            found.setdefault(c.type.removesuffix("[]"), []).append((position, t, c))
-            position += 1
+            key = spellings.get(c.type.removesuffix("[]"))
+            if key is not None:
+                found.setdefault(key, []).append((t, c))
     return found
 
 
 def _type_users(columns: _Users, key: Key) -> list[dict[str, Any]]:
     """Columns of type ``key`` (or an array of it): a value removal must convert them."""
-    names = dict.fromkeys([f"{q(key[0])}.{q(key[1])}", q(key[1])])
-    users = sorted((u for name in names for u in columns.get(name, [])), key=lambda u: u[0])
     return [
         {
             "schema_name": t.schema_name,
@@ -65,7 +70,7 @@ def _type_users(columns: _Users, key: Key) -> list[dict[str, Any]]:
             "type": c.type,
             "default": c.default,
         }
-        for _, t, c in users
+        for t, c in columns.get(key, [])
     ]
 
 

@@ -11,13 +11,11 @@ schema would cost more than the queries. A test checks that the result validates
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, Literal
 
 import asyncpg
 
+from consumers.common.gcpause import gc_paused
 from schemas.catalog import (
     Attribute,
     Catalog,
@@ -464,11 +462,9 @@ _FK_ACTIONS: dict[str, FkAction] = {
 _FK_MATCH: dict[str, FkMatch] = {"s": "simple", "f": "full", "p": "partial"}
 
 
+# The small results, read after the three large ones (columns, constraints, indexes).
 _QUERIES = {
     "tables": TABLES_SQL,
-    "columns": COLUMNS_SQL,
-    "constraints": CONSTRAINTS_SQL,
-    "indexes": INDEXES_SQL,
     "sequences": SEQUENCES_SQL,
     "collations": COLLATIONS_SQL,
     "enums": ENUMS_SQL,
@@ -501,32 +497,9 @@ _POLICY_COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE
 }
 
 
-_gc_pause = {"depth": 0, "was_enabled": False}
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection meanwhile (nesting allowed, also across tasks); the
-    collector's state is restored when the outermost pause ends.
-
-    Catalog rows and models hold no reference cycles, yet the collector's passes over the
-    hundreds of thousands of objects a large schema allocates took half of the CPU time.
-    """
-    if _gc_pause["depth"] == 0:
-        _gc_pause["was_enabled"] = gc.isenabled()
-        gc.disable()
-    _gc_pause["depth"] += 1
-    try:
-        yield
-    finally:
-        _gc_pause["depth"] -= 1
-        if _gc_pause["depth"] == 0 and _gc_pause["was_enabled"]:
-            gc.enable()
-
-
 async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
     """Read the whole user schema of the database ``conn`` is connected to."""
-    with _gc_paused():
+    with gc_paused():
         return await _introspect(conn)
 
 
@@ -538,15 +511,23 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         await conn.execute("SELECT set_config('work_mem', '64MB', true)")
         version = await conn.fetchval("SELECT current_setting('server_version')")
         schemas = [r["name"] for r in await conn.fetch(SCHEMAS_SQL)]
-        extensions = [
-            Extension.model_construct(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)
-        ]
-        rows = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
-        attnames = {(r["table_oid"], r["attnum"]): r["name"] for r in rows["columns"]}
+        extensions = [Extension.trusted(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)]
+        # The large results are turned into objects as soon as they arrive: when source and
+        # target are read concurrently, one's objects are built while the other's server
+        # works, and no more than one large result is held at a time.
+        columns: dict[int, list[Column]] = {}
+        column_acls: list[tuple[int, str, list[Any]]] = []
+        attnames: dict[tuple[int, int], str] = {}
+        for r in await conn.fetch(COLUMNS_SQL):
+            columns.setdefault(r["table_oid"], []).append(_column(r))
+            attnames[(r["table_oid"], r["attnum"])] = r["name"]
+            if r["acl"]:
+                column_acls.append((r["table_oid"], r["name"], r["acl"]))
+        constraint_rows = await conn.fetch(CONSTRAINTS_SQL)
         # Keys may refer to tables the columns query leaves out (e.g. in other schemas).
         missing = {
             oid
-            for r in rows["constraints"]
+            for r in constraint_rows
             for oid, nums in ((r["table_oid"], r["columns"]), (r["ref_oid"], r["ref_columns"]))
             for num in nums or ()
             if num > 0 and (oid, num) not in attnames
@@ -554,33 +535,29 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         if missing:
             for r in await conn.fetch(ATTNAMES_SQL, list(missing)):
                 attnames[(r["attrelid"], r["attnum"])] = r["attname"]
-
-    columns: dict[int, list[Column]] = {}
-    column_acls: list[tuple[int, str, list[Any]]] = []
-    for r in rows["columns"]:
-        columns.setdefault(r["table_oid"], []).append(_column(r))
-        if r["acl"]:
-            column_acls.append((r["table_oid"], r["name"], r["acl"]))
-    constraints: dict[int, list[Constraint]] = {}
-    for r in rows["constraints"]:
-        constraints.setdefault(r["table_oid"], []).append(_constraint(r, attnames))
-    indexes: dict[int, list[Index]] = {}
-    for r in rows["indexes"]:
-        indexes.setdefault(r["table_oid"], []).append(
-            Index.model_construct(
-                # A partitioned table's index is "ON ONLY" the parent; run as such it would not
-                # cover the partitions.
-                name=r["name"],
-                definition=r["definition"].replace(" ON ONLY ", " ON ", 1),
-                unique=r["unique"],
-                method=r["method"],
-                columns=list(r["columns"]),
+        constraints: dict[int, list[Constraint]] = {}
+        for r in constraint_rows:
+            constraints.setdefault(r["table_oid"], []).append(_constraint(r, attnames))
+        del constraint_rows
+        indexes: dict[int, list[Index]] = {}
+        for r in await conn.fetch(INDEXES_SQL):
+            indexes.setdefault(r["table_oid"], []).append(
+                Index.trusted(
+                    # A partitioned table's index is "ON ONLY" the parent; run as such it would
+                    # not cover the partitions.
+                    name=r["name"],
+                    definition=r["definition"].replace(" ON ONLY ", " ON ", 1),
+                    unique=r["unique"],
+                    method=r["method"],
+                    columns=list(r["columns"]),
+                )
             )
-        )
+        rows = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
+
     tables = sorted((_table(r, columns, constraints, indexes) for r in rows["tables"]), key=_key)
     table_keys = {r["oid"]: (r["schema_name"], r["name"]) for r in rows["tables"]}
     column_privileges = [
-        Privilege.model_construct(
+        Privilege.trusted(
             object_type="column",
             target=[*table_keys[oid], column],
             grantee=grantee,
@@ -591,13 +568,13 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         if oid in table_keys
         for grantee, privilege, grantable in acl
     ]
-    return Catalog.model_construct(
+    return Catalog.trusted(
         dialect="postgresql",
         server_version=version,
         schemas=schemas,
         extensions=extensions,
         collations=[
-            Collation.model_construct(
+            Collation.trusted(
                 schema_name=r["schema_name"],
                 name=r["name"],
                 provider=_COLLATION_PROVIDERS[r["provider"]],
@@ -609,15 +586,14 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
             )
             for r in rows["collations"]
         ],
-        enums=[EnumType.model_construct(**dict(r)) for r in rows["enums"]],
+        enums=[EnumType.trusted(**dict(r)) for r in rows["enums"]],
         domains=[_domain(r) for r in rows["domains"]],
         composite_types=[
-            CompositeType.model_construct(
+            CompositeType.trusted(
                 schema_name=r["schema_name"],
                 name=r["name"],
                 attributes=[
-                    Attribute.model_construct(name=a, type=t, collation=c)
-                    for a, t, c in r["attributes"]
+                    Attribute.trusted(name=a, type=t, collation=c) for a, t, c in r["attributes"]
                 ],
                 types=sorted(list(t) for t in r["types"]),
             )
@@ -625,7 +601,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         ],
         sequences=[_sequence(r) for r in rows["sequences"]],
         functions=[
-            Function.model_construct(
+            Function.trusted(
                 schema_name=r["schema_name"],
                 name=r["name"],
                 identity_args=r["identity_args"],
@@ -639,7 +615,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         ],
         tables=tables,
         views=[
-            View.model_construct(
+            View.trusted(
                 schema_name=r["schema_name"],
                 name=r["name"],
                 definition=r["definition"],
@@ -651,7 +627,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
             for r in rows["views"]
         ],
         triggers=[
-            Trigger.model_construct(
+            Trigger.trusted(
                 schema_name=r["schema_name"],
                 table=r["table_name"],
                 name=r["name"],
@@ -662,7 +638,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
             for r in rows["triggers"]
         ],
         policies=[
-            Policy.model_construct(
+            Policy.trusted(
                 schema_name=r["schema_name"],
                 table=r["table_name"],
                 name=r["name"],
@@ -677,7 +653,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         privileges=sorted(
             [
                 *(
-                    Privilege.model_construct(
+                    Privilege.trusted(
                         object_type=r["object_type"],
                         target=list(r["target"]),
                         grantee=r["grantee"],
@@ -692,7 +668,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         ),
         comments=sorted(
             (
-                Comment.model_construct(
+                Comment.trusted(
                     object_type=(
                         "column"
                         if len(r["target"]) == 3 and r["object_type"] in _RELATION_COMMENTS
@@ -722,7 +698,7 @@ def _table(
     indexes: dict[int, list[Index]],
 ) -> Table:
     parents = [list(p) for p in r["parents"]]
-    return Table.model_construct(
+    return Table.trusted(
         schema_name=r["schema_name"],
         name=r["name"],
         unlogged=r["unlogged"],
@@ -740,7 +716,7 @@ def _table(
 
 
 def _domain(r: Any) -> Domain:
-    return Domain.model_construct(
+    return Domain.trusted(
         schema_name=r["schema_name"],
         name=r["name"],
         base_type=r["base_type"],
@@ -748,7 +724,7 @@ def _domain(r: Any) -> Domain:
         not_null=r["not_null"],
         collation=r["collation"],
         constraints=[
-            DomainConstraint.model_construct(
+            DomainConstraint.trusted(
                 name=n, definition=d.removesuffix(" NOT VALID"), valid=v == "true"
             )
             for n, d, v in r["constraints"]
@@ -761,7 +737,7 @@ def _domain(r: Any) -> Domain:
 def _column(r: Any) -> Column:
     identity = None
     if r["identity"]:
-        identity = Identity.model_construct(
+        identity = Identity.trusted(
             generation="always" if r["identity"] == "a" else "by default",
             start=r["seqstart"],
             increment=r["seqincrement"],
@@ -771,7 +747,7 @@ def _column(r: Any) -> Column:
             cycle=r["seqcycle"],
         )
     generated = r["expr"] if r["generated"] == "s" else None
-    return Column.model_construct(
+    return Column.trusted(
         name=r["name"],
         type=r["type"],
         not_null=r["not_null"],
@@ -800,19 +776,19 @@ def _constraint(r: Any, attnames: dict[tuple[int, int], str]) -> Constraint:
     }
     match r["type"]:
         case "p":
-            return PrimaryKey.model_construct(**common)
+            return PrimaryKey.trusted(**common)
         case "u":
-            return UniqueConstraint.model_construct(**common)
+            return UniqueConstraint.trusted(**common)
         case "c":
             # pg_get_constraintdef() is "CHECK (" + pg_get_expr(conbin) + ")" [NO INHERIT].
             expression = definition.removesuffix(" NO INHERIT").removeprefix("CHECK (")[:-1]
-            return CheckConstraint.model_construct(
+            return CheckConstraint.trusted(
                 **common, expression=expression, no_inherit=r["no_inherit"]
             )
         case "x":
-            return ExclusionConstraint.model_construct(**common)
+            return ExclusionConstraint.trusted(**common)
         case _:
-            return ForeignKey.model_construct(
+            return ForeignKey.trusted(
                 **common,
                 ref_schema=r["ref_schema"],
                 ref_table=r["ref_table"],
@@ -826,10 +802,10 @@ def _constraint(r: Any, attnames: dict[tuple[int, int], str]) -> Constraint:
 def _sequence(r: Any) -> Sequence:
     owned_by = None
     if r["owner_table"] is not None:
-        owned_by = OwnedBy.model_construct(
+        owned_by = OwnedBy.trusted(
             schema_name=r["owner_schema"], table=r["owner_table"], column=r["owner_column"]
         )
-    return Sequence.model_construct(
+    return Sequence.trusted(
         schema_name=r["schema_name"],
         name=r["name"],
         data_type=r["data_type"],

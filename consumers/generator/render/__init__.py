@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from consumers.common.gcpause import gc_paused
 from consumers.generator.order import plan
 from schemas.operations import Operation, Script, Statement
 
@@ -29,8 +30,9 @@ def generate(
         render = _RENDERERS[dialect]
     except KeyError:
         raise UnsupportedDialect(f"no SQL renderer for dialect {dialect!r}") from None
-    forward: list[Statement] = render(plan(ops), concurrent_indexes=concurrent_indexes)
-    backward: list[Statement] = render(
-        plan([op.reverse() for op in ops]), concurrent_indexes=concurrent_indexes
-    )
+    with gc_paused():
+        forward: list[Statement] = render(plan(ops), concurrent_indexes=concurrent_indexes)
+        backward: list[Statement] = render(
+            plan([op.reverse() for op in ops]), concurrent_indexes=concurrent_indexes
+        )
     return Script(statements=forward, reverse_statements=backward)
