@@ -29,7 +29,7 @@ FkMatch = Literal["simple", "full", "partial"]
 class CatalogModel(BaseModel):
     """Base of all catalog objects: immutable and strict about unknown fields."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     def __eq__(self, other: object) -> bool:
         # BaseModel.__eq__ with its generic-model and extra/private checks left out (catalog
@@ -304,6 +304,13 @@ class EnumType(CatalogModel):
     @property
     def key(self) -> Key:
         return (self.schema_name, self.name)
+
+
+def labels_only_added(old: list[str], new: list[str]) -> bool:
+    """Whether ``new`` keeps every label of ``old`` in its order, so that ``ALTER TYPE ... ADD
+    VALUE`` gets there; otherwise (a label removed or moved) the type must be swapped."""
+    remaining = iter(new)
+    return all(label in remaining for label in old)
 
 
 class View(CatalogModel):

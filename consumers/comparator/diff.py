@@ -37,12 +37,12 @@ _COMPARATORS = (
     compare_schemas,
     compare_extensions,
     compare_collations,
-    compare_enums,
     compare_domains,
     compare_composite_types,
     compare_sequences,
     compare_functions,
     compare_tables,
+    compare_enums,  # converts the columns that compare_tables keeps
     compare_foreign_keys,
     compare_views,
     compare_triggers,

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from enum import IntEnum
 
+from schemas.catalog import labels_only_added
 from schemas.operations import ObjectType, Operation, OpKind
 
 
@@ -137,6 +138,12 @@ def _phase(op: Operation) -> Phase:
             return Phase.REVOKE if op.kind is OpKind.DROP and not fresh else Phase.GRANT
         case ObjectType.INDEX if op.kind is OpKind.CREATE and op.obj.get("on_view"):
             return Phase.CREATE_VIEW_INDEX
+        case ObjectType.ENUM if op.kind is OpKind.ALTER and not labels_only_added(
+            (op.old or {}).get("labels", []), op.obj.get("labels", [])
+        ):
+            # A type swap converts columns: after the views over them and the columns and
+            # tables the script drops are gone, before columns of the new type are added.
+            return Phase.ALTER_TABLE
     if op.kind is OpKind.ALTER:
         return _ALTER[op.object_type]
     create, drop = _CREATE_DROP[op.object_type]

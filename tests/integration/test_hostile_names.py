@@ -260,30 +260,3 @@ async def test_a_hostile_history_filter_matches_nothing(api) -> None:
         response = await api.get("/api/v1/migrations", params={"target": target, "limit": 5})
         assert response.status_code == 200, response.text
         assert response.json()["items"] == [], (target, everything[:1])
-
-
-# --------------------------------------------------------------------------------------------
-# Found while writing the cases above (plain names suffice): an enum that loses a label is
-# recreated and its columns converted, but a view reading such a column blocks the conversion.
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: removing an enum label renders RENAME/CREATE TYPE + ALTER COLUMN ... "
-    "TYPE without dropping and recreating the views that read the column, so PostgreSQL refuses "
-    "('cannot alter type of a column used by a view or rule'); the same happens in the reverse "
-    "script (and hence a rollback) of any migration that adds a label, a column of the enum "
-    "and a view reading it (consumers/generator/order.py, render/postgres/types.py)",
-)
-async def test_removing_an_enum_label_used_by_a_view_column(new_database) -> None:
-    view = "CREATE VIEW v AS SELECT id, m FROM t;"
-    source_url = await new_database(
-        "CREATE TYPE mood AS ENUM ('a', 'b'); CREATE TABLE t (id int, m mood);" + view
-    )
-    target_url = await new_database(
-        "CREATE TYPE mood AS ENUM ('a', 'b', 'c'); CREATE TABLE t (id int, m mood);" + view
-    )
-    source = await introspect(source_url)
-    script = generate(diff(source, await introspect(target_url)))
-    await _apply(target_url, script.statements)
-    await assert_same_schema(source_url, target_url)

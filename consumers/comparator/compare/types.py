@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.catalog import Catalog, Column, Key, Table
+from schemas.catalog import Catalog, Column, Key, Table, labels_only_added
 from schemas.operations import ObjectType, Operation
 
 from .common import Context, alter, by_key, dump, pair, q
 
 
 def compare_enums(ctx: Context) -> list[Operation]:
-    """Values can only be added in place; the renderer handles removal by a type swap, for
-    which the operation carries the columns that use the type (``used_by``)."""
+    """Values can only be added in place; the renderer handles removal or reordering by a type
+    swap, for which the operation carries the columns that use the type (``used_by``) and that
+    the swap converts, on both sides (the reverse of an addition is a removal).
+
+    Runs after the tables: the converted columns are those that exist on both sides. When the
+    forward script swaps, they are marked retyped, so that the views and foreign keys over
+    them are rebuilt around the swap.
+    """
     src = by_key(ctx.source.enums, lambda e: e.key)
     tgt = by_key(ctx.target.enums, lambda e: e.key)
     ops: list[Operation] = []
-    altered = [k for k in src.keys() & tgt.keys() if src[k] != tgt[k]]
-    src_users, tgt_users = (
-        _columns_by_type(ctx.source, altered),
-        _columns_by_type(ctx.target, altered),
-    )
+    relabelled = [k for k in src.keys() & tgt.keys() if src[k].labels != tgt[k].labels]
+    src_users = _converted_columns(ctx.source, ctx.target, relabelled, ctx)
+    tgt_users = _converted_columns(ctx.target, ctx.source, relabelled, ctx)
+    for key in relabelled:
+        if not labels_only_added(tgt[key].labels, src[key].labels):
+            ctx.retyped.update((t.schema_name, t.name, c.name) for t, c in tgt_users.get(key, []))
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)
         if s == t:
@@ -43,8 +50,11 @@ def compare_enums(ctx: Context) -> list[Operation]:
 _Users = dict[Key, list[tuple[Table, Column]]]
 
 
-def _columns_by_type(catalog: Catalog, types: list[Key]) -> _Users:
-    """The columns (in catalog order) of each of ``types`` or of an array of it."""
+def _converted_columns(catalog: Catalog, other: Catalog, types: list[Key], ctx: Context) -> _Users:
+    """The columns of ``catalog`` (in catalog order) of each of ``types`` (or an array of it)
+    that a type swap converts: those the migration neither drops nor creates (the table and
+    the column are on both sides, the table is not recreated) and that are not inherited
+    (ALTER on the parent converts them)."""
     if not types:
         return {}
     # As format_type() names them: unqualified when the schema is on the search_path.
@@ -53,11 +63,20 @@ def _columns_by_type(catalog: Catalog, types: list[Key]) -> _Users:
     }
     found: _Users = {}
     for t in catalog.tables:
+        twin = other.table(t.schema_name, t.name)
+        if twin is None or t.key in ctx.recreated_tables:
+            continue
         for c in t.columns:
             key = spellings.get(c.type.removesuffix("[]"))
-            if key is not None:
-                found.setdefault(key, []).append((t, c))
+            if key is None or twin.column(c.name) is None or _inherited(catalog, t, c.name):
+                continue
+            found.setdefault(key, []).append((t, c))
     return found
+
+
+def _inherited(catalog: Catalog, table: Table, column: str) -> bool:
+    parents = (catalog.table(*p) for p in table.parents)
+    return any(p is not None and p.column(column) is not None for p in parents)
 
 
 def _type_users(columns: _Users, key: Key) -> list[dict[str, Any]]:

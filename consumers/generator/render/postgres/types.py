@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from schemas.catalog import labels_only_added
 from schemas.operations import Operation, OpKind
 
 from .common import Emit, H, RenderContext, literal, q, qn
@@ -19,7 +20,7 @@ def render_enum(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     else:
         assert op.old is not None and op.new is not None
         old, new = list(op.old["labels"]), list(op.new["labels"])
-        if not _is_subsequence(old, new):
+        if not labels_only_added(old, new):
             _swap_enum(op, emit)
             return
         present = set(old)
@@ -69,11 +70,6 @@ def _swap_enum(op: Operation, emit: Emit) -> None:
         if default is not None:
             emit(f"{alter} SET DEFAULT {default}")
     emit(f"DROP TYPE {qn(op.schema_name, old_name)}")
-
-
-def _is_subsequence(short: list[str], long: list[str]) -> bool:
-    it = iter(long)
-    return all(x in it for x in short)
 
 
 def _domain_constraints(domain: dict[str, Any]) -> dict[str, dict[str, Any]]:
