@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 import uuid
@@ -38,43 +39,35 @@ def _fail(reason: str) -> int:
 
 
 async def _diff(source_url: str, target_url: str, fmt: str, reverse: bool = False) -> int:
-    from consumers.common.gcpause import gc_paused
-
-    # No cyclic collection for the whole run: it would rescan the catalogs at every step. The
-    # catalogs die with _diff_output's frame, before the collector is back.
-    with gc_paused():
-        code, output = await _diff_output(source_url, target_url, fmt, reverse)
-    if output:
-        print(output)
-    elif code == 0:
-        print("-- no differences", file=sys.stderr)
-    return code
-
-
-async def _diff_output(
-    source_url: str, target_url: str, fmt: str, reverse: bool
-) -> tuple[int, str | None]:
     from consumers.comparator.introspect import IntrospectionError, introspect
 
+    # A one-shot command whose objects hold no reference cycles: the cyclic collector would
+    # only rescan the catalogs at every step, and everything once more at exit.
+    gc.disable()
     # The rest of the engine loads in a thread while the servers answer the catalog queries:
     # on a large schema that hides most of the start-up time.
     loading = asyncio.ensure_future(asyncio.to_thread(_load_engine))
     try:
         source, target = await asyncio.gather(introspect(source_url), introspect(target_url))
     except IntrospectionError as exc:
-        return _fail(exc.reason), None
+        return _fail(exc.reason)
     finally:
         await loading
     from consumers.comparator.diff import diff
     from consumers.generator.render import generate
 
     operations = diff(source, target)
-    script = generate(operations, target.dialect)
+    # The text form shows one of the two scripts; JSON carries both.
+    script = generate(operations, target.dialect, reverse=fmt == "json" or reverse)
     if fmt == "json":
         from schemas.report import DiffReport
 
-        return 0, DiffReport.build(source, target, operations, script).model_dump_json(indent=2)
-    return 0, script.sql(reverse=reverse) if script.statements else None
+        print(DiffReport.build(source, target, operations, script).model_dump_json(indent=2))
+    elif script.statements:
+        print(script.sql(reverse=reverse))
+    else:
+        print("-- no differences", file=sys.stderr)
+    return 0
 
 
 def _load_engine() -> None:

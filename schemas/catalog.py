@@ -62,7 +62,7 @@ class CatalogModel(BaseModel):
                 raise TypeError(f"{cls.__name__} has no field {unknown}")
             for name in spec.names - values.keys():
                 values[name] = spec.defaults[name]()
-        obj = cls.__new__(cls)
+        obj = _new(cls)
         _set(obj, "__dict__", values)
         _set(obj, "__pydantic_fields_set__", spec.names_set)
         _set(obj, "__pydantic_extra__", None)
@@ -70,6 +70,7 @@ class CatalogModel(BaseModel):
         return obj
 
 
+_new = object.__new__
 _set = object.__setattr__
 
 

@@ -63,12 +63,12 @@ def _converted_columns(catalog: Catalog, other: Catalog, types: list[Key], ctx: 
     }
     found: _Users = {}
     for t in catalog.tables:
-        twin = other.table(t.schema_name, t.name)
-        if twin is None or t.key in ctx.recreated_tables:
-            continue
         for c in t.columns:
             key = spellings.get(c.type.removesuffix("[]"))
-            if key is None or twin.column(c.name) is None or _inherited(catalog, t, c.name):
+            if key is None or t.key in ctx.recreated_tables:
+                continue
+            twin = other.table(t.schema_name, t.name)
+            if twin is None or twin.column(c.name) is None or _inherited(catalog, t, c.name):
                 continue
             found.setdefault(key, []).append((t, c))
     return found

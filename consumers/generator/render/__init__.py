@@ -18,12 +18,17 @@ class UnsupportedDialect(ValueError):
 
 
 def generate(
-    ops: list[Operation], dialect: str = "postgresql", *, concurrent_indexes: bool = False
+    ops: list[Operation],
+    dialect: str = "postgresql",
+    *,
+    concurrent_indexes: bool = False,
+    reverse: bool = True,
 ) -> Script:
     """Ordered statements applying ``ops`` and, separately, the statements undoing them.
 
     The reverse script is rendered from the reversed operations, ordered by the same rules, so
-    it is as safe to apply as the forward one. With ``concurrent_indexes``, indexes on existing
+    it is as safe to apply as the forward one (``reverse=False`` leaves it out, for a caller
+    that only shows the forward script). With ``concurrent_indexes``, indexes on existing
     tables are created and dropped CONCURRENTLY, as statements that run on their own.
     """
     try:
@@ -32,7 +37,9 @@ def generate(
         raise UnsupportedDialect(f"no SQL renderer for dialect {dialect!r}") from None
     with gc_paused():
         forward: list[Statement] = render(plan(ops), concurrent_indexes=concurrent_indexes)
-        backward: list[Statement] = render(
-            plan([op.reverse() for op in ops]), concurrent_indexes=concurrent_indexes
+        backward: list[Statement] = (
+            render(plan([op.reverse() for op in ops]), concurrent_indexes=concurrent_indexes)
+            if reverse
+            else []
         )
     return Script(statements=forward, reverse_statements=backward)
