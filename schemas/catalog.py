@@ -55,6 +55,11 @@ class CatalogModel(BaseModel):
         which more than halves their memory. Missing fields take their defaults; unknown ones
         raise ``TypeError``.
         """
+        return cls.trusted_dict(values)
+
+    @classmethod
+    def trusted_dict(cls, values: dict[str, Any]) -> Self:
+        """:meth:`trusted` taking the dict itself, which becomes the instance's ``__dict__``."""
         spec = _TRUSTED.get(cls) or _trusted_spec(cls)
         if values.keys() != spec.names:
             if not values.keys() <= spec.names:

@@ -41,7 +41,8 @@ def check_versions(ops: list[Operation], target: Catalog) -> None:
     """Raise :class:`UnsupportedByTarget` if an operation (or its reverse) would run syntax the
     target's server version does not accept. Unknown versions are not checked."""
     major = target.server_major()
-    if major is None:
+    missing = [f for f in _FEATURES if major is not None and major < f[0]]
+    if not missing:
         return
     for o in ops:
         if o.kind is OpKind.DROP and o.object_type is not ObjectType.COLUMN:
@@ -49,8 +50,8 @@ def check_versions(ops: list[Operation], target: Catalog) -> None:
         texts = list(_texts(o.new))
         if o.object_type is ObjectType.COLUMN and o.new and o.new.get("generated"):
             texts.append("GENERATED ALWAYS AS (")
-        for minimum, feature, pattern in _FEATURES:
-            if major < minimum and any(pattern.search(t) for t in texts):
+        for minimum, feature, pattern in missing:
+            if any(pattern.search(t) for t in texts):
                 raise UnsupportedByTarget(
                     f"{o.label} {o.qualified_name} needs {feature}, which PostgreSQL {major} "
                     f"(the target's version) does not support; PostgreSQL {minimum} or later "

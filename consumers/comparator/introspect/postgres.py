@@ -746,15 +746,18 @@ def _column(r: Any) -> Column:
             cache=r["seqcache"],
             cycle=r["seqcycle"],
         )
-    generated = r["expr"] if r["generated"] == "s" else None
-    return Column.trusted(
-        name=r["name"],
-        type=r["type"],
-        not_null=r["not_null"],
-        default=None if generated else r["expr"],
-        collation=r["collation"],
-        identity=identity,
-        generated=generated,
+    expr = r["expr"]
+    generated = expr if r["generated"] == "s" else None
+    return Column.trusted_dict(
+        {
+            "name": r["name"],
+            "type": r["type"],
+            "not_null": r["not_null"],
+            "default": None if generated else expr,
+            "collation": r["collation"],
+            "identity": identity,
+            "generated": generated,
+        }
     )
 
 
@@ -763,40 +766,43 @@ def _names(attnames: dict[tuple[int, int], str], oid: int, nums: list[int] | Non
     return [attnames[(oid, n)] for n in nums or () if n > 0 and (oid, n) in attnames]
 
 
+_CONSTRAINT_CLASSES: dict[str, type[Constraint]] = {
+    "p": PrimaryKey,
+    "u": UniqueConstraint,
+    "c": CheckConstraint,
+    "x": ExclusionConstraint,
+    "f": ForeignKey,
+}
+_CONSTRAINT_KINDS = {
+    code: cls.model_fields["kind"].default for code, cls in _CONSTRAINT_CLASSES.items()
+}
+
+
 def _constraint(r: Any, attnames: dict[tuple[int, int], str]) -> Constraint:
     # NOT VALID is kept apart (``valid``): the definition is the same either way.
     definition = r["definition"].removesuffix(" NOT VALID")
-    common: dict[str, Any] = {
+    code = r["type"]
+    values: dict[str, Any] = {
         "name": r["name"],
         "definition": definition,
         "valid": r["valid"],
         "columns": _names(attnames, r["table_oid"], r["columns"]),
         "deferrable": r["deferrable"],
         "initially_deferred": r["initially_deferred"],
+        "kind": _CONSTRAINT_KINDS[code],
     }
-    match r["type"]:
-        case "p":
-            return PrimaryKey.trusted(**common)
-        case "u":
-            return UniqueConstraint.trusted(**common)
-        case "c":
-            # pg_get_constraintdef() is "CHECK (" + pg_get_expr(conbin) + ")" [NO INHERIT].
-            expression = definition.removesuffix(" NO INHERIT").removeprefix("CHECK (")[:-1]
-            return CheckConstraint.trusted(
-                **common, expression=expression, no_inherit=r["no_inherit"]
-            )
-        case "x":
-            return ExclusionConstraint.trusted(**common)
-        case _:
-            return ForeignKey.trusted(
-                **common,
-                ref_schema=r["ref_schema"],
-                ref_table=r["ref_table"],
-                ref_columns=_names(attnames, r["ref_oid"], r["ref_columns"]),
-                on_update=_FK_ACTIONS[r["on_update"]],
-                on_delete=_FK_ACTIONS[r["on_delete"]],
-                match=_FK_MATCH[r["match"]],
-            )
+    if code == "c":
+        # pg_get_constraintdef() is "CHECK (" + pg_get_expr(conbin) + ")" [NO INHERIT].
+        values["expression"] = definition.removesuffix(" NO INHERIT").removeprefix("CHECK (")[:-1]
+        values["no_inherit"] = r["no_inherit"]
+    elif code == "f":
+        values["ref_schema"] = r["ref_schema"]
+        values["ref_table"] = r["ref_table"]
+        values["ref_columns"] = _names(attnames, r["ref_oid"], r["ref_columns"])
+        values["on_update"] = _FK_ACTIONS[r["on_update"]]
+        values["on_delete"] = _FK_ACTIONS[r["on_delete"]]
+        values["match"] = _FK_MATCH[r["match"]]
+    return _CONSTRAINT_CLASSES[code].trusted_dict(values)
 
 
 def _sequence(r: Any) -> Sequence:
