@@ -27,7 +27,7 @@ run: infra-up
 # Starts the infrastructure unless it already runs, runs the whole suite, stops what it started.
 test: install
 	@if $(SS) infra status >/dev/null 2>&1; then started=""; else started=1; $(SS) infra up || exit $$?; fi; \
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . ; lint=$$?; \
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy schemas consumers gateway; lint=$$?; \
 	$(BIN)/pytest -p no:cacheprovider; rc=$$?; \
 	if [ -n "$$started" ]; then $(SS) infra down; fi; \
 	if [ $$rc -eq 0 ] && [ $$lint -ne 0 ]; then echo "lint failed"; rc=$$lint; fi; \

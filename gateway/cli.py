@@ -138,8 +138,8 @@ async def _token(args: argparse.Namespace) -> int:
             await tokens.revoke(engine, args.name)
             print(f"revoked {args.name}")
         else:
-            for name, scopes, created_at in await tokens.list_tokens(engine):
-                print(f"{name:<24} {','.join(scopes):<28} {created_at:%Y-%m-%d %H:%M}")
+            for name, token_scopes, created_at in await tokens.list_tokens(engine):
+                print(f"{name:<24} {','.join(token_scopes):<28} {created_at:%Y-%m-%d %H:%M}")
     except tokens.TokenError as exc:
         return _fail(str(exc))
     finally:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.hazards import Hazard
 from schemas.operations import Operation, Statement
@@ -248,6 +248,14 @@ class Event(BaseModel):
         default=False, description="True on copies re-published from the event log."
     )
     payload: Payload
+
+    @model_validator(mode="after")
+    def _payload_matches_type(self) -> Event:
+        # Consumers dispatch on either; an envelope that disagrees with its payload is refused
+        # (and so dead-lettered) rather than handled as one or the other.
+        if self.payload.type != self.type:
+            raise ValueError(f"payload of type {self.payload.type} in an event of type {self.type}")
+        return self
 
     @property
     def topic(self) -> str:

@@ -51,7 +51,7 @@ async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
     stmt = insert(connections).values(
         name=name, dialect=dialect_of(url), url_encrypted=encrypt(url), display_url=redact_url(url)
     )
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[connections.c.name],
         set_={
             "url_encrypted": stmt.excluded.url_encrypted,
@@ -61,7 +61,7 @@ async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
         },
     ).returning(connections.c.created_at)
     async with engine.begin() as conn:
-        return (await conn.execute(stmt)).scalar_one()
+        return (await conn.execute(upsert)).scalar_one()
 
 
 async def resolve(engine: AsyncEngine, name: str) -> str:

@@ -113,6 +113,8 @@ async def execute(script_event: Event) -> Event:
         )
         await asyncio.sleep(delay)
         delay *= 2
+    # Only a failure leaves the loop: success returns from inside it.
+    assert isinstance(result, Failed)
     reason = result.reason
     if result.transient:
         reason += f" (after {settings.apply_retries + 1} attempts)"

@@ -75,9 +75,9 @@ class Failed:
     @property
     def transient(self) -> bool:
         """Whether trying again later may succeed."""
-        return bool(self.sqlstate) and (
-            self.sqlstate in _TRANSIENT_SQLSTATES or self.sqlstate.startswith("08")
-        )
+        if not self.sqlstate:
+            return False
+        return self.sqlstate in _TRANSIENT_SQLSTATES or self.sqlstate.startswith("08")
 
 
 def segments(statements: list[Statement]) -> Iterator[tuple[bool, list[tuple[int, Statement]]]]:

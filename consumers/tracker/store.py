@@ -31,7 +31,18 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from consumers.common.db import metadata
-from schemas.events import Event, EventType, MigrationStatus
+from schemas.events import (
+    ComparisonRequested,
+    DiffComputed,
+    Event,
+    MigrationApplied,
+    MigrationApproved,
+    MigrationFailed,
+    MigrationProgress,
+    MigrationRejected,
+    MigrationStatus,
+    ScriptGenerated,
+)
 
 NOTIFY_CHANNEL = "schemashift_events"
 
@@ -123,8 +134,9 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
     row = dict(row)
     row["updated_at"] = max(event.occurred_at, row.get("updated_at") or event.occurred_at)
     row["last_seq"] = max(seq, row.get("last_seq") or 0)
-    match event.type:
-        case EventType.COMPARISON_REQUESTED:
+    # Dispatch on the payload's class (its ``type`` discriminator), which narrows ``p``.
+    match p:
+        case ComparisonRequested():
             row.update(
                 source=p.source,
                 mode=p.mode.value,
@@ -132,7 +144,7 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
                 allow_hazards=[h.value for h in p.allow_hazards],
                 rollback_of=p.rollback_of,
             )
-        case EventType.DIFF_COMPUTED:
+        case DiffComputed():
             row.update(
                 source=p.source,
                 mode=p.mode.value,
@@ -142,7 +154,7 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
                 target_fingerprint=p.target_fingerprint,
             )
             _advance(row, MigrationStatus.COMPARED)
-        case EventType.SCRIPT_GENERATED:
+        case ScriptGenerated():
             row.update(
                 mode=p.mode.value,
                 statements=[s.model_dump(mode="json") for s in p.statements],
@@ -155,19 +167,19 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
             _advance(
                 row, MigrationStatus.AWAITING_APPROVAL if waiting else MigrationStatus.GENERATED
             )
-        case EventType.MIGRATION_APPROVED:
+        case MigrationApproved():
             row.update(approved=True, approved_by=p.approved_by)
             _advance(row, MigrationStatus.APPROVED)
-        case EventType.MIGRATION_REJECTED:
+        case MigrationRejected():
             row.update(rejected_by=p.rejected_by)
             _advance(row, MigrationStatus.REJECTED)
-        case EventType.MIGRATION_PROGRESS:
+        case MigrationProgress():
             row.update(progress=max(row.get("progress") or 0, p.index + 1), total=p.total)
             _advance(row, MigrationStatus.APPLYING)
-        case EventType.MIGRATION_APPLIED:
+        case MigrationApplied():
             row.update(progress=p.statements_applied, applied_at=event.occurred_at)
             _advance(row, MigrationStatus.APPLIED)
-        case EventType.MIGRATION_FAILED:
+        case MigrationFailed():
             row["error"] = p.model_dump(mode="json", exclude={"type"})
             _advance(row, MigrationStatus.FAILED)
     return row

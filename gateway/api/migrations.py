@@ -36,7 +36,10 @@ from schemas.events import (
 from schemas.operations import Operation
 
 router = APIRouter(prefix="/migrations", tags=["migrations"], responses={404: {"model": Problem}})
-_CONFLICT = {409: {"model": Problem, "description": "Not in a state that allows it."}}
+# FastAPI's own type for ``responses``: dicts are invariant, so the inferred one would not fit.
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "Not in a state that allows it."}
+}
 
 
 async def _require(

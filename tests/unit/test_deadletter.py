@@ -16,6 +16,7 @@ from schemas.events import (
     DiffSummary,
     Event,
     EventType,
+    MigrationApplied,
     Mode,
 )
 
@@ -63,7 +64,9 @@ async def test_event_on_the_wrong_topic_is_dead_lettered():
         publisher = _dead_letter_mock()
         await broker.publish(event.model_dump_json().encode(), topic=EventType.DIFF_COMPUTED.topic)
         publisher.mock.assert_not_called()
-        wrong = event.model_copy(update={"type": EventType.MIGRATION_APPLIED})
+        wrong = event.follow(
+            MigrationApplied(statements_applied=1, duration_ms=1.0, checksum="x"), producer="t"
+        )
         await broker.publish(wrong.model_dump_json().encode(), topic=EventType.DIFF_COMPUTED.topic)
         publisher.mock.assert_called_once()
         assert "unexpected event type" in publisher.mock.call_args[0][0]["reason"]

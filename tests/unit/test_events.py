@@ -84,3 +84,10 @@ def test_unknown_fields_are_refused():
     body["password"] = "x"
     with pytest.raises(ValidationError):
         Event.model_validate(body)
+
+
+def test_an_envelope_that_disagrees_with_its_payload_is_refused():
+    data = requested().model_dump(mode="json")
+    data["type"] = EventType.MIGRATION_FAILED.value
+    with pytest.raises(ValidationError, match=r"payload of type comparison\.requested"):
+        Event.model_validate(data)
