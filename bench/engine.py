@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import platform
 import shutil
@@ -446,6 +447,11 @@ async def bench_size(
     return res, notes
 
 
+def _per_added(a: SizeResult, b: SizeResult, name: str) -> float:
+    """Milliseconds of ``name`` (a median) per table added from size ``a`` to size ``b``."""
+    return 1000 * (b.median(name) - a.median(name)) / (b.tables - a.tables)
+
+
 def report(results: list[SizeResult], notes: list[str], args: argparse.Namespace) -> str:
     """The markdown report: table, per-table growth, in-process breakdown, notes."""
     lines = [
@@ -471,16 +477,26 @@ def report(results: list[SizeResult], notes: list[str], args: argparse.Namespace
             for r in results
         ),
         "",
+        # Linear growth shows as a constant cost per added table between sizes.
+        "Wall time per added table between sizes (ms): "
+        + "; ".join(
+            f"{a.tables:,} -> {b.tables:,}: schemashift {_per_added(a, b, 'ss_wall'):.2f}, "
+            f"migra {_per_added(a, b, 'migra_wall'):.2f}"
+            for a, b in itertools.pairwise(results)
+        ),
+        "",
         "Client CPU time (user + sys of the process, median s; the server's work is not in "
         "it): "
         + "; ".join(
-            f"{r.tables:,} tables: schemashift {r.median('ss_cpu'):.2f} (of which interpreter "
-            f"start + imports {r.median('ss_startup_cpu'):.2f}; in-process run "
+            f"{r.tables:,} tables: schemashift {r.median('ss_cpu'):.2f} (in-process run "
             f"{r.median('inproc.cpu_s'):.2f} = introspect {r.median('inproc.introspect_cpu_s'):.2f}"
             f" + diff {r.median('inproc.diff_cpu_s'):.2f} + generate "
             f"{r.median('inproc.generate_cpu_s'):.2f}), migra {r.median('migra_cpu'):.2f}"
             for r in results
-        ),
+        )
+        + f". A process that only starts Python and imports the engine takes "
+        f"{statistics.median(x for r in results for x in r.ss_startup_cpu):.2f} s of CPU "
+        "(schemashift diff loads most of it in a thread while the servers answer).",
         "",
         "Schemashift in-process (medians, s): "
         + "; ".join(

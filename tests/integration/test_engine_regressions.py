@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from consumers.comparator.diff import diff
+from consumers.comparator.introspect.postgres import VIEWS_SQL, fetch_without_keeping_locks
 from consumers.generator.render import generate
 from schemas.catalog import Catalog
 from schemas.hazards import Hazard
@@ -314,3 +315,26 @@ async def test_enum_type_swap(pair: Pair, source_sql: str, target_sql: str) -> N
             assert all(i < swap for i, s in enumerate(sql) if s.startswith("DROP VIEW")), sql
             assert all(i > swap for i, s in enumerate(sql) if s.startswith("CREATE VIEW")), sql
     assert swaps  # a removal or a reordering, one way or both
+
+
+async def test_view_definitions_are_read_without_keeping_their_locks(pair: Pair) -> None:
+    """pg_get_viewdef() locks what each view reads until the end of the transaction; the
+    introspector reads views in a savepoint it rolls back, so the locks go with it."""
+    ddl = "".join(
+        f"create table t{i} (a int); create view v{i} as select a from t{i};" for i in range(40)
+    )
+    await pair.load(ddl, "")
+    conn = pair.source
+
+    async def own_locks() -> int:
+        return await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'relation'"
+        )
+
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        before = await own_locks()
+        rows = await fetch_without_keeping_locks(conn, VIEWS_SQL)
+        assert len(rows) == 40
+        assert await own_locks() <= before + 2
+        await conn.fetch(VIEWS_SQL)  # the same query, not in a savepoint, keeps 80 of them
+        assert await own_locks() >= before + 80

@@ -471,7 +471,6 @@ _QUERIES = {
     "domains": DOMAINS_SQL,
     "composites": COMPOSITES_SQL,
     "functions": FUNCTIONS_SQL,
-    "views": VIEWS_SQL,
     "triggers": TRIGGERS_SQL,
     "policies": POLICIES_SQL,
     "privileges": PRIVILEGES_SQL,
@@ -495,6 +494,20 @@ _POLICY_COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE
     "w": "UPDATE",
     "d": "DELETE",
 }
+
+
+async def fetch_without_keeping_locks(conn: asyncpg.Connection, sql: str) -> list[Any]:
+    """The rows of ``sql``, read in a savepoint that is rolled back afterwards.
+
+    pg_get_viewdef() locks every relation a view reads until the end of the (sub)transaction:
+    thousands of views would hold as many locks for the whole introspection, blocking DDL on
+    them and filling the server's shared lock table. Rolling back the savepoint releases them.
+    """
+    await conn.execute("SAVEPOINT schemashift_read")
+    try:
+        return await conn.fetch(sql)
+    finally:
+        await conn.execute("ROLLBACK TO SAVEPOINT schemashift_read")
 
 
 async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
@@ -553,6 +566,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
                 )
             )
         rows = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
+        rows["views"] = await fetch_without_keeping_locks(conn, VIEWS_SQL)
 
     tables = sorted((_table(r, columns, constraints, indexes) for r in rows["tables"]), key=_key)
     table_keys = {r["oid"]: (r["schema_name"], r["name"]) for r in rows["tables"]}
