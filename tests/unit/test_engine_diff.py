@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -466,3 +467,24 @@ def test_comment_on_recreated_view_is_cleared_and_set_again() -> None:
         "CREATE VIEW public.v AS\nSELECT a FROM public.t;",
         "COMMENT ON VIEW public.v IS 'it''s v';",
     ]
+
+
+@pytest.mark.parametrize(
+    ("default", "rewrite"),
+    [
+        ("nextval('public.s'::regclass)", True),
+        ("gen_random_uuid()", True),
+        ("public.uuid_generate_v4()", True),
+        ("(random() * (10)::double precision)", True),
+        ("clock_timestamp()", True),
+        ("now()", False),
+        ("CURRENT_TIMESTAMP", False),
+        ("0", False),
+    ],
+)
+def test_a_column_added_with_a_volatile_default_rewrites_the_table(
+    default: str, rewrite: bool
+) -> None:
+    source = catalog(table("t", col("id"), col("c", "text", default=default)))
+    [added] = generate(diff(source, catalog(table("t", col("id"))))).statements
+    assert (Hazard.TABLE_REWRITE in added.hazards) is rewrite, added

@@ -109,12 +109,20 @@ def alter_table(op: Operation) -> str:
     return f"ALTER TABLE {qn(op.schema_name, op.table or '')}"
 
 
+# Built-in volatile functions seen in defaults: a new column with such a default is computed
+# row by row, so PostgreSQL rewrites the table (stable ones such as now() are evaluated once).
+_VOLATILE_CALL = re.compile(
+    r"\b(nextval|random|gen_random_uuid|uuid_generate_v\w+|clock_timestamp|timeofday)\(",
+    re.IGNORECASE,
+)
+
+
 def render_column(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     table = alter_table(op)
     if op.kind is OpKind.CREATE:
         col = op.obj
         hazards: list[Hazard] = []
-        volatile = col.get("default") is not None and "nextval(" in col["default"]
+        volatile = _VOLATILE_CALL.search(col.get("default") or "") is not None
         if col.get("generated") or col.get("identity") or volatile:
             hazards += [H.TABLE_REWRITE, H.LONG_LOCK]
         elif col.get("not_null") and col.get("default") is None:
