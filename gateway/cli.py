@@ -40,7 +40,15 @@ def _fail(reason: str) -> int:
 # --- diff ----------------------------------------------------------------------------------
 
 
-async def _diff(source_url: str, target_url: str, fmt: str, reverse: bool = False) -> int:
+async def _diff(
+    source_url: str,
+    target_url: str,
+    fmt: str,
+    reverse: bool = False,
+    *,
+    privileges: bool = False,
+    concurrent_indexes: bool = False,
+) -> int:
     from consumers.comparator.introspect import IntrospectionError, introspect
 
     # A one-shot command whose objects hold no reference cycles: the cyclic collector would
@@ -58,9 +66,14 @@ async def _diff(source_url: str, target_url: str, fmt: str, reverse: bool = Fals
     from consumers.comparator.diff import diff
     from consumers.generator.render import generate
 
-    operations = diff(source, target)
+    operations = diff(source, target, privileges=privileges)
     # The text form shows one of the two scripts; JSON carries both.
-    script = generate(operations, target.dialect, reverse=fmt == "json" or reverse)
+    script = generate(
+        operations,
+        target.dialect,
+        concurrent_indexes=concurrent_indexes,
+        reverse=fmt == "json" or reverse,
+    )
     if fmt == "json":
         from schemas.report import DiffReport
 
@@ -215,6 +228,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--reverse", action="store_true", help="print the script that undoes the migration"
     )
+    p.add_argument(
+        "--privileges",
+        action="store_true",
+        help="also compare GRANT/REVOKE (the roles must exist in the target)",
+    )
+    p.add_argument(
+        "--concurrent-indexes",
+        action="store_true",
+        help="create and drop indexes on existing tables CONCURRENTLY, outside the transaction",
+    )
 
     p = sub.add_parser(
         "infra",
@@ -266,7 +289,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "diff":
                 return asyncio.run(
-                    _diff(args.source_url, args.target_url, args.format, args.reverse)
+                    _diff(
+                        args.source_url,
+                        args.target_url,
+                        args.format,
+                        args.reverse,
+                        privileges=args.privileges,
+                        concurrent_indexes=args.concurrent_indexes,
+                    )
                 )
             case "infra":
                 return _infra(args.infra_args)

@@ -82,6 +82,22 @@ class _Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class EngineOptions(_Payload):
+    """Opt-in behaviours of the schema engine, off unless a request turns them on."""
+
+    privileges: bool = Field(
+        default=False,
+        description="Also compare GRANT/REVOKE; the roles must exist in the target.",
+    )
+    concurrent_indexes: bool = Field(
+        default=False,
+        description=(
+            "Create and drop indexes on existing tables CONCURRENTLY, "
+            "outside the migration's transaction."
+        ),
+    )
+
+
 class ComparisonRequested(_Payload):
     """A user asked to make ``target`` match ``source`` (both registered connection names)."""
 
@@ -102,6 +118,7 @@ class ComparisonRequested(_Payload):
         default=None,
         description="A rollback runs only on a target whose schema is still this one.",
     )
+    options: EngineOptions = Field(default_factory=EngineOptions)
 
 
 class DiffSummary(_Payload):
@@ -124,6 +141,8 @@ class DiffComputed(_Payload):
     source_fingerprint: str
     target_fingerprint: str
     allow_hazards: list[Hazard] = Field(default_factory=list)
+    # The generator renders from this event alone, so the request's options travel with it.
+    options: EngineOptions = Field(default_factory=EngineOptions)
 
 
 class ScriptGenerated(_Payload):

@@ -68,7 +68,8 @@ async def compare(event: Event) -> Event:
                 return failed(
                     f"cannot migrate a {target.dialect} target to a {source.dialect} source"
                 )
-            dialect, operations = target.dialect, diff(source, target)
+            dialect = target.dialect
+            operations = diff(source, target, privileges=request.options.privileges)
             source_fingerprint = source.fingerprint()
     except connections.UnknownConnection as exc:
         return failed(str(exc))
@@ -85,6 +86,7 @@ async def compare(event: Event) -> Event:
             source_fingerprint=source_fingerprint,
             target_fingerprint=target.fingerprint(),
             allow_hazards=request.allow_hazards,
+            options=request.options,
         ),
         producer=role.name,
     )

@@ -37,7 +37,9 @@ def generate_script(event: Event) -> Event:
     diff = event.payload
     assert isinstance(diff, DiffComputed)
     try:
-        script = generate(diff.operations, diff.dialect)
+        script = generate(
+            diff.operations, diff.dialect, concurrent_indexes=diff.options.concurrent_indexes
+        )
     except Exception as exc:  # the engine refused: a fact about this migration, not a crash
         return event.follow(
             MigrationFailed(stage=Stage.GENERATE, reason=f"cannot generate the script: {exc}"),

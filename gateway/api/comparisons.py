@@ -50,6 +50,7 @@ async def request_comparison(
             mode=body.mode,
             allow_hazards=body.allow_hazards,
             requested_by=who.name,
+            options=body.options,
         ),
     )
 

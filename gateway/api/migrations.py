@@ -163,6 +163,7 @@ async def rollback(
             requested_by=who.name,
             operations=[op.reverse() for op in reversed(original)],
             expected_fingerprint=row["source_fingerprint"],
+            options=body.options,
         ),
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from consumers.common.connections import dialect_of
-from schemas.events import MigrationStatus, Mode
+from schemas.events import EngineOptions, MigrationStatus, Mode
 from schemas.hazards import Hazard
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
@@ -62,6 +62,9 @@ class ComparisonIn(_Strict):
     target: str = Field(pattern=NAME_PATTERN, description="Connection to change.")
     mode: Mode = Field(default=Mode.PLAN, description="plan: wait for approval; apply: run.")
     allow_hazards: list[Hazard] = Field(default_factory=list, max_length=len(Hazard))
+    options: EngineOptions = Field(
+        default_factory=EngineOptions, description="Engine behaviours to turn on (all off)."
+    )
 
 
 class Links(BaseModel):
@@ -121,6 +124,10 @@ class RejectionIn(_Strict):
 class RollbackIn(_Strict):
     mode: Mode = Field(default=Mode.PLAN, description="plan: wait for approval; apply: run.")
     allow_hazards: list[Hazard] = Field(default_factory=list, max_length=len(Hazard))
+    options: EngineOptions = Field(
+        default_factory=EngineOptions,
+        description="Only concurrent_indexes applies: a rollback's operations are given.",
+    )
 
 
 class ReplayIn(_Strict):

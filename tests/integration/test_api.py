@@ -63,6 +63,7 @@ async def test_same_source_and_target_is_400(api):
     [
         {"source": "a", "target": "b", "mode": "yolo"},
         {"source": "a", "target": "b", "allow_hazards": ["everything"]},
+        {"source": "a", "target": "b", "options": {"concurrently": True}},
         {"source": "a"},
     ],
 )

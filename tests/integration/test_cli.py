@@ -9,6 +9,7 @@ import sys
 import asyncpg
 import pytest
 
+from tests.conformance.fixtures import ensure_roles
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -18,6 +19,8 @@ SOURCE = """
 CREATE TABLE items (id integer PRIMARY KEY, name varchar(50) NOT NULL, price numeric(8,2));
 CREATE INDEX items_name_idx ON items (name);
 """
+
+READER = "ss_cli_reader"  # a NOLOGIN role the privilege case grants to (cluster-wide)
 
 
 def schemashift(*args: str) -> subprocess.CompletedProcess[str]:
@@ -52,6 +55,43 @@ async def test_diff_json_lists_operations_and_hazards(new_database):
     report = json.loads(result.stdout)
     assert report["operations"] and report["statements"] and report["reverse_statements"]
     assert "index_build" in report["hazards"]
+
+
+async def test_diff_compares_privileges_only_with_the_flag(new_database, database_url):
+    await ensure_roles(database_url, [READER])
+    source = await new_database(f"{TARGET} GRANT SELECT ON items TO {READER};")
+    target = await new_database(TARGET)
+    plain = schemashift("diff", source, target)
+    assert plain.returncode == 0, plain.stderr
+    assert "GRANT" not in plain.stdout and "no differences" in plain.stderr
+    result = schemashift("diff", "--privileges", source, target)
+    assert result.returncode == 0, result.stderr
+    assert f"GRANT SELECT ON TABLE public.items TO {READER};" in result.stdout
+    conn = await asyncpg.connect(target)
+    try:
+        await conn.execute(result.stdout)
+        assert await conn.fetchval(f"SELECT has_table_privilege('{READER}', 'items', 'SELECT')")
+    finally:
+        await conn.close()
+    again = schemashift("diff", "--privileges", source, target)
+    assert again.returncode == 0 and again.stdout.strip() == "", again.stdout
+
+
+async def test_diff_builds_indexes_concurrently_with_the_flag(new_database):
+    source = await new_database(f"{TARGET} CREATE INDEX items_name_idx ON items (name);")
+    target = await new_database(TARGET)
+    plain = schemashift("diff", source, target)
+    assert plain.returncode == 0, plain.stderr
+    assert "CREATE INDEX items_name_idx" in plain.stdout and "CONCURRENTLY" not in plain.stdout
+    result = schemashift("diff", source, target, "--concurrent-indexes")
+    assert result.returncode == 0, result.stderr
+    assert "CREATE INDEX CONCURRENTLY items_name_idx ON public.items" in result.stdout
+    assert "outside the migration's transaction" in result.stdout
+    # The JSON report renders with the flag too, and marks the statement as running on its own.
+    report = schemashift("diff", source, target, "--concurrent-indexes", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    [create] = json.loads(report.stdout)["statements"]
+    assert create["sql"].startswith("CREATE INDEX CONCURRENTLY") and not create["transactional"]
 
 
 def test_diff_error_is_one_line_without_the_password():

@@ -25,6 +25,7 @@ from schemas.events import (
     EventType,
 )
 from schemas.hazards import Hazard
+from tests.conformance.fixtures import ensure_roles
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import (
     TopicReader,
@@ -137,6 +138,109 @@ async def test_no_difference_applies_nothing(api, new_database):
     migration = await wait_for_status(api, migration_id, {"applied", "failed"})
     assert migration["status"] == "applied"
     assert migration["statements"] == [] and migration["summary"]["total"] == 0
+
+
+ORDERS = "CREATE TABLE orders (id integer PRIMARY KEY, customer_id integer);"
+READER = "ss_pipeline_reader"  # a NOLOGIN role the privileges case grants to (cluster-wide)
+
+
+async def test_concurrent_indexes_option_builds_the_index_outside_the_transaction(
+    api, new_database
+):
+    source_url, target_url, source, target = await _pair(
+        new_database,
+        api,
+        f"{ORDERS} CREATE INDEX orders_customer_idx ON orders (customer_id);",
+        ORDERS,
+    )
+    # Only the concurrent build's hazard is allowed: a plain CREATE INDEX (index_build) would
+    # wait for approval instead of applying.
+    migration_id = await _request(
+        api,
+        source,
+        target,
+        allow_hazards=[Hazard.NOT_TRANSACTIONAL.value],
+        options={"concurrent_indexes": True},
+    )
+    migration = await wait_for_status(api, migration_id, {"applied", "failed", "awaiting_approval"})
+    assert migration["status"] == "applied", migration
+    [create] = migration["statements"]
+    assert create["sql"].startswith(
+        "CREATE INDEX CONCURRENTLY orders_customer_idx ON public.orders"
+    )
+    assert create["transactional"] is False
+    assert migration["hazards"] == [Hazard.NOT_TRANSACTIONAL.value]
+    conn = await asyncpg.connect(target_url)
+    try:
+        # A failed concurrent build leaves an invalid index behind: this one must be usable.
+        valid = await conn.fetchval(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = $1::regclass",
+            "public.orders_customer_idx",
+        )
+    finally:
+        await conn.close()
+    assert valid is True
+    await assert_same_schema(source_url, target_url)
+    # The options travel from the request through the diff to the generator.
+    events = {e["type"]: e for e in await settled_events(api, migration_id)}
+    for event_type in ("comparison.requested", "diff.computed"):
+        assert events[event_type]["payload"]["options"] == {
+            "privileges": False,
+            "concurrent_indexes": True,
+        }
+
+
+async def test_rollback_takes_the_concurrent_indexes_option(api, new_database):
+    _, target_url, source, target = await _pair(
+        new_database,
+        api,
+        f"{ORDERS} CREATE INDEX orders_customer_idx ON orders (customer_id);",
+        ORDERS,
+    )
+    migration_id = await _request(api, source, target)
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied", migration["error"]
+    response = await api.post(
+        f"/api/v1/migrations/{migration_id}/rollback",
+        json={
+            "mode": "apply",
+            "allow_hazards": [Hazard.NOT_TRANSACTIONAL.value],
+            "options": {"concurrent_indexes": True},
+        },
+    )
+    assert response.status_code == 202, response.text
+    rolled = await wait_for_status(
+        api, response.json()["migration_id"], {"applied", "failed", "awaiting_approval"}
+    )
+    assert rolled["status"] == "applied", rolled
+    assert [(s["sql"], s["transactional"]) for s in rolled["statements"]] == [
+        ("DROP INDEX CONCURRENTLY public.orders_customer_idx;", False)
+    ]
+    conn = await asyncpg.connect(target_url)
+    try:
+        assert await conn.fetchval("SELECT to_regclass('public.orders_customer_idx')") is None
+    finally:
+        await conn.close()
+
+
+async def test_privileges_option_grants_what_the_source_grants(api, new_database, database_url):
+    await ensure_roles(database_url, [READER])
+    _, target_url, source, target = await _pair(
+        new_database, api, f"{ORDERS} GRANT SELECT ON orders TO {READER};", ORDERS
+    )
+    migration_id = await _request(api, source, target, options={"privileges": True})
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied", migration["error"]
+    assert [s["sql"] for s in migration["statements"]] == [
+        f"GRANT SELECT ON TABLE public.orders TO {READER};"
+    ]
+    conn = await asyncpg.connect(target_url)
+    try:
+        assert await conn.fetchval(
+            f"SELECT has_table_privilege('{READER}', 'public.orders', 'SELECT')"
+        )
+    finally:
+        await conn.close()
 
 
 async def test_duplicate_event_is_stored_once_and_applied_once(
