@@ -21,7 +21,7 @@ from .compare.common import Context
 from .compare.foreign_keys import compare_foreign_keys
 from .compare.functions import compare_functions
 from .compare.policies import compare_policies
-from .compare.privileges import compare_privileges
+from .compare.privileges import compare_privileges, keep_recreated_privileges
 from .compare.schemas import compare_extensions, compare_schemas
 from .compare.sequences import compare_sequences
 from .compare.tables import compare_tables
@@ -53,7 +53,8 @@ _COMPARATORS = (
 def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[Operation]:
     """Operations that turn ``target`` into ``source``; empty when the schemas are equal.
 
-    With ``privileges``, GRANT/REVOKE differences are included too (roles must exist).
+    With ``privileges``, GRANT/REVOKE differences are included too (roles must exist);
+    without, objects the migration recreates keep the privileges they have in the target.
     Raises :class:`UnsupportedByTarget` when the target's server version cannot run the
     definitions the migration needs.
     """
@@ -62,8 +63,7 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
         ops: list[Operation] = []
         for compare in _COMPARATORS:
             ops += compare(ctx)
-        if privileges:
-            ops += compare_privileges(ctx)
+        ops += compare_privileges(ctx) if privileges else keep_recreated_privileges(ctx)
         ops += compare_comments(ctx, ops)
         check_versions(ops, target)
         return ops

@@ -338,3 +338,43 @@ async def test_view_definitions_are_read_without_keeping_their_locks(pair: Pair)
         assert await own_locks() <= before + 2
         await conn.fetch(VIEWS_SQL)  # the same query, not in a savepoint, keeps 80 of them
         assert await own_locks() >= before + 80
+
+
+async def test_recreated_objects_keep_their_privileges(pair: Pair) -> None:
+    """Without a privileges comparison, a view rebuilt around a column change and a function
+    rebuilt for a new result type keep the target's grants (and its revoke from PUBLIC),
+    after the migration and after its reverse."""
+    body = (
+        "create table t (a {a}); create view v as select a from t;"
+        "create function f() returns {f} language sql as 'select 1';"
+        "create view w as select f() as x;"
+    )
+    acl = (
+        f"grant select on v, w to {ROLE}; revoke execute on function f() from public;"
+        f"grant execute on function f() to {ROLE};"
+    )
+    source_sql = body.format(a="bigint", f="bigint")  # no grants: they are not compared
+    target_sql = body.format(a="integer", f="integer") + acl
+    source, target = await pair.load(source_sql, target_sql)
+    script = generate(diff(source, target))
+    assert any(s.sql.startswith("DROP VIEW public.v") for s in script.statements)
+
+    async def privileges() -> tuple[bool, ...]:
+        return tuple(
+            await pair.target.fetchrow(
+                f"SELECT has_table_privilege('{ROLE}', 'public.v', 'SELECT'),"
+                f" has_table_privilege('{ROLE}', 'public.w', 'SELECT'),"
+                f" has_function_privilege('{ROLE}', 'public.f()', 'EXECUTE'),"
+                " has_function_privilege('public', 'public.f()', 'EXECUTE')"
+            )
+        )
+
+    held = (True, True, True, False)
+    assert await privileges() == held
+    await apply(pair.target, script.statements)
+    # Converged but for the privileges, which stay the target's (fingerprints include them).
+    assert diff(source, await pair.introspect_target()) == []
+    assert await privileges() == held
+    await apply(pair.target, script.reverse_statements)
+    assert_same(target, await pair.introspect_target(), privileges=True)
+    assert await privileges() == held

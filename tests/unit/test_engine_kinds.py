@@ -83,8 +83,20 @@ def test_trigger_after_its_function_and_table_and_dropped_first() -> None:
     assert backward[0] == "DROP TRIGGER tr ON public.t;"
 
 
+def executable_by_public(*names: str) -> list[Privilege]:
+    """PostgreSQL's default ACL of functions, as an introspected catalog holds it."""
+    return [
+        Privilege(
+            object_type="function", target=["public", n, ""], grantee="PUBLIC", privilege="EXECUTE"
+        )
+        for n in names
+    ]
+
+
 def test_result_type_change_drops_and_creates_body_change_replaces() -> None:
-    old = Catalog(functions=[fn("f", "select 1"), fn("g")])
+    old = Catalog(
+        functions=[fn("f", "select 1"), fn("g")], privileges=executable_by_public("f", "g")
+    )
     new = Catalog(functions=[fn("f", "select 2"), fn("g", "select 1::bigint", "bigint")])
     ops = {(op.label, op.obj["name"]) for op in diff(new, old)}
     assert ops == {
@@ -92,6 +104,26 @@ def test_result_type_change_drops_and_creates_body_change_replaces() -> None:
         ("drop_function", "g"),
         ("create_function", "g"),
     }
+
+
+def test_a_rebuilt_function_keeps_its_revoke_from_public() -> None:
+    """Created again, a function is executable by PUBLIC; a target that revoked it keeps that
+    (and its grants) although privileges are not compared."""
+    grant = Privilege(
+        object_type="function", target=["public", "g", ""], grantee="app", privilege="EXECUTE"
+    )
+    old = Catalog(functions=[fn("g")], privileges=[grant])
+    new = Catalog(functions=[fn("g", "select 1::bigint", "bigint")])
+    script = generate(diff(new, old))
+    forward = [s.sql for s in script.statements]
+    again = {
+        "GRANT EXECUTE ON ROUTINE public.g() TO app;",
+        "REVOKE EXECUTE ON ROUTINE public.g() FROM PUBLIC;",
+    }
+    assert set(forward[-2:]) == again, forward  # after the function is created again
+    # The reverse creates it once more: the same privileges again.
+    backward = [s.sql for s in script.reverse_statements]
+    assert set(backward[-2:]) == again, backward
 
 
 def test_domain_constraint_change_is_drop_and_add() -> None:

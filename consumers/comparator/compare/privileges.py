@@ -3,7 +3,8 @@
 Compared only when asked to (``diff(..., privileges=True)``); roles are never created. An
 object created (or recreated) by the migration starts with PostgreSQL's default ACL, so its
 privileges are compared against that default; such operations are marked ``fresh`` so that they
-run after the object exists.
+run after the object exists. Without the comparison, objects the migration drops and creates
+again keep the privileges they have in the target (:func:`keep_recreated_privileges`).
 """
 
 from __future__ import annotations
@@ -28,19 +29,23 @@ def _objects(catalog: Catalog) -> set[Key]:
     return found
 
 
-def _fresh(ctx: Context) -> set[Key]:
-    """Objects of the source that the migration creates or recreates."""
-    fresh = _objects(ctx.source) - _objects(ctx.target)
-    fresh |= {("table", *k) for k in ctx.recreated_tables | ctx.rebuilt_views}
-    fresh |= {("function", *k) for k in ctx.rebuilt_functions}
-    fresh |= {("column", *k) for k in ctx.readded}
-    fresh |= {
+def _recreated(ctx: Context) -> set[Key]:
+    """Objects on both sides that the migration drops and creates again."""
+    found: set[Key] = {("table", *k) for k in ctx.recreated_tables | ctx.rebuilt_views}
+    found |= {("function", *k) for k in ctx.rebuilt_functions}
+    found |= {("column", *k) for k in ctx.readded}
+    found |= {
         ("column", *t.key, c.name)
         for t in ctx.source.tables
         if t.key in ctx.recreated_tables
         for c in t.columns
     }
-    return fresh
+    return found
+
+
+def _fresh(ctx: Context) -> set[Key]:
+    """Objects of the source that the migration creates or recreates."""
+    return (_objects(ctx.source) - _objects(ctx.target)) | _recreated(ctx)
 
 
 def compare_privileges(ctx: Context) -> list[Operation]:
@@ -83,6 +88,43 @@ def compare_privileges(ctx: Context) -> list[Operation]:
     return ops
 
 
+def keep_recreated_privileges(ctx: Context) -> list[Operation]:
+    """Privileges left as they are although their object is dropped and created again.
+
+    When privileges are not compared, a view rebuilt around a column change (or a recreated
+    table, a re-added column, a rebuilt function) would otherwise come back with PostgreSQL's
+    default ACL: grants gone, and a function executable by PUBLIC again. The target's own
+    privileges are restored as ALTER operations (applied again, the same both ways, since the
+    reverse script recreates the object too).
+    """
+    recreated = _recreated(ctx)
+    if not recreated:
+        return []
+    held: dict[Key, list[Privilege]] = {}
+    for p in ctx.target.privileges:
+        held.setdefault((p.object_type, *p.target), []).append(p)
+    reason = "object is recreated"
+    ops: list[Operation] = []
+    for obj in sorted(recreated):
+        have = held.get(obj, [])
+        for p in have:
+            if (p.grantee, p.privilege) not in _DEFAULTS.get(obj[0], []):
+                ops.append(_op(OpKind.ALTER, p, True, reason=reason))
+        given = {(p.grantee, p.privilege) for p in have}
+        for grantee, privilege in _DEFAULTS.get(obj[0], []):
+            if (grantee, privilege) not in given:  # the target took a default away
+                default = Privilege.model_validate(
+                    {
+                        "object_type": obj[0],
+                        "target": list(obj[1:]),
+                        "grantee": grantee,
+                        "privilege": privilege,
+                    }
+                )
+                ops.append(_op(OpKind.ALTER, default, True, reason=reason, revoke=True))
+    return ops
+
+
 def _diff_acl(
     ops: list[Operation], have: list[Privilege], wanted: list[Privilege], fresh: bool
 ) -> None:
@@ -95,9 +137,16 @@ def _diff_acl(
         ops.append(_op(OpKind.CREATE, wanted_by[k], fresh))
 
 
-def _op(kind: OpKind, privilege: Privilege, fresh: bool, reason: str | None = None) -> Operation:
-    """GRANT (CREATE), REVOKE (DROP) or grant again (ALTER, both ways the same)."""
-    data = {**dump(privilege), "fresh": fresh}
+def _op(
+    kind: OpKind,
+    privilege: Privilege,
+    fresh: bool,
+    reason: str | None = None,
+    revoke: bool = False,
+) -> Operation:
+    """GRANT (CREATE), REVOKE (DROP) or grant again (ALTER, both ways the same; with
+    ``revoke``, revoke again)."""
+    data = {**dump(privilege), "fresh": fresh, **({"revoke": True} if revoke else {})}
     schema = privilege.target[0]
     name = ".".join(privilege.target[1:]) or schema
     label = f"{name}:{privilege.privilege}:{privilege.grantee}"

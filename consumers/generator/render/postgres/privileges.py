@@ -22,8 +22,8 @@ def _on(privilege: dict[str, Any]) -> str:
 
 
 def render_privilege(op: Operation, ctx: RenderContext, emit: Emit) -> None:
-    """GRANT (CREATE, or ALTER: granted again) or REVOKE (DROP) one privilege; nothing on an
-    object the script drops."""
+    """GRANT (CREATE, or ALTER: granted again) or REVOKE (DROP, or ALTER marked ``revoke``:
+    revoked again) one privilege; nothing on an object the script drops."""
     privilege = op.obj
     target = privilege["target"]
     if ctx.gone((privilege["object_type"], *target)):
@@ -34,7 +34,7 @@ def render_privilege(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     what = f"{privilege['privilege']} ON {_on(privilege)}"
     if privilege["object_type"] == "column":
         what = f"{privilege['privilege']} ({q(privilege['target'][2])}) ON {_on(privilege)}"
-    if op.kind is not OpKind.DROP:  # ALTER: granted again
+    if op.kind is not OpKind.DROP and not privilege.get("revoke"):  # ALTER: granted again
         option = " WITH GRANT OPTION" if privilege.get("grantable") else ""
         emit(f"GRANT {what} TO {grantee}{option}")
     else:
