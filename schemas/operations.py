@@ -9,7 +9,7 @@ is mechanical (:meth:`Operation.reverse`). The generator orders operations and r
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +49,13 @@ class ObjectType(StrEnum):
 
 _INVERSE_KIND = {OpKind.CREATE: OpKind.DROP, OpKind.DROP: OpKind.CREATE, OpKind.ALTER: OpKind.ALTER}
 
+Direction = Literal["both", "forward", "reverse"]
+_INVERSE_DIRECTION: dict[Direction, Direction] = {
+    "both": "both",
+    "forward": "reverse",
+    "reverse": "forward",
+}
+
 
 class Operation(BaseModel):
     """One change to one object: CREATE (new only), DROP (old only) or ALTER (both)."""
@@ -65,12 +72,28 @@ class Operation(BaseModel):
     reason: str | None = Field(
         default=None, description="Why an unchanged object is touched (e.g. rebuilt for a type)."
     )
+    direction: Direction = Field(
+        default="both",
+        description="'reverse': needed only by the script that undoes the migration (e.g. a view "
+        "rebuilt around the enum swap that removes a value the migration adds); 'forward': only "
+        "by the migration itself (such an operation, reversed).",
+    )
 
     def reverse(self) -> Operation:
         """The operation that undoes this one."""
         return self.model_copy(
-            update={"kind": _INVERSE_KIND[self.kind], "old": self.new, "new": self.old}
+            update={
+                "kind": _INVERSE_KIND[self.kind],
+                "old": self.new,
+                "new": self.old,
+                "direction": _INVERSE_DIRECTION[self.direction],
+            }
         )
+
+    @property
+    def forward(self) -> bool:
+        """Whether the migration itself runs it (not only its reverse)."""
+        return self.direction != "reverse"
 
     @property
     def label(self) -> str:

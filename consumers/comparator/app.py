@@ -93,7 +93,9 @@ async def compare(event: Event) -> Event:
 
 
 def _summary(operations: list[Operation]) -> DiffSummary:
-    return DiffSummary(total=len(operations), by_kind=dict(Counter(op.label for op in operations)))
+    # What the migration does: operations needed only by its reverse are not counted.
+    labels = Counter(op.label for op in operations if op.forward)
+    return DiffSummary(total=labels.total(), by_kind=dict(labels))
 
 
 _pumping: dict[str, asyncio.Lock] = {}

@@ -28,7 +28,7 @@ from .compare.tables import compare_tables
 from .compare.triggers import compare_triggers
 from .compare.types import compare_composite_types, compare_domains, compare_enums
 from .compare.versions import UnsupportedByTarget, check_versions
-from .compare.views import compare_views
+from .compare.views import compare_views, rebuild_for_reverse_swaps
 
 __all__ = ["UnsupportedByTarget", "diff"]
 
@@ -64,6 +64,7 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
         for compare in _COMPARATORS:
             ops += compare(ctx)
         ops += compare_privileges(ctx) if privileges else keep_recreated_privileges(ctx)
+        ops += rebuild_for_reverse_swaps(ctx)
         ops += compare_comments(ctx, ops)
         check_versions(ops, target)
         return ops

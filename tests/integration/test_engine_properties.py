@@ -5,7 +5,8 @@ tables, columns and types and differ in details): tables with columns of several
 (integers, text, arrays, an enum, a domain, timestamps), primary keys, unique constraints,
 foreign keys, checks, indexes, a view (over the enum column too), a sequence and comments.
 Both are loaded into two reused databases, TARGET is migrated with the generated script, and
-the result must re-diff empty and have SOURCE's fingerprint.
+the result must re-diff empty and have SOURCE's fingerprint; the reverse script must then
+bring back TARGET's.
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ async def _converge(conns: list[asyncpg.Connection], source_sql: str, target_sql
     script = generate(diff(source, target))
     await apply(target_conn, script.statements)
     assert_same(source, await introspect_connection(target_conn))
+    await apply(target_conn, script.reverse_statements)
+    assert_same(target, await introspect_connection(target_conn))
 
 
 @settings(

@@ -378,3 +378,28 @@ async def test_recreated_objects_keep_their_privileges(pair: Pair) -> None:
     await apply(pair.target, script.reverse_statements)
     assert_same(target, await pair.introspect_target(), privileges=True)
     assert await privileges() == held
+
+
+async def test_the_reverse_of_an_added_enum_value_rebuilds_the_views_over_its_columns(
+    pair: Pair,
+) -> None:
+    """Adding a value is done in place; undoing it swaps the type, so the reverse script (and
+    only it) rebuilds the views over the converted column, with their comments and grants."""
+    rest = (
+        "create table t (id int, m mood); create view v as select id, m from t;"
+        "create view v2 as select m from v; create view other as select id from t;"
+        f"comment on view v is 'moods'; grant select on v to {ROLE};"
+    )
+    source_sql = "create type mood as enum ('a', 'b', 'c');" + rest
+    target_sql = "create type mood as enum ('a', 'b');" + rest
+    script = await migrate(pair, source_sql, target_sql)  # forward, then reverse: both converge
+    forward = [s.sql for s in script.statements]
+    assert forward == ["ALTER TYPE public.mood ADD VALUE 'c' AFTER 'b';"]
+    back = [s.sql for s in script.reverse_statements]
+    swap = back.index("ALTER TYPE public.mood RENAME TO mood__old;")
+    assert back.index("DROP VIEW public.v2;") < back.index("DROP VIEW public.v;") < swap
+    created = [i for i, s in enumerate(back) if s.startswith("CREATE VIEW public.v")]
+    assert len(created) == 2 and min(created) > swap
+    assert not any("public.other" in s for s in back)  # it does not read the column
+    assert "COMMENT ON VIEW public.v IS 'moods';" in back
+    assert f"GRANT SELECT ON TABLE public.v TO {ROLE};" in back

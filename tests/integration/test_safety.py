@@ -9,6 +9,7 @@ import uuid
 import asyncpg
 import pytest
 
+from schemas.hazards import Hazard
 from tests.integration.conftest import (
     create_token,
     registered_pair,
@@ -204,3 +205,35 @@ async def test_lasting_lock_conflict_fails_cleanly_after_bounded_retries(api, ne
     assert "lock" in migration["error"]["database_error"]
     assert "attempts" in migration["error"]["reason"]
     assert await snapshot(target_url) == before
+
+
+async def test_rollback_of_an_added_enum_value_rebuilds_the_view_over_it(api, new_database):
+    """Adding an enum value runs in place; rolling it back swaps the type, which needs the view
+    over its column dropped and created again around the swap."""
+    rest = "create table t (id int, m mood); create view v as select id, m from t;"
+    source_url, target_url, source, target = await _setup(
+        api,
+        new_database,
+        "create type mood as enum ('a', 'b', 'c');" + rest,
+        "create type mood as enum ('a', 'b');" + rest,
+    )
+    original = await snapshot(target_url)
+    migration_id = await _request(api, source, target, allow=["not_transactional"])
+    applied = await wait_for_status(api, migration_id, {"applied", "failed", "awaiting_approval"})
+    assert applied["status"] == "applied", applied
+    assert [s["sql"] for s in applied["statements"]] == [
+        "ALTER TYPE public.mood ADD VALUE 'c' AFTER 'b';"
+    ]
+    await assert_same_schema(source_url, target_url)
+
+    response = await api.post(
+        f"/api/v1/migrations/{migration_id}/rollback",
+        json={"mode": "apply", "allow_hazards": [h.value for h in Hazard]},
+    )
+    assert response.status_code == 202, response.text
+    rolled = await wait_for_status(
+        api, response.json()["migration_id"], {"applied", "failed", "awaiting_approval"}
+    )
+    assert rolled["status"] == "applied", rolled
+    assert any(s["sql"] == "DROP VIEW public.v;" for s in rolled["statements"])
+    assert await snapshot(target_url) == original

@@ -488,3 +488,31 @@ def test_a_column_added_with_a_volatile_default_rewrites_the_table(
     source = catalog(table("t", col("id"), col("c", "text", default=default)))
     [added] = generate(diff(source, catalog(table("t", col("id"))))).statements
     assert (Hazard.TABLE_REWRITE in added.hazards) is rewrite, added
+
+
+def test_operations_for_the_reverse_only_are_left_out_of_the_migration() -> None:
+    view = {"schema_name": "public", "name": "v", "definition": " SELECT 1;", "depends_on": []}
+    rebuild = [
+        Operation(
+            kind=k,
+            object_type=ObjectType.VIEW,
+            schema_name="public",
+            name="v",
+            direction="reverse",
+            **{side: view},
+        )
+        for k, side in ((OpKind.DROP, "old"), (OpKind.CREATE, "new"))
+    ]
+    script = generate(rebuild)
+    assert script.statements == []
+    assert [s.sql.split(" AS")[0] for s in script.reverse_statements] == [
+        "DROP VIEW public.v;",
+        "CREATE VIEW public.v",
+    ]
+    undo = [op.reverse() for op in rebuild]
+    assert {op.direction for op in undo} == {"forward"}
+    assert [s.sql.split(" AS")[0] for s in generate(undo).statements] == [
+        "DROP VIEW public.v;",
+        "CREATE VIEW public.v",
+    ]
+    assert generate(undo).reverse_statements == []

@@ -34,7 +34,7 @@ def _dropped_comment_keys(ops: list[Operation]) -> set[Key]:
     name) stands for everything on a dropped relation (columns, constraints, ...)."""
     keys: set[Key] = set()
     for o in ops:
-        if o.kind is not OpKind.DROP:
+        if o.kind is not OpKind.DROP or not o.forward:
             continue
         schema = o.schema_name or ""
         if o.object_type is ObjectType.SCHEMA:

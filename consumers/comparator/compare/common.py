@@ -36,6 +36,8 @@ class Context:
     rekeyed_tables: set[Key] = field(default_factory=set)  # a PK/unique is dropped or rebuilt
     rebuilt_functions: set[Key] = field(default_factory=set)  # dropped and created again
     rebuilt_views: set[Key] = field(default_factory=set)  # dropped and created again
+    # Columns only the reverse script converts (an enum the migration adds values to).
+    reverse_retyped: set[ColumnKey] = field(default_factory=set)
 
     def touched_tables(self) -> set[Key]:
         """Tables with a column that is dropped, re-added or changes type."""

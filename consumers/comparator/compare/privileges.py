@@ -97,7 +97,12 @@ def keep_recreated_privileges(ctx: Context) -> list[Operation]:
     privileges are restored as ALTER operations (applied again, the same both ways, since the
     reverse script recreates the object too).
     """
-    recreated = _recreated(ctx)
+    return restore_privileges(ctx, _recreated(ctx))
+
+
+def restore_privileges(ctx: Context, recreated: set[Key]) -> list[Operation]:
+    """ALTER operations that give ``recreated`` objects (keys as in :func:`_objects`) the
+    privileges they have in the target, after they are created again."""
     if not recreated:
         return []
     held: dict[Key, list[Privilege]] = {}

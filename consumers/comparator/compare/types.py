@@ -17,7 +17,7 @@ def compare_enums(ctx: Context) -> list[Operation]:
 
     Runs after the tables: the converted columns are those that exist on both sides. When the
     forward script swaps, they are marked retyped, so that the views and foreign keys over
-    them are rebuilt around the swap.
+    them are rebuilt around the swap; when only its reverse does, ``reverse_retyped``.
     """
     src = by_key(ctx.source.enums, lambda e: e.key)
     tgt = by_key(ctx.target.enums, lambda e: e.key)
@@ -28,6 +28,10 @@ def compare_enums(ctx: Context) -> list[Operation]:
     for key in relabelled:
         if not labels_only_added(tgt[key].labels, src[key].labels):
             ctx.retyped.update((t.schema_name, t.name, c.name) for t, c in tgt_users.get(key, []))
+        else:  # added in place; undoing it swaps the type and converts the source's columns
+            ctx.reverse_retyped.update(
+                (t.schema_name, t.name, c.name) for t, c in src_users.get(key, [])
+            )
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)
         if s == t:

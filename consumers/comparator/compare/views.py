@@ -6,7 +6,8 @@ from __future__ import annotations
 from schemas.catalog import Key, View
 from schemas.operations import ObjectType, Operation, OpKind
 
-from .common import Context, by_key, dump, op, pair
+from .common import Context, alter, by_key, dump, op, pair
+from .privileges import restore_privileges
 
 
 def view_type(view: View) -> ObjectType:
@@ -77,4 +78,58 @@ def _compare_view_indexes(s: View, t: View) -> list[Operation]:
             schema_name=s.schema_name,
             table=s.name,
         )
+    return ops
+
+
+def rebuild_for_reverse_swaps(ctx: Context) -> list[Operation]:
+    """Views that only the reverse script rebuilds, around an enum type swap.
+
+    A migration that adds enum values does it in place, but the script undoing it swaps the
+    type and converts the columns of that type, which PostgreSQL refuses while a view reads
+    them. The views over those columns (and the views over them), with their comments,
+    triggers and privileges, are dropped and created again in the reverse script only: these
+    operations carry ``direction="reverse"``. Runs after the other comparators.
+    """
+    if not ctx.reverse_retyped:
+        return []
+    src = by_key(ctx.source.views, lambda v: v.key)
+    tgt = by_key(ctx.target.views, lambda v: v.key)
+    # Views on both sides that the migration leaves alone are the same on both sides.
+    kept = {k: v for k, v in src.items() if k in tgt and k not in ctx.rebuilt_views}
+    hit: set[Key] = set()
+    grew = True
+    while grew:  # a view over a rebuilt view is rebuilt too
+        grew = False
+        for key, view in kept.items():
+            if key not in hit and any(
+                (d[0], d[1], d[2]) in ctx.reverse_retyped or (d[0], d[1]) in hit
+                for d in view.depends_on
+            ):
+                hit.add(key)
+                grew = True
+    ops: list[Operation] = []
+    where = {"reason": "enum type swap of the reverse script", "direction": "reverse"}
+    for key in sorted(hit):
+        data, kind = dump(src[key]), view_type(src[key])
+        # A drop and a create, reversed, are a create and a drop: the reverse rebuilds it.
+        ops.append(op(OpKind.DROP, kind, key[1], old=data, schema_name=key[0], **where))
+        ops.append(op(OpKind.CREATE, kind, key[1], new=data, schema_name=key[0], **where))
+    for comment in ctx.target.comments:
+        on_view = comment.object_type in ("view", "materialized view", "column")
+        if on_view and tuple(comment.target[:2]) in hit:
+            name = ".".join(comment.target)
+            ops.append(alter(ObjectType.COMMENT, comment, comment, name, **where))
+    for trigger in ctx.target.triggers:
+        if (trigger.schema_name, trigger.table) in hit:
+            ops += pair(
+                ObjectType.TRIGGER,
+                trigger,
+                trigger,
+                trigger.name,
+                schema_name=trigger.schema_name,
+                table=trigger.table,
+                **where,
+            )
+    restored = restore_privileges(ctx, {("table", *k) for k in hit})
+    ops += [o.model_copy(update={"direction": "reverse"}) for o in restored]
     return ops

@@ -36,10 +36,11 @@ def generate(
     except KeyError:
         raise UnsupportedDialect(f"no SQL renderer for dialect {dialect!r}") from None
     with gc_paused():
-        forward: list[Statement] = render(plan(ops), concurrent_indexes=concurrent_indexes)
+        forward: list[Statement] = render(
+            plan([op for op in ops if op.forward]), concurrent_indexes=concurrent_indexes
+        )
+        undo = [op.reverse() for op in ops if op.direction != "forward"]
         backward: list[Statement] = (
-            render(plan([op.reverse() for op in ops]), concurrent_indexes=concurrent_indexes)
-            if reverse
-            else []
+            render(plan(undo), concurrent_indexes=concurrent_indexes) if reverse else []
         )
     return Script(statements=forward, reverse_statements=backward)
