@@ -10,6 +10,7 @@ import pytest
 from consumers.common.gcpause import gc_paused
 from consumers.generator.order import plan
 from consumers.generator.render.postgres.common import strip_outer_parens
+from schemas.catalog import Column, ForeignKey
 from schemas.operations import ObjectType, Operation, OpKind
 
 
@@ -109,3 +110,20 @@ def test_function_after_the_domain_of_its_argument() -> None:
     assert [o.object_type for o in plan(ops)] == [ObjectType.DOMAIN, ObjectType.FUNCTION]
     back = plan([o.reverse() for o in ops])
     assert [o.object_type for o in back] == [ObjectType.FUNCTION, ObjectType.DOMAIN]
+
+
+def test_trusted_catalog_objects_equal_validated_ones() -> None:
+    assert Column.trusted(name="a", type="integer") == Column(name="a", type="integer")
+    fk = ForeignKey.trusted(name="f", definition="d", ref_schema="s", ref_table="t")
+    assert fk == ForeignKey(name="f", definition="d", ref_schema="s", ref_table="t")
+    assert fk.kind == "foreign_key" and fk.ref_columns == []
+    # Instances share one fields-set; an update through model_copy leaves it alone.
+    other = ForeignKey.trusted(name="g", definition="d", ref_schema="s", ref_table="t")
+    assert fk.model_fields_set is other.model_fields_set
+    renamed = fk.model_copy(update={"name": "h"})
+    assert (renamed.name, fk.name) == ("h", "f")
+    assert fk.model_fields_set == set(ForeignKey.model_fields)
+    with pytest.raises(TypeError, match="no field colour"):
+        Column.trusted(name="a", type="integer", colour="red")
+    with pytest.raises(TypeError, match=r"Column\.type is required"):
+        Column.trusted(name="a")
