@@ -594,13 +594,16 @@ async def _ddl_log(url: str) -> list[str]:
 
 
 async def _writes(url: str) -> int:
-    """Rows inserted, updated and deleted in every table of the database, catalogs included
-    (cumulative statistics; a closed backend has flushed its own)."""
+    """Rows inserted, updated and deleted in every table of the database, its catalogs included
+    (cumulative statistics; a closed backend has flushed its own). Shared catalogs
+    (pg_database, pg_authid, ...) are left out: other databases' activity writes them."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SELECT pg_stat_clear_snapshot()")
         return await conn.fetchval(
-            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_all_tables"
+            "SELECT coalesce(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del), 0)"
+            " FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid"
+            " WHERE NOT c.relisshared"
         )
     finally:
         await conn.close()
