@@ -355,7 +355,6 @@ class SizeResult:
     ss_wall: list[float] = field(default_factory=list)
     ss_peak: list[float] = field(default_factory=list)
     ss_cpu: list[float] = field(default_factory=list)
-    ss_startup_cpu: list[float] = field(default_factory=list)
     ss_inproc: list[dict[str, Any]] = field(default_factory=list)
     migra_wall: list[float] = field(default_factory=list)
     migra_peak: list[float] = field(default_factory=list)
@@ -420,7 +419,6 @@ async def bench_size(
             res.ss_wall.append(ss.wall_s)
             res.ss_peak.append(ss.peak_mb)
             res.ss_cpu.append(ss.cpu_s)
-            res.ss_startup_cpu.append(startup_cpu())
             mg = measure_process(migra_cmd, args.timeout)
             if mg.returncode not in (0, 2):
                 _fail(f"migra failed ({mg.returncode}): {mg.stderr[-2000:]}")
@@ -452,7 +450,9 @@ def _per_added(a: SizeResult, b: SizeResult, name: str) -> float:
     return 1000 * (b.median(name) - a.median(name)) / (b.tables - a.tables)
 
 
-def report(results: list[SizeResult], notes: list[str], args: argparse.Namespace) -> str:
+def report(
+    results: list[SizeResult], notes: list[str], args: argparse.Namespace, import_cpu: float
+) -> str:
     """The markdown report: table, per-table growth, in-process breakdown, notes."""
     lines = [
         "| tables | objects | schemashift wall s | schemashift peak MB | migra wall s "
@@ -495,7 +495,7 @@ def report(results: list[SizeResult], notes: list[str], args: argparse.Namespace
             for r in results
         )
         + f". A process that only starts Python and imports the engine takes "
-        f"{statistics.median(x for r in results for x in r.ss_startup_cpu):.2f} s of CPU "
+        f"{import_cpu:.2f} s of CPU "
         "(schemashift diff loads most of it in a thread while the servers answer).",
         "",
         "Schemashift in-process (medians, s): "
@@ -557,7 +557,9 @@ async def main_async(args: argparse.Namespace) -> None:
         server = await admin.fetchval("SHOW server_version")
     finally:
         await admin.close()
-    text = report(results, notes, args)
+    # The same at every size: measured once, median of three.
+    import_cpu = statistics.median(startup_cpu() for _ in range(3))
+    text = report(results, notes, args, import_cpu)
     header = (
         f"# Engine benchmark ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)\n\n"
         f"PostgreSQL {server}; Schemashift on Python {platform.python_version()}; migra env: "

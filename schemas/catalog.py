@@ -43,8 +43,6 @@ class CatalogModel(BaseModel):
             return False
         return super().__eq__(other)  # a cached property in a __dict__: fields only
 
-    __hash__ = BaseModel.__hash__
-
     @classmethod
     def trusted(cls, **values: Any) -> Self:
         """An instance from ``values`` that already have the fields' types: no validation.

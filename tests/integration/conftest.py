@@ -28,6 +28,9 @@ from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 
+# For requests whose hazards are not under test.
+ALL_HAZARDS = [h.value for h in Hazard]
+
 
 def _free_port() -> int:
     with socket.socket() as s:

@@ -22,9 +22,9 @@ from consumers.common.kafka import make_broker, publish_event
 from consumers.common.settings import Settings
 from infra import manager
 from schemas.events import EventType
-from schemas.hazards import Hazard
 from schemas.reserved import HISTORY_SCHEMA
 from tests.integration.conftest import (
+    ALL_HAZARDS,
     TopicReader,
     comparison_event,
     registered_pair,
@@ -34,8 +34,6 @@ from tests.integration.conftest import (
 from tests.schema_snapshot import assert_same_schema
 
 pytestmark = pytest.mark.integration
-
-ALLOW = [h.value for h in Hazard]
 
 
 def many_tables(count: int, prefix: str = "t") -> str:
@@ -54,7 +52,7 @@ async def _pair(api, new_database, source_sql: str, target_sql: str = ""):
 async def _request(api, source: str, target: str) -> str:
     response = await api.post(
         "/api/v1/comparisons",
-        json={"source": source, "target": target, "mode": "apply", "allow_hazards": ALLOW},
+        json={"source": source, "target": target, "mode": "apply", "allow_hazards": ALL_HAZARDS},
     )
     assert response.status_code == 202, response.text
     return response.json()["migration_id"]

@@ -106,10 +106,24 @@ async def apply(conn: asyncpg.Connection, statements: list[Statement]) -> None:
             await transaction.rollback()
 
 
-def assert_same(expected: Catalog, actual: Catalog, *, privileges: bool = False) -> None:
-    """No operation left between the two, and equal fingerprints."""
+async def apply_at(url: str, statements: list[Statement]) -> None:
+    """:func:`apply` on a connection of its own to the database at ``url``."""
+    conn = await asyncpg.connect(url)
+    try:
+        await apply(conn, statements)
+    finally:
+        await conn.close()
+
+
+def assert_no_difference(expected: Catalog, actual: Catalog, *, privileges: bool = False) -> None:
+    """No operation left between the two."""
     leftover = diff(expected, actual, privileges=privileges)
     assert leftover == [], [f"{op.label} {op.qualified_name}" for op in leftover]
+
+
+def assert_same(expected: Catalog, actual: Catalog, *, privileges: bool = False) -> None:
+    """No operation left between the two, and equal fingerprints."""
+    assert_no_difference(expected, actual, privileges=privileges)
     assert expected.fingerprint() == actual.fingerprint()
 
 

@@ -8,7 +8,6 @@ too and must bring back the original target schema.
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 
 from consumers.comparator.diff import diff
@@ -19,28 +18,18 @@ from consumers.comparator.introspect import (
     introspect,
 )
 from consumers.generator.render import generate
-from schemas.catalog import Catalog
 from schemas.hazards import Hazard
-from schemas.operations import Script, Statement
-from tests.integration.test_engine_objects import Pair, apply, pair  # noqa: F401 (a fixture)
+from schemas.operations import Script
+from tests.integration.test_engine_objects import (  # noqa: F401 (pair: a fixture)
+    Pair,
+    apply,
+    apply_at,
+    assert_same,
+    pair,
+)
 from tests.integration.test_engine_objects import migrate as migrate_pair
 
 pytestmark = pytest.mark.integration
-
-
-async def _apply(url: str, statements: list[Statement]) -> None:
-    """Apply ``statements`` to the database at ``url`` as the executor does."""
-    conn = await asyncpg.connect(url)
-    try:
-        await apply(conn, statements)
-    finally:
-        await conn.close()
-
-
-def _assert_same(expected: Catalog, actual: Catalog) -> None:
-    leftover = diff(expected, actual)
-    assert leftover == [], [f"{op.label} {op.qualified_name}" for op in leftover]
-    assert expected.fingerprint() == actual.fingerprint()
 
 
 async def migrate(new_database, source_sql: str, target_sql: str) -> Script:
@@ -51,10 +40,10 @@ async def migrate(new_database, source_sql: str, target_sql: str) -> Script:
     ops = diff(source, target)
     assert ops, "the schemas differ, so there must be operations"
     script = generate(ops)
-    await _apply(target_url, script.statements)
-    _assert_same(source, await introspect(target_url))
-    await _apply(target_url, script.reverse_statements)
-    _assert_same(target, await introspect(target_url))
+    await apply_at(target_url, script.statements)
+    assert_same(source, await introspect(target_url))
+    await apply_at(target_url, script.reverse_statements)
+    assert_same(target, await introspect(target_url))
     return script
 
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import uuid
 
-import asyncpg
 import pytest
 
 from consumers.comparator.diff import diff
 from consumers.comparator.introspect import introspect
 from consumers.generator.render import generate
-from schemas.hazards import Hazard
-from schemas.operations import Statement
-from tests.integration.conftest import register, wait_for_status
-from tests.integration.test_engine_objects import apply
+from tests.integration.conftest import ALL_HAZARDS, register, wait_for_status
+from tests.integration.test_engine_objects import apply_at, assert_no_difference
 from tests.schema_snapshot import assert_same_schema, snapshot
 
 pytestmark = pytest.mark.integration
@@ -103,23 +100,6 @@ CREATE TABLE {SELECT}."drop me ""x""" (id integer);
 CREATE TABLE "gone ""schema"" ;"."t;" (id integer);
 '''
 
-ALL_HAZARDS = [h.value for h in Hazard]
-
-
-async def _apply(url: str, statements: list[Statement]) -> None:
-    """Apply ``statements`` to the database at ``url`` as the executor does."""
-    conn = await asyncpg.connect(url)
-    try:
-        await apply(conn, statements)
-    finally:
-        await conn.close()
-
-
-def _assert_no_difference(expected, actual) -> None:
-    leftover = diff(expected, actual)
-    assert leftover == [], [f"{op.label} {op.qualified_name}" for op in leftover]
-    assert expected.fingerprint() == actual.fingerprint()
-
 
 async def test_engine_migrates_hostile_names_both_ways(new_database) -> None:
     source_url = await new_database(SOURCE)
@@ -158,16 +138,16 @@ async def test_engine_migrates_hostile_names_both_ways(new_database) -> None:
     ops = diff(source, target)
     assert ops
     script = generate(ops)
-    await _apply(target_url, script.statements)
+    await apply_at(target_url, script.statements)
     await assert_same_schema(source_url, target_url)
-    _assert_no_difference(source, await introspect(target_url))
+    assert_no_difference(source, await introspect(target_url))
     assert diff(source, await introspect(target_url)) == []
 
     # The reverse script brings the original target back (enum labels cannot be removed in
     # place: the engine recreates the type and converts its columns).
-    await _apply(target_url, script.reverse_statements)
+    await apply_at(target_url, script.reverse_statements)
     assert await snapshot(target_url) == before
-    _assert_no_difference(target, await introspect(target_url))
+    assert_no_difference(target, await introspect(target_url))
 
 
 async def test_engine_creates_every_hostile_object_from_nothing(new_database) -> None:
@@ -175,12 +155,12 @@ async def test_engine_creates_every_hostile_object_from_nothing(new_database) ->
     target_url = await new_database()
     source, target = await introspect(source_url), await introspect(target_url)
     script = generate(diff(source, target))
-    await _apply(target_url, script.statements)
+    await apply_at(target_url, script.statements)
     await assert_same_schema(source_url, target_url)
-    _assert_no_difference(source, await introspect(target_url))
+    assert_no_difference(source, await introspect(target_url))
     # ...and drops every one of them again.
-    await _apply(target_url, script.reverse_statements)
-    _assert_no_difference(target, await introspect(target_url))
+    await apply_at(target_url, script.reverse_statements)
+    assert_no_difference(target, await introspect(target_url))
 
 
 async def test_service_migrates_hostile_names(api, new_database) -> None:
@@ -197,7 +177,7 @@ async def test_service_migrates_hostile_names(api, new_database) -> None:
     assert migration["status"] == "applied", migration["error"]
     assert migration["statements"]
     await assert_same_schema(source_url, target_url)
-    _assert_no_difference(await introspect(source_url), await introspect(target_url))
+    assert_no_difference(await introspect(source_url), await introspect(target_url))
 
 
 # --------------------------------------------------------------------------------------------

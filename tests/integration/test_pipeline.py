@@ -28,6 +28,7 @@ from schemas.hazards import Hazard
 from tests.conformance.fixtures import ensure_roles
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import (
+    ALL_HAZARDS,
     TopicReader,
     comparison_event,
     create_token,
@@ -60,7 +61,6 @@ CREATE TABLE orders (
 CREATE INDEX orders_customer_idx ON orders (customer_id);
 CREATE TABLE "Audit Log" (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);
 """
-ALL_HAZARDS = [h.value for h in Hazard]
 
 
 async def _pair(new_database, api, source_sql=SOURCE, target_sql=TARGET):

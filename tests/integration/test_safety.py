@@ -9,8 +9,8 @@ import uuid
 import asyncpg
 import pytest
 
-from schemas.hazards import Hazard
 from tests.integration.conftest import (
+    ALL_HAZARDS,
     create_token,
     registered_pair,
     settled_events,
@@ -228,7 +228,7 @@ async def test_rollback_of_an_added_enum_value_rebuilds_the_view_over_it(api, ne
 
     response = await api.post(
         f"/api/v1/migrations/{migration_id}/rollback",
-        json={"mode": "apply", "allow_hazards": [h.value for h in Hazard]},
+        json={"mode": "apply", "allow_hazards": ALL_HAZARDS},
     )
     assert response.status_code == 202, response.text
     rolled = await wait_for_status(

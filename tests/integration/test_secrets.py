@@ -36,14 +36,12 @@ from cryptography.fernet import Fernet
 from consumers.comparator.introspect import introspect
 from consumers.comparator.introspect.postgres import introspect_connection
 from schemas.events import ALL_TOPICS, TOPIC_PREFIX
-from schemas.hazards import Hazard
 from tests.conftest import ENV_FILE, REPO_ROOT, _infra_env, with_database
-from tests.integration.conftest import Service, settled_events, wait_for_status
+from tests.integration.conftest import ALL_HAZARDS, Service, settled_events, wait_for_status
 from tests.schema_snapshot import assert_same_schema, snapshot
 
 pytestmark = pytest.mark.integration
 
-ALL_HAZARDS = [h.value for h in Hazard]
 
 TARGET = """
 CREATE TABLE customers (id integer PRIMARY KEY, email varchar(100) NOT NULL);

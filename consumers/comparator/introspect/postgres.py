@@ -4,7 +4,7 @@ All queries run in one READ ONLY, REPEATABLE READ transaction so they see one sn
 an empty ``search_path`` so that every name PostgreSQL renders (types, defaults, constraint and
 index definitions) is schema-qualified and comparable across databases.
 
-The catalog objects are built with ``model_construct`` (no validation): the rows come from
+The catalog objects are built with ``CatalogModel.trusted`` (no validation): the rows come from
 PostgreSQL's own catalogs with the models' types, and validating some 100,000 objects of a large
 schema would cost more than the queries. A test checks that the result validates.
 """

@@ -39,8 +39,8 @@ def generate(
         forward: list[Statement] = render(
             plan([op for op in ops if op.forward]), concurrent_indexes=concurrent_indexes
         )
-        undo = [op.reverse() for op in ops if op.direction != "forward"]
-        backward: list[Statement] = (
-            render(plan(undo), concurrent_indexes=concurrent_indexes) if reverse else []
-        )
+        backward: list[Statement] = []
+        if reverse:
+            undo = [op.reverse() for op in ops if op.direction != "forward"]
+            backward = render(plan(undo), concurrent_indexes=concurrent_indexes)
     return Script(statements=forward, reverse_statements=backward)
