@@ -594,14 +594,21 @@ async def _ddl_log(url: str) -> list[str]:
 async def _writes(url: str) -> int:
     """Rows inserted, updated and deleted in every table of the database, its catalogs included
     (cumulative statistics; a closed backend has flushed its own). Shared catalogs
-    (pg_database, pg_authid, ...) are left out: other databases' activity writes them."""
+    (pg_database, pg_authid, ...) are left out: other databases' activity writes them. So are
+    the planner statistics and their TOAST table: autovacuum's ANALYZE rewrites them whenever
+    it visits a freshly loaded database, and ANALYZE cannot run in the READ ONLY transaction
+    that the witness proves introspection uses."""
     conn = await asyncpg.connect(url)
     try:
         await conn.execute("SELECT pg_stat_clear_snapshot()")
         return await conn.fetchval(
-            "SELECT coalesce(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del), 0)"
+            "WITH statistics AS (SELECT oid, reltoastrelid FROM pg_class"
+            "   WHERE oid IN ('pg_statistic'::regclass, 'pg_statistic_ext_data'::regclass))"
+            " SELECT coalesce(sum(s.n_tup_ins + s.n_tup_upd + s.n_tup_del), 0)"
             " FROM pg_stat_all_tables s JOIN pg_class c ON c.oid = s.relid"
             " WHERE NOT c.relisshared"
+            "   AND c.oid NOT IN (SELECT oid FROM statistics)"
+            "   AND c.oid NOT IN (SELECT reltoastrelid FROM statistics)"
         )
     finally:
         await conn.close()
