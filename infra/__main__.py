@@ -6,13 +6,21 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra import manager
+from infra import manager, pgversions
 
 
-def main(argv: list[str] | None = None) -> int:
+def _versions(text: str) -> tuple[int, ...]:
+    # argparse shows the message of ArgumentTypeError only, not that of a ValueError.
+    try:
+        return pgversions.parse_versions(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(
-        prog="python -m infra", description="Local Kafka (KRaft) + PostgreSQL for schemashift."
+        prog=prog, description="Local Kafka (KRaft) + PostgreSQL for schemashift."
     )
     parser.add_argument(
         "--state-dir",
@@ -21,26 +29,57 @@ def main(argv: list[str] | None = None) -> int:
         help="state directory (default: $SCHEMASHIFT_STATE_DIR or <repo>/.schemashift)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    versions_help = (
+        "extra PostgreSQL major versions, e.g. 14,16,17,18: one cluster each on port "
+        f"{pgversions.PORT_BASE} + major (default: ${pgversions.VERSIONS_ENV})"
+    )
     for name, text in (
         ("up", "install/start what is missing, create topics, write <state>/env"),
         ("down", "stop what `up` started"),
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--no-kafka", action="store_true", help="leave Kafka alone")
-        cmd.add_argument("--no-postgres", action="store_true", help="leave PostgreSQL alone")
-    sub.add_parser("status", help="show what is running (exit 1 if anything is not)")
+        cmd.add_argument(
+            "--no-postgres", action="store_true", help="leave PostgreSQL (every cluster) alone"
+        )
+        if name == "up":
+            cmd.add_argument(
+                "--postgres-versions", type=_versions, metavar="VERSIONS", help=versions_help
+            )
+        else:
+            cmd.add_argument(
+                "--only",
+                nargs="+",
+                metavar="COMPONENT",
+                help="stop only these: kafka, postgres, postgres-<major> (as `status` names them)",
+            )
+    status_cmd = sub.add_parser("status", help="show what is running (exit 1 if anything is not)")
+    status_cmd.add_argument(
+        "--postgres-versions", type=_versions, metavar="VERSIONS", help=versions_help
+    )
     args = parser.parse_args(argv)
 
     try:
         if args.command == "up":
-            manager.up(args.state_dir, kafka=not args.no_kafka, postgres=not args.no_postgres)
+            manager.up(
+                args.state_dir,
+                kafka=not args.no_kafka,
+                postgres=not args.no_postgres,
+                postgres_versions=args.postgres_versions,
+            )
             return 0
         if args.command == "down":
-            manager.down(args.state_dir, kafka=not args.no_kafka, postgres=not args.no_postgres)
+            manager.down(
+                args.state_dir,
+                kafka=not args.no_kafka,
+                postgres=not args.no_postgres,
+                only=args.only,
+            )
             return 0
-        rows = manager.status(args.state_dir)
+        rows = manager.status(args.state_dir, postgres_versions=args.postgres_versions)
+        width = max(9, *(len(component) for component, _, _ in rows))
         for component, state, detail in rows:
-            print(f"{component:<9} {state:<11} {detail}")
+            print(f"{component:<{width}} {state:<11} {detail}")
         healthy = {manager.RUNNING, manager.EXTERNAL}
         return 0 if all(state in healthy for _, state, _ in rows) else 1
     except manager.InfraError as exc:

@@ -16,6 +16,9 @@ cannot traverse the state directory)::
     data/            PGDATA (initdb), with schemashift.conf included from postgresql.conf
     run/             unix_socket_directories
     postgres.log     server log (pg_ctl -l)
+
+Clusters of other major versions (see ``infra.pgversions``) use the same layout under
+``<state>/postgres-<major>`` (fallback ``/var/tmp/schemashift-<hash>-postgres-<major>``).
 """
 
 from __future__ import annotations
@@ -151,7 +154,43 @@ def _run(
     )
 
 
-def _owner_can_traverse(path: Path) -> bool:
+def ensure_cluster_owner() -> None:
+    """As root, create the ``postgres`` system user if it does not exist yet.
+
+    Debian's postgresql package creates it; clusters run from other binaries (see
+    ``infra.pgversions``) need it too when that package is not installed. The same
+    ``adduser --system`` call as the package's, so installing the package later adopts it.
+    """
+    if not _running_as_root():
+        return
+    try:
+        pwd.getpwnam(cluster_owner())
+        return
+    except KeyError:
+        pass
+    if shutil.which("adduser"):
+        cmd = ["adduser", "--system", "--quiet", "--group", "--no-create-home"]
+        cmd += ["--home", "/var/lib/postgresql", "--shell", "/bin/bash", cluster_owner()]
+    elif shutil.which("useradd"):
+        cmd = ["useradd", "--system", "--user-group", "--no-create-home"]
+        cmd += ["--home-dir", "/var/lib/postgresql", "--shell", "/bin/bash", cluster_owner()]
+    else:
+        raise PostgresError(
+            f"OS user {cluster_owner()!r} does not exist and neither adduser nor useradd is "
+            "available to create it"
+        )
+    log(f"creating the system user {cluster_owner()!r} that runs the PostgreSQL clusters")
+    proc = subprocess.run(
+        cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise PostgresError(
+            f"creating OS user {cluster_owner()!r} failed: {(proc.stderr or proc.stdout).strip()}"
+        )
+
+
+def owner_can_traverse(path: Path) -> bool:
+    """Whether the cluster owner may enter ``path`` (and so reach what lies below it)."""
     if not _running_as_root():
         return os.access(path, os.X_OK)
     probe = subprocess.run(
@@ -253,36 +292,41 @@ class PgLayout:
             return None
 
 
-def fallback_root(state_dir: Path) -> Path:
-    """``/var/tmp/schemashift-<hash of state path>`` for when ``postgres`` can't reach state."""
+def fallback_root(state_dir: Path, name: str = "postgres") -> Path:
+    """``/var/tmp/schemashift-<hash of state>[-<name>]``, for when ``postgres`` can't reach state.
+
+    ``name`` is the directory's name inside the state directory; the main cluster
+    (``postgres``) keeps the bare ``schemashift-<hash>`` it has always had.
+    """
     digest = hashlib.sha256(str(Path(state_dir).resolve()).encode()).hexdigest()[:12]
-    return Path("/var/tmp") / f"schemashift-{digest}"
+    suffix = "" if name == "postgres" else f"-{name}"
+    return Path("/var/tmp") / f"schemashift-{digest}{suffix}"
 
 
-def existing_layout(state_dir: Path) -> PgLayout | None:
-    """The already-initialised cluster of this state directory, if any (no side effects)."""
+def existing_layout(state_dir: Path, name: str = "postgres") -> PgLayout | None:
+    """The initialised cluster ``name`` of this state directory, if any (no side effects)."""
     state_dir = Path(state_dir).resolve()
-    for layout in (PgLayout(state_dir / "postgres"), PgLayout(fallback_root(state_dir))):
+    for layout in (PgLayout(state_dir / name), PgLayout(fallback_root(state_dir, name))):
         if layout.initialised:
             return layout
     return None
 
 
-def choose_layout(state_dir: Path) -> PgLayout:
-    """Pick (without creating) the cluster location for this state directory.
+def choose_layout(state_dir: Path, name: str = "postgres") -> PgLayout:
+    """Pick (without creating) the location of cluster ``name`` for this state directory.
 
-    An existing cluster wins; otherwise ``<state>/postgres`` if the cluster owner can traverse
+    An existing cluster wins; otherwise ``<state>/<name>`` if the cluster owner can traverse
     the state directory and the socket path fits in ``sun_path``, else the /var/tmp fallback.
     Needs the cluster owner to exist (i.e. PostgreSQL installed) for the traversal check.
     """
-    existing = existing_layout(state_dir)
+    existing = existing_layout(state_dir, name)
     if existing is not None:
         return existing
     state_dir = Path(state_dir).resolve()
-    preferred = PgLayout(state_dir / "postgres")
-    if len(str(preferred.socket_dir)) <= _MAX_SOCKET_DIR and _owner_can_traverse(state_dir):
+    preferred = PgLayout(state_dir / name)
+    if len(str(preferred.socket_dir)) <= _MAX_SOCKET_DIR and owner_can_traverse(state_dir):
         return preferred
-    return PgLayout(fallback_root(state_dir))
+    return PgLayout(fallback_root(state_dir, name))
 
 
 def _make_owned_dir(path: Path) -> None:

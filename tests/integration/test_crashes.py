@@ -159,7 +159,7 @@ async def test_metadata_database_outage_delays_but_loses_nothing(
     _local("postgres")
     source_url, target_url, source, target = await _pair(api, new_database, many_tables(5))
     event = comparison_event(source, target)
-    await asyncio.to_thread(manager.down, kafka=False, postgres=True)
+    await asyncio.to_thread(manager.down, only=["postgres"])
     try:
         broker = make_broker("test", Settings(kafka_bootstrap=kafka_bootstrap))
         await broker.start()

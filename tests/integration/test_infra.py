@@ -1,7 +1,9 @@
 """The local infrastructure is usable: topics, a Kafka round-trip, PostgreSQL, status.
 
 Needs ``schemashift infra up`` (or ``python -m infra up``) first; reads the connection settings
-from ``SCHEMASHIFT_KAFKA_BOOTSTRAP`` / ``SCHEMASHIFT_DATABASE_URL`` or ``<state>/env``.
+from ``SCHEMASHIFT_KAFKA_BOOTSTRAP`` / ``SCHEMASHIFT_DATABASE_URL`` or ``<state>/env``, and the
+extra PostgreSQL versions from ``SCHEMASHIFT_PG_VERSIONS`` / ``SCHEMASHIFT_DATABASE_URL_PG<M>``
+(environment first, then ``<state>/env``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from infra import manager
+from infra import manager, pgversions
 from schemas.events import ALL_TOPICS
 
 pytestmark = pytest.mark.integration
@@ -99,3 +101,67 @@ def test_status_reports_both_running(bootstrap: str, database_url: str) -> None:
     assert rows["postgres"][0] in healthy, rows["postgres"]
     password = database_url.partition("://")[2].partition("@")[0].partition(":")[2]
     assert not password or password not in rows["postgres"][1]
+
+
+def _configured_versions() -> tuple[int, ...]:
+    # The variable when set (make test exports it, possibly empty), else what the last
+    # `infra up` recorded in <state>/env.
+    text = os.environ.get(pgversions.VERSIONS_ENV)
+    if text is None:
+        text = manager.read_env().get(pgversions.VERSIONS_ENV, "")
+    return pgversions.parse_versions(text)
+
+
+def _version_urls() -> dict[int, str]:
+    values = {**manager.read_env(), **os.environ}
+    urls = {}
+    for key, value in values.items():
+        major = pgversions.major_of_url_env(key)
+        if major is not None and value:
+            urls[major] = value
+    return urls
+
+
+@pytest.fixture(scope="module")
+def version_urls() -> dict[int, str]:
+    """``{major: url}`` of every extra PostgreSQL version; fails if a configured one is missing."""
+    configured = _configured_versions()
+    urls = _version_urls()
+    missing = [m for m in configured if m not in urls]
+    assert not missing, (
+        f"{pgversions.VERSIONS_ENV} asks for PostgreSQL {missing} but there is no "
+        f"{', '.join(pgversions.url_env(m) for m in missing)}: run `schemashift infra up`"
+    )
+    if not urls:
+        pytest.skip(f"no extra PostgreSQL versions configured ({pgversions.VERSIONS_ENV} is empty)")
+    return urls
+
+
+async def test_every_postgres_version_answers_with_its_major(version_urls: dict[int, str]) -> None:
+    wrong = {}
+    for major, url in sorted(version_urls.items()):
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            server_version_num = int(await conn.fetchval("SHOW server_version_num"))
+            assert await conn.fetchval("select current_database()") == "schemashift"
+        finally:
+            await conn.close()
+        if server_version_num // 10000 != major:
+            wrong[major] = server_version_num
+    assert wrong == {}, f"servers answering with another version (server_version_num): {wrong}"
+
+
+def test_status_lists_every_extra_version_running(
+    version_urls: dict[int, str], database_url: str
+) -> None:
+    rows = {component: (state, detail) for component, state, detail in manager.status()}
+    healthy = {manager.RUNNING, manager.EXTERNAL}
+    # A listed major equal to the main server's has no cluster of its own: its URL is the main one.
+    extras = [m for m, url in version_urls.items() if url != database_url]
+    for major in extras:
+        name = pgversions.component(major)
+        assert name in rows, f"status() does not list {name}: {sorted(rows)}"
+        assert rows[name][0] in healthy, (name, rows[name])
+        assert f"PostgreSQL {major}." in rows[name][1], (name, rows[name])
+    password = database_url.partition("://")[2].partition("@")[0].partition(":")[2]
+    assert not password or all(password not in detail for _, detail in rows.values())
