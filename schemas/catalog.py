@@ -134,8 +134,15 @@ class Column(CatalogModel):
         default=None, description="Quoted collation name, only when not the type's default."
     )
     identity: Identity | None = None
-    generated: str | None = Field(
-        default=None, description="Expression of a STORED generated column."
+    generated: str | None = Field(default=None, description="Expression of a generated column.")
+    virtual: bool = Field(
+        default=False,
+        description="The generated column is VIRTUAL (PostgreSQL 18+): computed when read.",
+    )
+    not_null_name: str | None = Field(
+        default=None,
+        description="Name of the column's NOT NULL constraint when the server names them "
+        "(PostgreSQL 18+) and it is not the default <table>_<column>_not_null.",
     )
 
 
@@ -324,6 +331,10 @@ class View(CatalogModel):
     name: str
     definition: str
     materialized: bool = False
+    options: list[str] = Field(
+        default_factory=list,
+        description="reloptions, e.g. 'security_invoker=true', 'check_option=cascaded'.",
+    )
     depends_on: list[list[str]] = Field(
         default_factory=list, description="[schema, relation, column] this view reads."
     )

@@ -3,6 +3,10 @@
 The integration tests need the Kafka broker and PostgreSQL server that `schemashift infra up`
 starts. Their addresses come from the environment or from the `.schemashift/env` file that
 `infra up` writes; without either, integration tests fail loudly rather than skip.
+
+The engine's tests also run on the servers of other PostgreSQL major versions that
+`infra up --postgres-versions` starts (``SCHEMASHIFT_DATABASE_URL_PG<M>``): a module opts in
+by overriding ``database_url`` with :func:`every_server`.
 """
 
 from __future__ import annotations
@@ -26,10 +30,39 @@ def _infra_env() -> dict[str, str]:
             key, sep, value = line.partition("=")
             if sep and key.strip():
                 values[key.strip()] = value.strip()
-    for key in ("SCHEMASHIFT_KAFKA_BOOTSTRAP", "SCHEMASHIFT_DATABASE_URL"):
-        if os.environ.get(key):
-            values[key] = os.environ[key]
+    values.update({k: v for k, v in os.environ.items() if k.startswith("SCHEMASHIFT_") and v})
     return values
+
+
+_VERSION_URL = "SCHEMASHIFT_DATABASE_URL_PG"
+
+
+def server_names() -> list[str]:
+    """``main`` (the server of ``SCHEMASHIFT_DATABASE_URL``), then ``pg<M>`` for each server of
+    another major version, in version order."""
+    env = _infra_env()
+    majors = sorted(
+        int(key.removeprefix(_VERSION_URL))
+        for key, url in env.items()
+        if key.startswith(_VERSION_URL)
+        and key.removeprefix(_VERSION_URL).isdigit()
+        and url != env.get("SCHEMASHIFT_DATABASE_URL")  # the main server's own version
+    )
+    return ["main", *(f"pg{m}" for m in majors)]
+
+
+def server_url(name: str) -> str:
+    """The superuser URL of the server ``name`` (see :func:`server_names`)."""
+    if name == "main":
+        return _require("SCHEMASHIFT_DATABASE_URL")
+    return _require(_VERSION_URL + name.removeprefix("pg"))
+
+
+@pytest.fixture(scope="module", params=server_names())
+def every_server(request: pytest.FixtureRequest) -> str:
+    """The URL of each server in turn: a module runs on all of them with
+    ``database_url = every_server`` (see the module docstring)."""
+    return server_url(request.param)
 
 
 def _require(key: str) -> str:

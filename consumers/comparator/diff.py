@@ -27,7 +27,7 @@ from .compare.sequences import compare_sequences
 from .compare.tables import compare_tables
 from .compare.triggers import compare_triggers
 from .compare.types import compare_composite_types, compare_domains, compare_enums
-from .compare.versions import UnsupportedByTarget, check_versions
+from .compare.versions import UnsupportedByTarget, check_versions, comparable
 from .compare.views import compare_views, rebuild_for_reverse_swaps
 
 __all__ = ["UnsupportedByTarget", "diff"]
@@ -59,6 +59,7 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
     definitions the migration needs.
     """
     with gc_paused():
+        source, target = comparable(source, target)
         ctx = Context(source=source, target=target)
         ops: list[Operation] = []
         for compare in _COMPARATORS:

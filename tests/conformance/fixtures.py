@@ -3,8 +3,8 @@
 Loading: :func:`migra_cases` and :func:`psqldef_cases` read the shared fixture directory
 (``<repo>/../shared/conformance`` or ``$SCHEMASHIFT_CONFORMANCE_DIR``) into :class:`Case` objects:
 ``target_sql`` is the current schema, ``source_sql`` the desired one. A case that cannot apply
-to PostgreSQL 15 carries a ``skip_reason``. A missing directory is an error
-(:class:`FixturesMissing`), never an empty list.
+to us carries a ``skip_reason``, one for some server versions only their range. A missing
+directory is an error (:class:`FixturesMissing`), never an empty list.
 
 Running: :func:`run_case` loads both sides into throwaway databases taken from a
 :class:`DatabasePool`, runs the engine (introspect, diff, generate), applies the statements to
@@ -38,7 +38,6 @@ from tests.conformance.snapshot_full import compare, format_differences, snapsho
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_DIR = "SCHEMASHIFT_CONFORMANCE_DIR"
-PG_MAJOR = 15
 MIGRA_ROLE = "schemainspect_test_role"
 # What the sqldef tests run as `user: psqldef_user`: a role whose unqualified names land in
 # schema foo (cmd/psqldef/psqldef_test.go). We emulate it with a search_path.
@@ -58,8 +57,18 @@ class Case:
     target_sql: str
     source_sql: str
     skip_reason: str | None = None
+    min_version: tuple[int, ...] | None = None  # the server versions the case is for
+    max_version: tuple[int, ...] | None = None
     roles: tuple[str, ...] = ()  # cluster-wide roles the SQL refers to (created beforehand)
     privileges: bool = False  # compare privileges too (the case is about them)
+
+    def version_skip(self, major: int) -> str | None:
+        """Why the case does not apply on a server of major version ``major``, if it does not."""
+        if self.min_version and self.min_version > (major, 99):
+            return f"not applicable: needs PostgreSQL >= {'.'.join(map(str, self.min_version))}"
+        if self.max_version and self.max_version < (major,):
+            return f"not applicable: needs PostgreSQL <= {'.'.join(map(str, self.max_version))}"
+        return None
 
     @property
     def id(self) -> str:
@@ -257,7 +266,7 @@ def _version(text: Any) -> tuple[int, ...]:
 
 
 def _psqldef_skip(spec: dict[str, Any]) -> str | None:
-    """Why a psqldef case does not apply to us on PostgreSQL 15 (None: it applies)."""
+    """Why a psqldef case does not apply to us on any server (None: it may apply)."""
     if "error" in spec:
         return f"not applicable: sqldef expects a refusal ({spec['error']})"
     if spec.get("offline"):
@@ -265,10 +274,6 @@ def _psqldef_skip(spec: dict[str, Any]) -> str | None:
     flavor = spec.get("flavor")
     if flavor and not str(flavor).startswith("!"):
         return f"not applicable: needs the {flavor} flavor (extension not installed here)"
-    if "min_version" in spec and _version(spec["min_version"]) > (PG_MAJOR, 99):
-        return f"not applicable: needs PostgreSQL >= {spec['min_version']}"
-    if "max_version" in spec and _version(spec["max_version"]) < (PG_MAJOR,):
-        return f"not applicable: needs PostgreSQL <= {spec['max_version']}"
     return None
 
 
@@ -317,6 +322,8 @@ def psqldef_cases() -> list[Case]:
                     target_sql=target,
                     source_sql=source,
                     skip_reason=_psqldef_skip(spec),
+                    min_version=_version(spec["min_version"]) if "min_version" in spec else None,
+                    max_version=_version(spec["max_version"]) if "max_version" in spec else None,
                     roles=tuple(sorted(roles)),
                     privileges=_is_about_privileges(both) or "managed_roles" in spec,
                 )
@@ -571,6 +578,7 @@ class DatabasePool:
         self._free: list[Database] = []
         self._all: list[Database] = []
         self.recreated = 0
+        self._major: int | None = None
         # The engine's own warm-connection pools (what the service uses), for introspect().
         self.engine_pools = TargetPools(max_size=2)
 
@@ -580,6 +588,16 @@ class DatabasePool:
             await conn.execute(sql)
         finally:
             await conn.close()
+
+    async def server_major(self) -> int:
+        """The server's major version (e.g. 15)."""
+        if self._major is None:
+            conn = await asyncpg.connect(self.admin_url)
+            try:
+                self._major = int(await conn.fetchval("SHOW server_version_num")) // 10000
+            finally:
+                await conn.close()
+        return self._major
 
     async def _recreate(self, db: Database, *, drop: bool) -> None:
         await db.disconnect()
@@ -722,8 +740,10 @@ async def run_case(case: Case, pool: DatabasePool) -> Outcome:
 
 
 async def _run(case: Case, pool: DatabasePool) -> Outcome:
-    if case.skip_reason:
-        return Outcome(case, "skipped", case.skip_reason)
+    major = await pool.server_major()
+    reason = case.skip_reason or case.version_skip(major)
+    if reason:
+        return Outcome(case, "skipped", reason)
     await ensure_roles(pool.admin_url, case.roles)
     taken: list[Database] = []
     try:
@@ -733,8 +753,8 @@ async def _run(case: Case, pool: DatabasePool) -> Outcome:
             try:
                 await load_sql(db, sql)
             except LoadError as exc:
-                detail = f"{side} SQL fails on PostgreSQL {PG_MAJOR}: {exc}"
-                return Outcome(case, "skipped", "fixture: SQL fails to load on PG 15", detail)
+                detail = f"{side} SQL fails on PostgreSQL {major}: {exc}"
+                return Outcome(case, "skipped", f"fixture: SQL fails to load on PG {major}", detail)
         target, source = taken
         return await _judge(case, source, target)
     finally:

@@ -184,7 +184,9 @@ _QUERIES: dict[str, str] = {
     """,
     "collations": f"""
         SELECT n.nspname, c.collname, c.collprovider, c.collisdeterministic, c.collcollate,
-               c.collctype, c.colliculocale
+               c.collctype,
+               -- colliculocale (15, 16), colllocale (17+), neither before 15
+               coalesce(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale')
         FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
         WHERE {_user("n")} AND {_own("pg_collation", "c.oid")}
     """,

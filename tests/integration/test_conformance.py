@@ -7,13 +7,15 @@ non-transactional ones one by one). The case passes when (1) the independent cat
 comparison (:mod:`tests.conformance.snapshot_full`) finds the two databases equal and (2) the
 engine's own re-diff of source and migrated target is empty.
 
-A fixture that does not load on PostgreSQL 15 is skipped with the load error; cases that do not
-apply (sqldef error cases, other server versions or flavors) are skipped with the reason; cases
+Every case runs on every PostgreSQL server under test (the main one and those of other major
+versions, see tests/conftest.py); the test id starts with the server. A fixture that does not
+load on a server is skipped there with the load error; cases that do not apply (sqldef error
+cases, other server versions or flavors) are skipped with the reason; cases
 in :data:`tests.conformance.unsupported.UNSUPPORTED` are strict xfails. The shared fixture
 directory must exist: without it the suite fails.
 
 The cases selected in a session run together, a few at a time, on one pool of reused
-databases (:func:`tests.conformance.fixtures.run_cases`, the same code as
+databases per server (:func:`tests.conformance.fixtures.run_cases`, the same code as
 ``python -m tests.conformance.report``); each test then reports its own case's outcome.
 """
 
@@ -25,6 +27,7 @@ import pytest
 
 from tests.conformance.fixtures import Case, FixturesMissing, Outcome, all_cases, run_cases
 from tests.conformance.unsupported import UNSUPPORTED
+from tests.conftest import server_names, server_url
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +47,20 @@ def _params() -> list[Any]:
 
 
 @pytest.fixture(scope="session")
-async def conformance_outcomes(request: pytest.FixtureRequest, database_url: str) -> Any:
-    """Outcomes of every conformance case selected in this session, by case id."""
-    selected = [
-        item.callspec.params["case"]
-        for item in request.session.items
-        if getattr(item, "originalname", None) == "test_conformance"
-        and isinstance(item.callspec.params.get("case"), Case)
-    ]
-    outcomes = await run_cases(selected, database_url)
-    return {outcome.case.id: outcome for outcome in outcomes}
+async def conformance_outcomes(request: pytest.FixtureRequest) -> dict[str, dict[str, Outcome]]:
+    """Outcomes of every conformance case selected in this session, by server and case id."""
+    selected: dict[str, list[Case]] = {}
+    for item in request.session.items:
+        if getattr(item, "originalname", None) != "test_conformance":
+            continue
+        case = item.callspec.params.get("case")
+        if isinstance(case, Case):
+            selected.setdefault(item.callspec.params["server"], []).append(case)
+    results: dict[str, dict[str, Outcome]] = {}
+    for server, cases in selected.items():
+        outcomes = await run_cases(cases, server_url(server))
+        results[server] = {outcome.case.id: outcome for outcome in outcomes}
+    return results
 
 
 def _failure(outcome: Outcome) -> str:
@@ -63,11 +70,14 @@ def _failure(outcome: Outcome) -> str:
 
 
 @pytest.mark.parametrize("case", _params())
-async def test_conformance(case: Case | str, conformance_outcomes: dict[str, Outcome]) -> None:
+@pytest.mark.parametrize("server", server_names())
+async def test_conformance(
+    server: str, case: Case | str, conformance_outcomes: dict[str, dict[str, Outcome]]
+) -> None:
     """The engine migrates the case's target to its source: converged and re-diff empty."""
     if isinstance(case, str):
         pytest.fail(f"no conformance fixtures: {case}")
-    outcome = conformance_outcomes[case.id]
+    outcome = conformance_outcomes[server][case.id]
     if outcome.status == "skipped":
         pytest.skip(outcome.message)
     if outcome.status == "failed":

@@ -10,6 +10,7 @@ costs milliseconds, a CREATE DATABASE a fraction of a second).
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,11 +25,27 @@ from schemas.catalog import Catalog
 from schemas.hazards import Hazard
 from schemas.operations import Script, Statement
 from tests.conformance.fixtures import RESET_SQL
-from tests.conftest import with_database
+from tests.conftest import every_server, with_database
 
 pytestmark = pytest.mark.integration
+# Every PostgreSQL version under test (tests/conftest.py).
+database_url = every_server
 
 ROLE = "ss_engine_reader"
+
+
+async def has_icu(conn: asyncpg.Connection) -> bool:
+    """Whether the server was built with ICU (some builds of other versions are not): it can
+    create an ICU collation (in a transaction that is rolled back)."""
+    tx = conn.transaction()
+    await tx.start()
+    try:
+        await conn.execute("CREATE COLLATION icu_probe (provider = icu, locale = 'und')")
+        return True
+    except asyncpg.FeatureNotSupportedError:
+        return False
+    finally:
+        await tx.rollback()
 
 
 @dataclass
@@ -41,9 +58,13 @@ class Pair:
     source: asyncpg.Connection
     target: asyncpg.Connection
 
-    async def load(self, source_sql: str, target_sql: str) -> tuple[Catalog, Catalog]:
-        """Empty both databases, run the DDL in them and introspect them."""
-        for conn, sql in ((self.source, source_sql), (self.target, target_sql)):
+    async def load(self, source_sql: str, target_sql: str | None) -> tuple[Catalog, Catalog]:
+        """Empty both databases (the target unless ``target_sql`` is None), run the DDL in
+        them and introspect them."""
+        sides = [(self.source, source_sql)]
+        if target_sql is not None:
+            sides.append((self.target, target_sql))
+        for conn, sql in sides:
             await conn.execute("RESET ALL")
             await conn.execute(RESET_SQL)
             if sql:
@@ -59,6 +80,13 @@ class Pair:
 @pytest.fixture(scope="module")
 async def pair(database_url: str) -> AsyncIterator[Pair]:
     """Two databases for the module (and the role the cases grant to)."""
+    async with open_pair(database_url) as opened:
+        yield opened
+
+
+@contextlib.asynccontextmanager
+async def open_pair(database_url: str) -> AsyncIterator[Pair]:
+    """Two new databases on the server of ``database_url``, dropped on exit."""
     names = [f"ss_engine_{uuid.uuid4().hex[:10]}_{side}" for side in ("src", "tgt")]
     admin = await asyncpg.connect(database_url)
     try:
@@ -72,9 +100,11 @@ async def pair(database_url: str) -> AsyncIterator[Pair]:
         await admin.close()
     urls = [with_database(database_url, n) for n in names]
     conns = [await asyncpg.connect(url) for url in urls]
-    yield Pair(urls[0], urls[1], conns[0], conns[1])
-    for conn in conns:
-        await conn.close()
+    try:
+        yield Pair(urls[0], urls[1], conns[0], conns[1])
+    finally:
+        for conn in conns:
+            await conn.close()
     admin = await asyncpg.connect(database_url)
     try:
         for name in names:
@@ -268,6 +298,34 @@ CASES: dict[str, tuple[str, str]] = {
         "create table child(extra text) inherits (base); create table other(o int);"
         "create table both_(b int) inherits (other);"
         "create table adopted(id int, at timestamptz default now(), z int);",
+    ),
+    # View options (reloptions) are part of the view: a changed one rebuilds it.
+    "view_options": (
+        "create table t(a int); create view v with (security_barrier = true) as select a from t;"
+        "create view w as select a from t where a > 0 with cascaded check option;"
+        "create view same as select a from t;",
+        "create table t(a int); create view v as select a from t;"
+        "create view w as select a from t where a > 0;"
+        "create view same as select a from t;",
+    ),
+    # NO INHERIT and DETACH PARTITION leave the parent's constraints on the table as its own;
+    # those the source's table does not have go (unless another parent still passes them on),
+    # and from PostgreSQL 18 the NOT NULL constraints are renamed from the parent's names.
+    "leaving_a_parent": (
+        "create table base(id int not null, constraint positive check (id > 0));"
+        "create table base2(id int not null, constraint positive check (id > 0));"
+        "create table leaver(id int not null, extra text);"
+        "create table two() inherits (base2);"
+        "create table p(k int not null, v int, constraint kpos check (k > 0))"
+        " partition by range (k);"
+        "create table p1(k int not null, v int);",
+        "create table base(id int not null, constraint positive check (id > 0));"
+        "create table base2(id int not null, constraint positive check (id > 0));"
+        "create table leaver(extra text) inherits (base);"
+        "create table two() inherits (base, base2);"
+        "create table p(k int not null, v int, constraint kpos check (k > 0))"
+        " partition by range (k);"
+        "create table p1 partition of p for values from (1) to (10);",
     ),
     "row_level_security": (
         f"create table acc(id int, manager text, v int); alter table acc enable row level"

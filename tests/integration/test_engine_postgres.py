@@ -20,6 +20,7 @@ from consumers.comparator.introspect import (
 from consumers.generator.render import generate
 from schemas.hazards import Hazard
 from schemas.operations import Script
+from tests.conftest import every_server
 from tests.integration.test_engine_objects import (  # noqa: F401 (pair: a fixture)
     Pair,
     apply,
@@ -30,6 +31,8 @@ from tests.integration.test_engine_objects import (  # noqa: F401 (pair: a fixtu
 from tests.integration.test_engine_objects import migrate as migrate_pair
 
 pytestmark = pytest.mark.integration
+# Every PostgreSQL version under test (tests/conftest.py).
+database_url = every_server
 
 
 async def migrate(new_database, source_sql: str, target_sql: str) -> Script:

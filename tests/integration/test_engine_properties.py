@@ -24,10 +24,12 @@ from consumers.comparator.diff import diff
 from consumers.comparator.introspect.postgres import introspect_connection
 from consumers.generator.render import generate
 from tests.conformance.fixtures import RESET_SQL
-from tests.conftest import with_database
+from tests.conftest import every_server, with_database
 from tests.integration.test_engine_objects import apply, assert_same
 
 pytestmark = pytest.mark.integration
+# Every PostgreSQL version under test (tests/conftest.py).
+database_url = every_server
 
 # Column name -> the types it may have: within a family every change has a cast.
 TYPES = {

@@ -14,10 +14,20 @@ from consumers.comparator.introspect.postgres import VIEWS_SQL, fetch_without_ke
 from consumers.generator.render import generate
 from schemas.catalog import Catalog
 from schemas.hazards import Hazard
-from tests.integration.test_engine_objects import ROLE, Pair, apply, assert_same, migrate
+from tests.conftest import every_server
+from tests.integration.test_engine_objects import (
+    ROLE,
+    Pair,
+    apply,
+    assert_same,
+    has_icu,
+    migrate,
+)
 from tests.integration.test_engine_objects import pair as pair  # the fixture
 
 pytestmark = pytest.mark.integration
+# Every PostgreSQL version under test (tests/conftest.py).
+database_url = every_server
 
 _LONG_ARGS = "first_argument_name integer, second_argument_name text, third_one boolean"
 
@@ -179,6 +189,8 @@ async def test_column_privileges(pair: Pair) -> None:
 
 async def test_collations(pair: Pair) -> None:
     """CREATE COLLATION before the tables, domains and types that use it; DROP after them."""
+    if not await has_icu(pair.source):
+        pytest.skip("this PostgreSQL build has no ICU collations")
     script = await migrate(
         pair,
         "create collation numeric (provider = icu, locale = 'en-u-kn-true');"
@@ -250,8 +262,9 @@ async def test_introspected_catalog_validates(pair: Pair) -> None:
         f"create schema s{i}; set search_path = s{i}, public; {source}"
         for i, (source, _) in enumerate(CASES.values())
     )
+    provider = "icu" if await has_icu(pair.source) else "libc"
     sql += (
-        "set search_path = public; create collation numeric (provider = icu, locale = 'en');"
+        f"set search_path = public; create collation numeric (provider = {provider}, locale = 'C');"
         "create table np(a int, b text collate numeric);"
         "alter table np add constraint nv check (a > 0) not valid;"
         f"grant select (a) on np to {ROLE}; create sequence sq maxvalue 10 cycle owned by np.a;"
@@ -336,8 +349,8 @@ async def test_view_definitions_are_read_without_keeping_their_locks(pair: Pair)
         rows = await fetch_without_keeping_locks(conn, VIEWS_SQL)
         assert len(rows) == 40
         assert await own_locks() <= before + 2
-        await conn.fetch(VIEWS_SQL)  # the same query, not in a savepoint, keeps 80 of them
-        assert await own_locks() >= before + 80
+        await conn.fetch(VIEWS_SQL)  # the same query, not in a savepoint, keeps them
+        assert await own_locks() >= before + 40  # one per view at least
 
 
 async def test_recreated_objects_keep_their_privileges(pair: Pair) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.catalog import (
     Catalog,
+    CheckConstraint,
     Column,
     Constraint,
     ExclusionConstraint,
@@ -59,8 +60,11 @@ def _columns_of(tables: list[Key], catalog: Catalog) -> set[str]:
 
 
 def _needs_readd(old: Column, new: Column) -> bool:
-    """Changes ALTER COLUMN cannot make (PostgreSQL 15): adding/changing a generation expr."""
-    return new.generated is not None and old.generated != new.generated
+    """Changes ALTER COLUMN cannot make on every version: adding or changing a generation
+    expression, switching between stored and virtual, making a virtual column a plain one."""
+    if new.generated is not None:
+        return (old.generated, old.virtual) != (new.generated, new.virtual)
+    return old.virtual
 
 
 def _recreated(source: Catalog, target: Catalog) -> set[Key]:
@@ -135,7 +139,7 @@ def _compare_table(s: Table, t: Table, ctx: Context) -> list[Operation]:
                 schema_name=schema,
             )
         )
-    ops += _compare_parents(s, t, ctx.recreated_tables)
+    ops += _compare_parents(s, t, ctx)
 
     # Columns, in the source's order so that added columns keep their relative position.
     # Columns a parent (linked on both sides) has in the source are the parent's business;
@@ -184,10 +188,11 @@ def _relinked(s: Table, t: Table, parent: Key, ctx: Context) -> bool:
     return parent in ctx.recreated_tables or bound != old_bound
 
 
-def _compare_parents(s: Table, t: Table, recreated: set[Key]) -> list[Operation]:
+def _compare_parents(s: Table, t: Table, ctx: Context) -> list[Operation]:
     """ATTACH/DETACH PARTITION and INHERIT/NO INHERIT, as INHERITANCE operations (CREATE
     attaches, DROP detaches; a changed bound is a detach and an attach, and so is the link to a
-    parent that is recreated)."""
+    parent that is recreated). A link also names the parent's inheritable CHECK constraints,
+    which the table must have before it is attached."""
     schema, table = s.key
 
     def links(x: Table) -> dict[Key, dict[str, Any]]:
@@ -201,16 +206,27 @@ def _compare_parents(s: Table, t: Table, recreated: set[Key]) -> list[Operation]
             }
         return found
 
+    def with_checks(link: dict[str, Any] | None, catalog: Catalog) -> dict[str, Any] | None:
+        parent = catalog.tables_by_key.get(tuple(link["parent"])) if link else None
+        if link is None or parent is None:
+            return link
+        checks = [
+            c.name
+            for c in parent.constraints
+            if isinstance(c, CheckConstraint) and not c.no_inherit
+        ]
+        return {**link, "checks": checks}
+
     src, tgt = links(s), links(t)
     ops: list[Operation] = []
     for parent in sorted(src.keys() | tgt.keys()):
         a, b = src.get(parent), tgt.get(parent)
-        if a == b and parent not in recreated:
+        if a == b and parent not in ctx.recreated_tables:
             continue
         ops += pair(
             ObjectType.INHERITANCE,
-            b,
-            a,
+            with_checks(b, ctx.target),
+            with_checks(a, ctx.source),
             ".".join(parent),
             schema_name=schema,
             table=table,

@@ -125,10 +125,17 @@ WHERE c.relkind IN ('r', 'p')
 # A grantee in aclexplode() output ``x``.
 _GRANTEE = "CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END"
 
-COLUMNS_SQL = f"""
+# From PostgreSQL 18 a NOT NULL is a named constraint; a name other than the default one is
+# kept with the column (inherited ones are the parent's).
+_NOT_NULL_NAME_JOIN = """
+LEFT JOIN pg_constraint nn ON nn.conrelid = a.attrelid AND nn.contype = 'n'
+     AND nn.conkey[1] = a.attnum AND nn.conislocal AND nn.coninhcount = 0
+     AND nn.conname <> c.relname || '_' || a.attname || '_not_null'"""
+
+_COLUMNS_SQL = """
 SELECT a.attrelid AS table_oid, a.attnum, a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type,
-       a.attnotnull AS not_null,
+       a.attnotnull AS not_null, {not_null_name} AS not_null_name,
        -- Defaults cannot refer to columns: deparsed without the (costly) table context.
        pg_get_expr(d.adbin, CASE WHEN a.attgenerated = '' THEN 0 ELSE d.adrelid END) AS expr,
        a.attgenerated::text AS generated, a.attidentity::text AS identity,
@@ -138,7 +145,7 @@ SELECT a.attrelid AS table_oid, a.attnum, a.attname AS name,
        END AS collation,
        s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle,
        CASE WHEN a.attacl IS NOT NULL THEN
-           ARRAY(SELECT ARRAY[{_GRANTEE}, x.privilege_type, x.is_grantable::text]
+           ARRAY(SELECT ARRAY[{grantee}, x.privilege_type, x.is_grantable::text]
                  FROM aclexplode(a.attacl) x WHERE x.grantee <> c.relowner)
        END AS acl
 FROM pg_attribute a
@@ -152,15 +159,25 @@ LEFT JOIN (SELECT dep.refobjid, dep.refobjsubid, s.*
            FROM pg_sequence s
            JOIN pg_depend dep ON dep.classid = 'pg_class'::regclass AND dep.objid = s.seqrelid
                 AND dep.refclassid = 'pg_class'::regclass AND dep.deptype = 'i') s
-     ON a.attidentity <> '' AND s.refobjid = a.attrelid AND s.refobjsubid = a.attnum
+     ON a.attidentity <> '' AND s.refobjid = a.attrelid AND s.refobjsubid = a.attnum{not_null_join}
 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-  AND {_user_schema("n")}
+  AND {user_schema}
 ORDER BY a.attrelid, a.attnum
 """
+COLUMNS_SQL = _COLUMNS_SQL.format(
+    not_null_name="NULL::name", not_null_join="", user_schema=_user_schema("n"), grantee=_GRANTEE
+)
+COLUMNS_SQL_18 = _COLUMNS_SQL.format(
+    not_null_name="nn.conname",
+    not_null_join=_NOT_NULL_NAME_JOIN,
+    user_schema=_user_schema("n"),
+    grantee=_GRANTEE,
+)
 
 # Key columns come as attribute numbers (named from the columns query, which is cheaper than a
-# lookup per constraint). conislocal/conparentid: constraints inherited from a parent (or cloned
-# onto a partition) are the parent's.
+# lookup per constraint). conislocal/coninhcount/conparentid: constraints inherited from a
+# parent (or cloned onto a partition) are the parent's, also when the table declares them too
+# (INHERIT merges them into a constraint that is both: the schema means the same).
 CONSTRAINTS_SQL = f"""
 SELECT k.conrelid AS table_oid, k.conname AS name, k.contype::text AS type,
        pg_get_constraintdef(k.oid) AS definition,
@@ -175,7 +192,8 @@ JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class fc ON fc.oid = k.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-WHERE k.contype IN ('p', 'u', 'c', 'f', 'x') AND k.conislocal AND k.conparentid = 0
+WHERE k.contype IN ('p', 'u', 'c', 'f', 'x') AND k.conislocal AND k.coninhcount = 0
+  AND k.conparentid = 0
   AND c.relkind IN ('r', 'p') AND {_user_schema("n")}
 ORDER BY k.conrelid, k.conname
 """
@@ -249,7 +267,7 @@ ORDER BY 1, 2
 
 VIEWS_SQL = f"""
 SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relkind = 'm' AS materialized,
-       pg_get_viewdef(c.oid) AS definition,
+       pg_get_viewdef(c.oid) AS definition, coalesce(c.reloptions, '{{}}') AS options,
        ARRAY(SELECT DISTINCT ARRAY[dn.nspname, dc.relname, coalesce(da.attname, '')]
              FROM pg_rewrite r
              JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
@@ -319,7 +337,7 @@ FROM pg_description d
 JOIN pg_constraint k ON d.classoid = 'pg_constraint'::regclass AND d.objoid = k.oid
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE k.conislocal AND k.conparentid = 0 AND {_user_schema("n")}
+WHERE k.conislocal AND k.coninhcount = 0 AND k.conparentid = 0 AND {_user_schema("n")}
 UNION ALL
 SELECT 'trigger', ARRAY[n.nspname, c.relname, t.tgname], d.description
 FROM pg_description d
@@ -522,7 +540,9 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         await conn.execute("SELECT set_config('search_path', '', true)")
         # Room to sort the large results (columns...) in memory.
         await conn.execute("SELECT set_config('work_mem', '64MB', true)")
-        version = await conn.fetchval("SELECT current_setting('server_version')")
+        version, version_num = await conn.fetchrow(
+            "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
+        )
         schemas = [r["name"] for r in await conn.fetch(SCHEMAS_SQL)]
         extensions = [Extension.trusted(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)]
         # The large results are turned into objects as soon as they arrive: when source and
@@ -531,7 +551,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         columns: dict[int, list[Column]] = {}
         column_acls: list[tuple[int, str, list[Any]]] = []
         attnames: dict[tuple[int, int], str] = {}
-        for r in await conn.fetch(COLUMNS_SQL):
+        for r in await conn.fetch(COLUMNS_SQL_18 if version_num >= 180000 else COLUMNS_SQL):
             columns.setdefault(r["table_oid"], []).append(_column(r))
             attnames[(r["table_oid"], r["attnum"])] = r["name"]
             if r["acl"]:
@@ -634,6 +654,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
                 name=r["name"],
                 definition=r["definition"],
                 materialized=r["materialized"],
+                options=sorted(r["options"]),
                 depends_on=sorted([list(d) for d in r["depends_on"]]),
                 functions=sorted([list(f) for f in r["functions"]]),
                 indexes=indexes.get(r["oid"], []),
@@ -761,7 +782,7 @@ def _column(r: Any) -> Column:
             cycle=r["seqcycle"],
         )
     expr = r["expr"]
-    generated = expr if r["generated"] == "s" else None
+    generated = expr if r["generated"] in ("s", "v") else None
     return Column.trusted_dict(
         {
             "name": r["name"],
@@ -771,6 +792,8 @@ def _column(r: Any) -> Column:
             "collation": r["collation"],
             "identity": identity,
             "generated": generated,
+            "virtual": r["generated"] == "v",
+            "not_null_name": r["not_null_name"],
         }
     )
 

@@ -18,14 +18,23 @@ def column_definition(col: dict[str, Any]) -> str:
     if col.get("collation"):
         parts.append(f"COLLATE {col['collation']}")
     if col.get("generated"):
-        parts.append(f"GENERATED ALWAYS AS ({_unparen(col['generated'])}) STORED")
+        kind = "VIRTUAL" if col.get("virtual") else "STORED"
+        parts.append(f"GENERATED ALWAYS AS ({_unparen(col['generated'])}) {kind}")
     elif col.get("identity"):
         parts.append(_identity_clause(col["identity"], col["type"]))
     elif col.get("default") is not None:
         parts.append(f"DEFAULT {col['default']}")
     if col.get("not_null"):
-        parts.append("NOT NULL")
+        # Before PostgreSQL 18 the name is accepted and ignored.
+        name = col.get("not_null_name")
+        parts.append(f"CONSTRAINT {q(name)} NOT NULL" if name else "NOT NULL")
     return " ".join(parts)
+
+
+def not_null_name(table: str, col: dict[str, Any]) -> str:
+    """The name of a column's NOT NULL constraint (PostgreSQL 18+): the recorded one, or the
+    default PostgreSQL gives (the introspector records every other name)."""
+    return col.get("not_null_name") or f"{table}_{col['name']}_not_null"
 
 
 def _identity_clause(identity: dict[str, Any], data_type: str) -> str:
@@ -92,17 +101,15 @@ def render_inheritance(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     if link.get("bound") is not None:
         if op.kind is OpKind.CREATE:
             # Existing rows are checked against the bound (under a lock on the parent).
-            emit(
-                f"ALTER TABLE {parent} ATTACH PARTITION {child} {link['bound']}",
-                H.LONG_LOCK,
-                H.NEEDS_VALIDATION,
-            )
+            attach = f"ALTER TABLE {parent} ATTACH PARTITION {child} {link['bound']}"
+            emit(_link(attach, parent, child, link), H.LONG_LOCK, H.NEEDS_VALIDATION)
         else:
-            emit(_detach(parent, child))
+            emit(_unlink(f"ALTER TABLE {parent} DETACH PARTITION {child}", child))
     elif op.kind is OpKind.CREATE:
-        emit(f"ALTER TABLE {child} INHERIT {parent}", H.NEEDS_VALIDATION)
+        inherit = f"ALTER TABLE {child} INHERIT {parent}"
+        emit(_link(inherit, parent, child, link), H.NEEDS_VALIDATION)
     else:
-        emit(f"ALTER TABLE {child} NO INHERIT {parent}")
+        emit(_unlink(f"ALTER TABLE {child} NO INHERIT {parent}", child))
 
 
 def alter_table(op: Operation) -> str:
@@ -123,7 +130,8 @@ def render_column(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         col = op.obj
         hazards: list[Hazard] = []
         volatile = _VOLATILE_CALL.search(col.get("default") or "") is not None
-        if col.get("generated") or col.get("identity") or volatile:
+        stored = col.get("generated") and not col.get("virtual")  # virtual: computed on read
+        if stored or col.get("identity") or volatile:
             hazards += [H.TABLE_REWRITE, H.LONG_LOCK]
         elif col.get("not_null") and col.get("default") is None:
             hazards.append(H.NEEDS_VALIDATION)  # fails when the table has rows
@@ -133,18 +141,28 @@ def render_column(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         emit(f"{table} DROP COLUMN {q(op.name)}", H.DATA_LOSS)
         return
     assert op.old is not None and op.new is not None
-    if op.new.get("generated") and op.new["generated"] != op.old.get("generated"):
+    new_generation = (op.new.get("generated"), op.new.get("virtual"))
+    if op.new.get("generated") and new_generation != (
+        op.old.get("generated"),
+        op.old.get("virtual"),
+    ):
         # PostgreSQL 15 cannot add or change a generation expression in place. (The differ
         # emits drop+add itself, with dependents; this arises from reversing DROP EXPRESSION.)
         emit(f"{table} DROP COLUMN {q(op.name)}", H.DATA_LOSS)
         emit(f"{table} ADD COLUMN {column_definition(op.new)}", H.TABLE_REWRITE, H.LONG_LOCK)
         return
-    _alter_column(qn(op.schema_name, op.table or ""), op.name, op.old, op.new, emit)
+    _alter_column(op.schema_name, op.table or "", op.name, op.old, op.new, emit)
 
 
 def _alter_column(
-    table_name: str, column: str, old: dict[str, Any], new: dict[str, Any], emit: Emit
+    schema: str | None,
+    table: str,
+    column: str,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    emit: Emit,
 ) -> None:
+    table_name = qn(schema, table)
     col = q(column)
     alter = f"ALTER TABLE {table_name} ALTER COLUMN {col}"
     retype = (old["type"], old.get("collation")) != (new["type"], new.get("collation"))
@@ -169,7 +187,17 @@ def _alter_column(
     if old["not_null"] and not new["not_null"]:
         emit(f"{alter} DROP NOT NULL")
     elif new["not_null"] and not old["not_null"]:
-        emit(f"{alter} SET NOT NULL", H.LONG_LOCK, H.NEEDS_VALIDATION)
+        if new.get("not_null_name"):  # PostgreSQL 18+: the differ names it only there
+            emit(
+                f"ALTER TABLE {table_name} ADD CONSTRAINT {q(new['not_null_name'])} NOT NULL {col}",
+                H.LONG_LOCK,
+                H.NEEDS_VALIDATION,
+            )
+        else:
+            emit(f"{alter} SET NOT NULL", H.LONG_LOCK, H.NEEDS_VALIDATION)
+    elif new["not_null"] and old.get("not_null_name") != new.get("not_null_name"):
+        before, after = not_null_name(table, old), not_null_name(table, new)
+        emit(f"ALTER TABLE {table_name} RENAME CONSTRAINT {q(before)} TO {q(after)}")
     old_id, new_id = old.get("identity"), new.get("identity")
     if new_id and not old_id:
         emit(f"{alter} ADD {_identity_clause(new_id, new['type'])}", H.LONG_LOCK)
@@ -243,30 +271,80 @@ def type_change_hazards(old: dict[str, Any], new: dict[str, Any]) -> list[Hazard
     return [H.TABLE_REWRITE, H.DATA_LOSS]
 
 
-def _detach(parent: str, child: str) -> str:
-    """DETACH PARTITION, then drop the constraints and indexes the partition had from its
-    parent: PostgreSQL keeps them as the table's own, which the schema being migrated to does
-    not have (it lists a table's own constraints and indexes, and they are added as such)."""
-    return f"""DO $detach$
+def _link(statement: str, parent: str, child: str, link: dict[str, Any]) -> str:
+    """ATTACH PARTITION or INHERIT, alone when the parent has no inheritable CHECK constraint;
+    otherwise after giving the table those of the parent's it lacks (both statements require
+    them, and then merge them with the parent's)."""
+    if not link.get("checks", True):
+        return statement
+    return f"""DO $link$
 DECLARE
   child regclass := {literal(child)}::regclass;
-  cons text[];
-  idxs text[];
-  item text;
+  parent regclass := {literal(parent)}::regclass;
+  item record;
 BEGIN
-  SELECT coalesce(array_agg(quote_ident(k.conname)), '{{}}') INTO cons FROM pg_constraint k
-   WHERE k.conrelid = child AND (k.conparentid <> 0 OR NOT k.conislocal);
-  SELECT coalesce(array_agg(i.indexrelid::regclass::text), '{{}}') INTO idxs
+  FOR item IN SELECT k.conname, pg_get_constraintdef(k.oid) AS definition FROM pg_constraint k
+               WHERE k.conrelid = parent AND k.contype = 'c' AND NOT k.connoinherit
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                                 WHERE c.conrelid = child AND c.conname = k.conname)
+  LOOP
+    EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', child, item.conname, item.definition);
+  END LOOP;
+  EXECUTE {literal(statement)};
+END
+$link$"""
+
+
+def _unlink(statement: str, child: str) -> str:
+    """DETACH PARTITION or NO INHERIT, then remove what the table had from its parent only.
+
+    PostgreSQL keeps a former parent's constraints and a partition's indexes as the table's
+    own, which the schema being migrated to does not have (it lists a table's own constraints
+    and indexes, and they are added as such): they are dropped, unless another parent still
+    passes them down. NOT NULL constraints (pg_constraint rows from PostgreSQL 18) stay, since
+    nullability is compared per column and a table keeps it on every version, but they are
+    renamed from the parent's name to the one the table would give them itself.
+    """
+    return f"""DO $unlink$
+DECLARE
+  child regclass := {literal(child)}::regclass;
+  inherited text[];
+  not_nulls text[];
+  not_null_columns text[];
+  indexes text[];
+  item text;
+  wanted text;
+BEGIN
+  SELECT coalesce(array_agg(k.conname), '{{}}') INTO inherited FROM pg_constraint k
+   WHERE k.conrelid = child AND (k.conparentid <> 0 OR k.coninhcount > 0) AND k.contype <> 'n';
+  SELECT coalesce(array_agg(k.conname ORDER BY k.conname), '{{}}'),
+         coalesce(array_agg(a.attname ORDER BY k.conname), '{{}}')
+    INTO not_nulls, not_null_columns
+    FROM pg_constraint k JOIN pg_attribute a ON a.attrelid = child AND a.attnum = k.conkey[1]
+   WHERE k.conrelid = child AND k.contype = 'n' AND k.coninhcount > 0;
+  SELECT coalesce(array_agg(i.indexrelid::regclass::text), '{{}}') INTO indexes
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
    WHERE i.indrelid = child AND c.relispartition
      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid
                      AND k.conrelid = child);
-  EXECUTE 'ALTER TABLE {parent} DETACH PARTITION {child}';
-  FOREACH item IN ARRAY cons LOOP
-    EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %s', child, item);
+  EXECUTE {literal(statement)};
+  FOREACH item IN ARRAY inherited LOOP
+    IF EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = child AND k.conname = item
+               AND k.coninhcount = 0 AND k.conparentid = 0) THEN
+      EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', child, item);
+    END IF;
   END LOOP;
-  FOREACH item IN ARRAY idxs LOOP
+  FOREACH item IN ARRAY indexes LOOP
     EXECUTE format('DROP INDEX %s', item);
   END LOOP;
+  FOR i IN 1 .. coalesce(array_length(not_nulls, 1), 0) LOOP
+    wanted := (SELECT relname FROM pg_class WHERE oid = child) || '_' || not_null_columns[i]
+              || '_not_null';
+    IF wanted <> not_nulls[i] AND octet_length(wanted) < 64 AND EXISTS (
+        SELECT 1 FROM pg_constraint k WHERE k.conrelid = child AND k.conname = not_nulls[i]
+        AND k.coninhcount = 0) THEN
+      EXECUTE format('ALTER TABLE %s RENAME CONSTRAINT %I TO %I', child, not_nulls[i], wanted);
+    END IF;
+  END LOOP;
 END
-$detach$"""
+$unlink$"""

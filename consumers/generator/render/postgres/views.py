@@ -16,6 +16,8 @@ def render_view(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         emit(f"DROP {what} {name}", *([H.DATA_LOSS] if materialized else []))
     else:
         body = op.obj["definition"].strip().rstrip(";")
-        emit(f"CREATE {what} {name} AS\n{body}")
+        options = op.obj.get("options")
+        with_options = f" WITH ({', '.join(options)})" if options else ""
+        emit(f"CREATE {what} {name}{with_options} AS\n{body}")
         for index in op.obj.get("indexes", []):
             emit(index["definition"])
