@@ -15,7 +15,7 @@ from consumers.common import connections
 from consumers.common.role import Role, should_handle
 from consumers.common.targets import TargetPools
 from consumers.comparator import queue
-from consumers.comparator.diff import diff
+from consumers.comparator.diff import Unsupported, diff
 from consumers.comparator.introspect import IntrospectionError, introspect
 from schemas.events import (
     ComparisonRequested,
@@ -75,6 +75,8 @@ async def compare(event: Event) -> Event:
         return failed(str(exc))
     except IntrospectionError as exc:
         return failed(exc.reason)
+    except Unsupported as exc:  # e.g. the target's server cannot run what is needed
+        return failed(str(exc))
     return event.follow(
         DiffComputed(
             source=request.source,

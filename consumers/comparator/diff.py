@@ -17,7 +17,7 @@ from schemas.operations import Operation
 
 from .compare.collations import compare_collations
 from .compare.comments import compare_comments
-from .compare.common import Context
+from .compare.common import Context, Unsupported
 from .compare.foreign_keys import compare_foreign_keys
 from .compare.functions import compare_functions
 from .compare.policies import compare_policies
@@ -30,7 +30,7 @@ from .compare.types import compare_composite_types, compare_domains, compare_enu
 from .compare.versions import UnsupportedByTarget, check_versions, comparable
 from .compare.views import compare_views, rebuild_for_reverse_swaps
 
-__all__ = ["UnsupportedByTarget", "diff"]
+__all__ = ["Unsupported", "UnsupportedByTarget", "diff"]
 
 # In dependency order: each comparator may read what the earlier ones put in the context.
 _COMPARATORS = (
@@ -55,7 +55,8 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
 
     With ``privileges``, GRANT/REVOKE differences are included too (roles must exist);
     without, objects the migration recreates keep the privileges they have in the target.
-    Raises :class:`UnsupportedByTarget` when the target's server version cannot run the
+    Raises :class:`Unsupported` when it cannot produce the migration safely, in particular
+    :class:`UnsupportedByTarget` when the target's server version cannot run the
     definitions the migration needs.
     """
     with gc_paused():

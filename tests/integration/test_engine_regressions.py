@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.comparator.diff import diff
+from consumers.comparator.diff import Unsupported, diff
 from consumers.comparator.introspect.postgres import VIEWS_SQL, fetch_without_keeping_locks
 from consumers.generator.render import generate
 from schemas.catalog import Catalog
@@ -301,6 +301,25 @@ _ENUM_SWAPS = {
         "create type mood as enum ('a', 'b'); create table t (id int, m mood[], n mood);"
         "create table gone (m mood);",
     ),
+    # Functions whose signature uses the type are dropped before the swap and created after
+    # it, with the views that call them and their grants (the reverse swaps too: it removes
+    # the label the migration adds, so only the reverse rebuilds "grade").
+    "functions over the type": (
+        "create type mood as enum ('a', 'b'); create table t (id int, m mood);"
+        "create function label(m mood) returns text language sql immutable as 'select m::text';"
+        "create function worst() returns mood language sql as $$select 'a'::mood$$;"
+        "create view lv as select label(m) as l, worst() as w from t;"
+        "create type level as enum ('low', 'mid', 'high');"
+        "create function grade(x level) returns int language sql as 'select 2';"
+        f"grant execute on function label(mood) to {ROLE};",
+        "create type mood as enum ('a', 'b', 'c'); create table t (id int, m mood);"
+        "create function label(m mood) returns text language sql immutable as 'select m::text';"
+        "create function worst() returns mood language sql as $$select 'c'::mood$$;"
+        "create view lv as select label(m) as l, worst() as w from t;"
+        "create type level as enum ('low', 'high');"
+        "create function grade(x level) returns int language sql as 'select 1';"
+        f"grant execute on function label(mood) to {ROLE};",
+    ),
     # Partitions inherit the column: only the partitioned table is converted.
     "partitioned table and array column": (
         "create type mood as enum ('a', 'b');"
@@ -313,6 +332,21 @@ _ENUM_SWAPS = {
         "create view pv as select m, ms from p;",
     ),
 }
+
+
+@pytest.mark.parametrize(
+    "user", ["create domain d as mood check (value <> 'a')", "create type pair as (m mood, n int)"]
+)
+async def test_an_enum_swap_a_domain_or_composite_needs_is_refused(pair: Pair, user: str) -> None:
+    """A removed value under a domain or composite type cannot be swapped in: the plan is
+    refused with the reason, rather than failing when it runs."""
+    source, target = await pair.load(
+        f"create type mood as enum ('a', 'c'); {user};",
+        f"create type mood as enum ('a', 'b', 'c'); {user};",
+    )
+    with pytest.raises(Unsupported, match=r"values of enum public\.mood: .* public\.(d|pair) uses"):
+        diff(source, target)
+    assert diff(target, source)  # adding the value back is done in place
 
 
 @pytest.mark.parametrize(("source_sql", "target_sql"), _ENUM_SWAPS.values(), ids=_ENUM_SWAPS)

@@ -26,7 +26,7 @@ from schemas.events import (
 )
 from schemas.hazards import Hazard
 from tests.conformance.fixtures import ensure_roles
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, server_names, server_url, with_database
 from tests.integration.conftest import (
     ALL_HAZARDS,
     TopicReader,
@@ -105,6 +105,46 @@ async def test_apply_mode_makes_the_target_match_the_source(api, new_database):
     finally:
         await conn.close()
     assert [str(r["migration_id"]) for r in rows] == [migration_id]
+
+
+async def test_a_source_the_target_server_cannot_follow_fails_with_the_reason(api, new_database):
+    """A source on PostgreSQL 18 with a virtual generated column, a target on an older
+    server: the comparison fails naming the feature and the versions; nothing runs."""
+    if "pg18" not in server_names():
+        pytest.skip("no PostgreSQL 18 server (infra up --postgres-versions 18)")
+    target_url = await new_database("create table t (a int)")
+    conn = await asyncpg.connect(target_url)
+    try:
+        target_major = int(await conn.fetchval("SHOW server_version_num")) // 10000
+    finally:
+        await conn.close()
+    if target_major >= 18:
+        pytest.skip("the main server is PostgreSQL 18 or later")
+    before = await snapshot(target_url)
+    admin_url, name = server_url("pg18"), f"ss_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        source_url = with_database(admin_url, name)
+        conn = await asyncpg.connect(source_url)
+        try:
+            await conn.execute("create table t (a int, b int generated always as (a * 2) virtual)")
+        finally:
+            await conn.close()
+        source, target = await register(api, source_url, "src"), await register(api, target_url)
+        migration = await wait_for_status(
+            api, await _request(api, source, target), {"applied", "failed"}
+        )
+        assert migration["status"] == "failed"
+        error = migration["error"]
+        assert error["stage"] == "compare"
+        assert "virtual generated columns" in error["reason"], error
+        assert f"PostgreSQL {target_major}" in error["reason"]
+        assert not migration["statements"]
+        assert await snapshot(target_url) == before
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def test_plan_mode_waits_for_approval(api, service, new_database):

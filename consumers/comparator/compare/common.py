@@ -22,6 +22,10 @@ def q(name: str) -> str:
     return _quote(name)
 
 
+class Unsupported(ValueError):
+    """The engine cannot produce this migration safely; the message says why and what to do."""
+
+
 @dataclass
 class Context:
     """What earlier comparators learnt that decides which dependents must be rebuilt."""
@@ -36,8 +40,10 @@ class Context:
     rekeyed_tables: set[Key] = field(default_factory=set)  # a PK/unique is dropped or rebuilt
     rebuilt_functions: set[Key] = field(default_factory=set)  # dropped and created again
     rebuilt_views: set[Key] = field(default_factory=set)  # dropped and created again
-    # Columns only the reverse script converts (an enum the migration adds values to).
+    # Columns only the reverse script converts (an enum the migration adds values to), and the
+    # functions it rebuilds around that swap.
     reverse_retyped: set[ColumnKey] = field(default_factory=set)
+    reverse_rebuilt_functions: set[Key] = field(default_factory=set)
 
     def touched_tables(self) -> set[Key]:
         """Tables with a column that is dropped, re-added or changes type."""

@@ -2,7 +2,9 @@
 
 A changed body or attribute is a CREATE OR REPLACE (an ALTER operation); a changed result type
 or kind cannot be replaced, so the function is dropped and created again, and the comparators
-that run later rebuild what uses it (views, triggers).
+that run later rebuild what uses it (views, triggers). So is a function whose signature uses an
+enum the migration swaps (the old type can only be dropped once nothing uses it); when only
+the reverse script swaps it, only that script rebuilds the function.
 
 SQL-language bodies are checked when created, so a SQL function that reads tables or views must
 be created after them; the operation says which relations its body names (``references``),
@@ -16,9 +18,10 @@ import re
 from typing import Any
 
 from schemas.catalog import Catalog, Function, Key
-from schemas.operations import ObjectType, Operation
+from schemas.operations import ObjectType, Operation, OpKind
 
-from .common import Context, alter, by_key, dump, pair
+from .common import Context, alter, by_key, dump, op, pair
+from .types import enum_swaps
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
@@ -42,30 +45,64 @@ def compare_functions(ctx: Context) -> list[Operation]:
     src = by_key(ctx.source.functions, lambda f: f.key)
     tgt = by_key(ctx.target.functions, lambda f: f.key)
     src_names, tgt_names = _relation_names(ctx.source), _relation_names(ctx.target)
+    forward_swaps, reverse_swaps = enum_swaps(ctx.source, ctx.target)
     ops: list[Operation] = []
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)
-        if s == t:
+        swapped = s is not None and t is not None and _uses(t, forward_swaps)
+        undo_swapped = s is not None and t is not None and _uses(s, reverse_swaps)
+        if s == t and not swapped and not undo_swapped:
             continue
         new = s and _payload(s, src_names)
         old = t and _payload(t, tgt_names)
         where = {"schema_name": key[0], "table": None}
         name = f"{key[1]}({key[2]})"
-        if s is not None and t is not None and (s.kind, s.result) == (t.kind, t.result):
+        replaceable = s is not None and t is not None and (s.kind, s.result) == (t.kind, t.result)
+        if replaceable and not swapped:
             assert new is not None and old is not None
-            ops.append(alter(ObjectType.FUNCTION, old, new, name, **where))
+            if undo_swapped:
+                # The reverse swaps the enum: it drops the migrated function before the swap
+                # and creates the target's after it, instead of replacing it.
+                ctx.reverse_rebuilt_functions.add(key)
+                rebuild = {**where, "reason": "enum type swap of the reverse script"}
+                ops.append(
+                    op(
+                        OpKind.DROP,
+                        ObjectType.FUNCTION,
+                        name,
+                        old=old,
+                        **rebuild,
+                        direction="reverse",
+                    )
+                )
+                ops.append(
+                    op(
+                        OpKind.CREATE,
+                        ObjectType.FUNCTION,
+                        name,
+                        new=new,
+                        **rebuild,
+                        direction="reverse",
+                    )
+                )
+                if s != t:
+                    ops.append(
+                        alter(ObjectType.FUNCTION, old, new, name, **where, direction="forward")
+                    )
+            else:
+                ops.append(alter(ObjectType.FUNCTION, old, new, name, **where))
             continue
         if s is not None and t is not None:
             ctx.rebuilt_functions.add(key)
-        ops += pair(
-            ObjectType.FUNCTION,
-            old,
-            new,
-            name,
-            reason="result type changes" if s is not None and t is not None else None,
-            **where,
-        )
+        reason = None
+        if s is not None and t is not None:
+            reason = "enum type swap" if swapped else "result type changes"
+        ops += pair(ObjectType.FUNCTION, old, new, name, reason=reason, **where)
     return ops
+
+
+def _uses(function: Function, types: set[Key]) -> bool:
+    return bool(types) and any(tuple(t) in types for t in function.types)
 
 
 def _relation_names(catalog: Catalog) -> dict[str, list[Key]]:

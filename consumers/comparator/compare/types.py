@@ -7,7 +7,21 @@ from typing import Any
 from schemas.catalog import Catalog, Column, Key, Table, labels_only_added
 from schemas.operations import ObjectType, Operation
 
-from .common import Context, alter, by_key, dump, pair, q
+from .common import Context, Unsupported, alter, by_key, dump, pair, q
+
+
+def enum_swaps(source: Catalog, target: Catalog) -> tuple[set[Key], set[Key]]:
+    """The enums whose type the migration swaps (a value removed or reordered), and those only
+    its reverse swaps (values added, which undoing removes)."""
+    src = by_key(source.enums, lambda e: e.key)
+    forward: set[Key] = set()
+    reverse: set[Key] = set()
+    for t in target.enums:
+        s = src.get(t.key)
+        if s is None or s.labels == t.labels:
+            continue
+        (reverse if labels_only_added(t.labels, s.labels) else forward).add(t.key)
+    return forward, reverse
 
 
 def compare_enums(ctx: Context) -> list[Operation]:
@@ -23,6 +37,7 @@ def compare_enums(ctx: Context) -> list[Operation]:
     tgt = by_key(ctx.target.enums, lambda e: e.key)
     ops: list[Operation] = []
     relabelled = [k for k in src.keys() & tgt.keys() if src[k].labels != tgt[k].labels]
+    _refuse_swaps_under_types(ctx)
     src_users = _converted_columns(ctx.source, ctx.target, relabelled, ctx)
     tgt_users = _converted_columns(ctx.target, ctx.source, relabelled, ctx)
     for key in relabelled:
@@ -49,6 +64,24 @@ def compare_enums(ctx: Context) -> list[Operation]:
         else:
             ops += pair(ObjectType.ENUM, t, s, key[1], schema_name=key[0])
     return ops
+
+
+def _refuse_swaps_under_types(ctx: Context) -> None:
+    """A swap converts columns and rebuilds functions, but cannot re-base a domain or retype a
+    composite type's attribute: PostgreSQL would refuse to drop the old type at the end."""
+    swapped, _ = enum_swaps(ctx.source, ctx.target)
+    for kind, users in (
+        ("domain", ctx.target.domains),
+        ("composite type", ctx.target.composite_types),
+    ):
+        for user in users:
+            for key in swapped & {tuple(t) for t in user.types}:
+                raise Unsupported(
+                    f"cannot remove or reorder values of enum {'.'.join(key)}: {kind} "
+                    f"{user.schema_name}.{user.name} uses it, and the type swap this needs "
+                    f"cannot convert a {kind}; migrate in two steps (first drop or change "
+                    f"{user.schema_name}.{user.name})"
+                )
 
 
 _Users = dict[Key, list[tuple[Table, Column]]]

@@ -10,6 +10,8 @@ from typing import Any
 from schemas.catalog import Catalog, Table
 from schemas.operations import ObjectType, Operation, OpKind
 
+from .common import Unsupported
+
 # The first major version whose NOT NULL constraints are named pg_constraint rows.
 NAMED_NOT_NULL = 18
 
@@ -38,7 +40,7 @@ def _without_not_null_names(catalog: Catalog) -> Catalog:
     return Catalog.trusted_dict({**fields, "tables": [table(t) for t in catalog.tables]})
 
 
-class UnsupportedByTarget(ValueError):
+class UnsupportedByTarget(Unsupported):
     """The migration would need a feature the target's PostgreSQL version does not have."""
 
 

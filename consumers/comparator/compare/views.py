@@ -90,7 +90,7 @@ def rebuild_for_reverse_swaps(ctx: Context) -> list[Operation]:
     triggers and privileges, are dropped and created again in the reverse script only: these
     operations carry ``direction="reverse"``. Runs after the other comparators.
     """
-    if not ctx.reverse_retyped:
+    if not ctx.reverse_retyped and not ctx.reverse_rebuilt_functions:
         return []
     src = by_key(ctx.source.views, lambda v: v.key)
     tgt = by_key(ctx.target.views, lambda v: v.key)
@@ -101,9 +101,12 @@ def rebuild_for_reverse_swaps(ctx: Context) -> list[Operation]:
     while grew:  # a view over a rebuilt view is rebuilt too
         grew = False
         for key, view in kept.items():
-            if key not in hit and any(
-                (d[0], d[1], d[2]) in ctx.reverse_retyped or (d[0], d[1]) in hit
-                for d in view.depends_on
+            if key not in hit and (
+                any(
+                    (d[0], d[1], d[2]) in ctx.reverse_retyped or (d[0], d[1]) in hit
+                    for d in view.depends_on
+                )
+                or any(tuple(f) in ctx.reverse_rebuilt_functions for f in view.functions)
             ):
                 hit.add(key)
                 grew = True
@@ -130,6 +133,8 @@ def rebuild_for_reverse_swaps(ctx: Context) -> list[Operation]:
                 table=trigger.table,
                 **where,
             )
-    restored = restore_privileges(ctx, {("table", *k) for k in hit})
+    recreated = {("table", *k) for k in hit}
+    recreated |= {("function", *k) for k in ctx.reverse_rebuilt_functions}
+    restored = restore_privileges(ctx, recreated)
     ops += [o.model_copy(update={"direction": "reverse"}) for o in restored]
     return ops
