@@ -11,22 +11,36 @@ from schemas.catalog import Catalog, Table
 from schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Unsupported
+from .viewtext import differs_by_version, same_query
 
 # The first major version whose NOT NULL constraints are named pg_constraint rows.
 NAMED_NOT_NULL = 18
 
 
 def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
-    """``source`` and ``target`` with what only one of the two servers records left out.
+    """``source`` and ``target`` as the differ should see them when their servers' versions
+    differ in what they record or how they print it.
 
     NOT NULL constraint names exist from PostgreSQL 18: between an older and a newer server
-    they are not compared (the older one accepts a name and forgets it)."""
-    named = [(c.server_major() or 0) >= NAMED_NOT_NULL for c in (source, target)]
-    if named[0] == named[1]:
-        return source, target
-    if named[0]:
-        return _without_not_null_names(source), target
-    return source, _without_not_null_names(target)
+    they are not compared (the older one accepts a name and forgets it). A view that is the
+    target's query printed by another version's server (:mod:`.viewtext`) takes the target's
+    text, so that it is not rebuilt for nothing.
+    """
+    majors = source.server_major(), target.server_major()
+    named = [(m or 0) >= NAMED_NOT_NULL for m in majors]
+    if named[0] and not named[1]:
+        source = _without_not_null_names(source)
+    elif named[1] and not named[0]:
+        target = _without_not_null_names(target)
+    if differs_by_version(*majors):
+        source = _with_view_texts_of(target, source)
+    return source, target
+
+
+def _replaced(catalog: Catalog, **fields: Any) -> Catalog:
+    """``catalog`` with some fields replaced (a new object: cached lookups are not copied)."""
+    values = {name: getattr(catalog, name) for name in Catalog.model_fields}
+    return Catalog.trusted_dict({**values, **fields})
 
 
 def _without_not_null_names(catalog: Catalog) -> Catalog:
@@ -36,8 +50,18 @@ def _without_not_null_names(catalog: Catalog) -> Catalog:
         columns = [c.model_copy(update={"not_null_name": None}) for c in t.columns]
         return t.model_copy(update={"columns": columns})
 
-    fields = {name: getattr(catalog, name) for name in Catalog.model_fields}
-    return Catalog.trusted_dict({**fields, "tables": [table(t) for t in catalog.tables]})
+    return _replaced(catalog, tables=[table(t) for t in catalog.tables])
+
+
+def _with_view_texts_of(target: Catalog, source: Catalog) -> Catalog:
+    theirs = {v.key: v.definition for v in target.views}
+    views, changed = [], False
+    for view in source.views:
+        text = theirs.get(view.key)
+        if text is not None and text != view.definition and same_query(view.definition, text):
+            view, changed = view.model_copy(update={"definition": text}), True
+        views.append(view)
+    return _replaced(source, views=views) if changed else source
 
 
 class UnsupportedByTarget(Unsupported):
