@@ -320,6 +320,22 @@ _ENUM_SWAPS = {
         "create function grade(x level) returns int language sql as 'select 1';"
         f"grant execute on function label(mood) to {ROLE};",
     ),
+    # Indexes and constraints that hold a value of the type depend on it: rebuilt around the
+    # swap (both ways: "level" gains a value, which only the reverse removes).
+    "partial index, check and unique key holding values": (
+        "create type mood as enum ('a', 'b'); create type level as enum ('low', 'mid', 'high');"
+        "create table t (id int, m mood check (m <> 'b'), l level default 'low',"
+        " constraint one_a exclude using btree (id with =) where (m = 'a'));"
+        "create index t_a on t (id) where m = 'a'; create index t_e on t ((m = 'b'));"
+        "create unique index t_low on t (id) where l = 'low';"
+        "create index t_plain on t (m);",
+        "create type mood as enum ('a', 'b', 'c'); create type level as enum ('low', 'high');"
+        "create table t (id int, m mood check (m <> 'b'), l level default 'low',"
+        " constraint one_a exclude using btree (id with =) where (m = 'a'));"
+        "create index t_a on t (id) where m = 'a'; create index t_e on t ((m = 'b'));"
+        "create unique index t_low on t (id) where l = 'low';"
+        "create index t_plain on t (m);",
+    ),
     # Partitions inherit the column: only the partitioned table is converted.
     "partitioned table and array column": (
         "create type mood as enum ('a', 'b');"

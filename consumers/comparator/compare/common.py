@@ -40,6 +40,9 @@ class Context:
     rekeyed_tables: set[Key] = field(default_factory=set)  # a PK/unique is dropped or rebuilt
     rebuilt_functions: set[Key] = field(default_factory=set)  # dropped and created again
     rebuilt_views: set[Key] = field(default_factory=set)  # dropped and created again
+    # Indexes and non-FK constraints, (schema, table, name), that already have operations.
+    changed_indexes: set[tuple[str, str, str]] = field(default_factory=set)
+    changed_constraints: set[tuple[str, str, str]] = field(default_factory=set)
     # Columns only the reverse script converts (an enum the migration adds values to), and the
     # functions it rebuilds around that swap.
     reverse_retyped: set[ColumnKey] = field(default_factory=set)

@@ -245,6 +245,7 @@ def _compare_constraints(s: Table, t: Table, readded: set[str], ctx: Context) ->
         rebuild = sc is not None and tc is not None and bool(readded & set(tc.columns))
         if sc == tc and not rebuild:
             continue
+        ctx.changed_constraints.add((s.schema_name, s.name, name))
         if not rebuild and sc is not None and tc is not None and same_but_validity(sc, tc):
             ops.append(alter(ObjectType.CONSTRAINT, tc, sc, name, **where))
             continue
@@ -271,6 +272,7 @@ def _compare_indexes(s: Table, t: Table, readded: set[str], ctx: Context) -> lis
         rebuild = si is not None and ti is not None and bool(readded & set(ti.columns))
         if si == ti and not rebuild:
             continue
+        ctx.changed_indexes.add((s.schema_name, s.name, name))
         if ti is not None and ti.unique:
             ctx.rekeyed_tables.add(s.key)
         ops += pair(

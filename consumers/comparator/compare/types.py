@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from schemas.catalog import Catalog, Column, Key, Table, labels_only_added
-from schemas.operations import ObjectType, Operation
+from schemas.catalog import Catalog, Column, ForeignKey, Key, Table, labels_only_added
+from schemas.operations import Direction, ObjectType, Operation
 
 from .common import Context, Unsupported, alter, by_key, dump, pair, q
 
@@ -47,6 +48,9 @@ def compare_enums(ctx: Context) -> list[Operation]:
             ctx.reverse_retyped.update(
                 (t.schema_name, t.name, c.name) for t, c in src_users.get(key, [])
             )
+    forward, reverse = enum_swaps(ctx.source, ctx.target)
+    ops += _rebuild_mentions(ctx, forward, direction="both")
+    ops += _rebuild_mentions(ctx, reverse, direction="reverse")
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)
         if s == t:
@@ -63,6 +67,52 @@ def compare_enums(ctx: Context) -> list[Operation]:
             )
         else:
             ops += pair(ObjectType.ENUM, t, s, key[1], schema_name=key[0])
+    return ops
+
+
+def _rebuild_mentions(ctx: Context, types: set[Key], direction: Direction) -> list[Operation]:
+    """Indexes and constraints whose definitions hold a value of a swapped type (a partial
+    index ``WHERE status = 'active'``, a check): they depend on the old type, so they are
+    dropped before the swap and created after it. Those the migration changes anyway, or
+    whose table it drops, already are. With ``direction="reverse"``, only the reverse script
+    (which swaps a type the migration adds values to) rebuilds them."""
+    if not types:
+        return []
+    mention = re.compile(
+        "::(?:"
+        + "|".join(re.escape(s) for k in types for s in (f"{q(k[0])}.{q(k[1])}", q(k[1])))
+        + r")(?![\w$])"
+    )
+    reason = "enum type swap" + (" of the reverse script" if direction == "reverse" else "")
+    src = ctx.source.tables_by_key
+    ops: list[Operation] = []
+    for t in ctx.target.tables:
+        s = src.get(t.key)
+        if s is None or t.key in ctx.dropped_tables:
+            continue
+        where = {"schema_name": t.schema_name, "table": t.name}
+        where |= {"reason": reason, "direction": direction}
+        s_idx = {i.name: i for i in s.indexes}
+        for index in t.indexes:
+            key = (t.schema_name, t.name, index.name)
+            if key in ctx.changed_indexes or s_idx.get(index.name) != index:
+                continue
+            if mention.search(index.definition):
+                data = {**dump(index), "partitioned": t.partition_by is not None}
+                ops += pair(ObjectType.INDEX, data, data, index.name, **where)
+                if index.unique and direction == "both":
+                    ctx.rekeyed_tables.add(t.key)
+        s_cons = {c.name: c for c in s.constraints}
+        for constraint in t.constraints:
+            key = (t.schema_name, t.name, constraint.name)
+            if isinstance(constraint, ForeignKey) or key in ctx.changed_constraints:
+                continue
+            if s_cons.get(constraint.name) != constraint:
+                continue
+            if mention.search(constraint.definition):
+                ops += pair(ObjectType.CONSTRAINT, constraint, constraint, constraint.name, **where)
+                if constraint.kind != "check" and direction == "both":
+                    ctx.rekeyed_tables.add(t.key)
     return ops
 
 
