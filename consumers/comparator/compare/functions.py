@@ -21,7 +21,7 @@ from schemas.catalog import Catalog, Function, Key
 from schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, alter, by_key, dump, op, pair
-from .types import enum_swaps
+from .types import swapped_types
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CALL = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(")
@@ -45,7 +45,7 @@ def compare_functions(ctx: Context) -> list[Operation]:
     src = by_key(ctx.source.functions, lambda f: f.key)
     tgt = by_key(ctx.target.functions, lambda f: f.key)
     src_names, tgt_names = _relation_names(ctx.source), _relation_names(ctx.target)
-    forward_swaps, reverse_swaps = enum_swaps(ctx.source, ctx.target)
+    forward_swaps, reverse_swaps = swapped_types(ctx.source, ctx.target)
     ops: list[Operation] = []
     for key in sorted(src.keys() | tgt.keys()):
         s, t = src.get(key), tgt.get(key)

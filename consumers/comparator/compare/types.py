@@ -37,18 +37,21 @@ def compare_enums(ctx: Context) -> list[Operation]:
     src = by_key(ctx.source.enums, lambda e: e.key)
     tgt = by_key(ctx.target.enums, lambda e: e.key)
     ops: list[Operation] = []
-    relabelled = [k for k in src.keys() & tgt.keys() if src[k].labels != tgt[k].labels]
-    _refuse_swaps_under_types(ctx)
-    src_users = _converted_columns(ctx.source, ctx.target, relabelled, ctx)
-    tgt_users = _converted_columns(ctx.target, ctx.source, relabelled, ctx)
-    for key in relabelled:
-        if not labels_only_added(tgt[key].labels, src[key].labels):
-            ctx.retyped.update((t.schema_name, t.name, c.name) for t, c in tgt_users.get(key, []))
-        else:  # added in place; undoing it swaps the type and converts the source's columns
-            ctx.reverse_retyped.update(
-                (t.schema_name, t.name, c.name) for t, c in src_users.get(key, [])
-            )
-    forward, reverse = enum_swaps(ctx.source, ctx.target)
+    # Domains over a swapped enum are swapped with it: dropped and created over the new type,
+    # their columns converted through text around that.
+    forward, reverse = swapped_types(ctx.source, ctx.target)
+    _refuse_swaps_under_types(ctx, forward)
+    swapped_domains = {k for k in forward | reverse if k not in src}
+    converted = sorted(forward | reverse)
+    src_users = _converted_columns(ctx.source, ctx.target, converted, ctx)
+    tgt_users = _converted_columns(ctx.target, ctx.source, converted, ctx)
+    for key in forward:
+        ctx.retyped.update((t.schema_name, t.name, c.name) for t, c in tgt_users.get(key, []))
+    # Values added in place: undoing it swaps the type and converts the source's columns.
+    for key in reverse:
+        ctx.reverse_retyped.update(
+            (t.schema_name, t.name, c.name) for t, c in src_users.get(key, [])
+        )
     ops += _rebuild_mentions(ctx, forward, direction="both")
     ops += _rebuild_mentions(ctx, reverse, direction="reverse")
     for key in sorted(src.keys() | tgt.keys()):
@@ -59,8 +62,16 @@ def compare_enums(ctx: Context) -> list[Operation]:
             ops.append(
                 alter(
                     ObjectType.ENUM,
-                    {**dump(t), "used_by": _type_users(tgt_users, key)},
-                    {**dump(s), "used_by": _type_users(src_users, key)},
+                    {
+                        **dump(t),
+                        "used_by": _type_users(tgt_users, key),
+                        "domains": _swapped_domains(ctx.target, key, swapped_domains, tgt_users),
+                    },
+                    {
+                        **dump(s),
+                        "used_by": _type_users(src_users, key),
+                        "domains": _swapped_domains(ctx.source, key, swapped_domains, src_users),
+                    },
                     key[1],
                     schema_name=key[0],
                 )
@@ -116,21 +127,61 @@ def _rebuild_mentions(ctx: Context, types: set[Key], direction: Direction) -> li
     return ops
 
 
-def _refuse_swaps_under_types(ctx: Context) -> None:
-    """A swap converts columns and rebuilds functions, but cannot re-base a domain or retype a
-    composite type's attribute: PostgreSQL would refuse to drop the old type at the end."""
-    swapped, _ = enum_swaps(ctx.source, ctx.target)
-    for kind, users in (
-        ("domain", ctx.target.domains),
-        ("composite type", ctx.target.composite_types),
-    ):
-        for user in users:
+def swapped_types(source: Catalog, target: Catalog) -> tuple[set[Key], set[Key]]:
+    """:func:`enum_swaps` with the domains over those enums, which are swapped with them."""
+    forward, reverse = enum_swaps(source, target)
+    return (
+        forward | _domains_over(source, target, forward),
+        reverse | _domains_over(source, target, reverse),
+    )
+
+
+def _domains_over(source: Catalog, target: Catalog, enums: set[Key]) -> set[Key]:
+    """Domains whose base type is one of ``enums`` (or an array of it) on both sides."""
+    if not enums:
+        return set()
+    src = by_key(source.domains, lambda d: d.key)
+    return {
+        d.key
+        for d in target.domains
+        if enums & {tuple(t) for t in d.types}
+        and d.key in src
+        and src[d.key].base_type == d.base_type
+    }
+
+
+def _swapped_domains(
+    catalog: Catalog, enum: Key, domains: set[Key], users: _Users
+) -> list[dict[str, Any]]:
+    """For the swap of ``enum``: each domain over it, as ``catalog`` has it, with its comment
+    and the columns of its type that the swap converts."""
+    comments = {tuple(c.target): c.text for c in catalog.comments if c.object_type == "domain"}
+    return [
+        {
+            "domain": dump(d),
+            "comment": comments.get(d.key),
+            "used_by": _type_users(users, d.key),
+        }
+        for d in catalog.domains
+        if d.key in domains and enum in {tuple(t) for t in d.types}
+    ]
+
+
+def _refuse_swaps_under_types(ctx: Context, swapped: set[Key]) -> None:
+    """A swap (of the enums and domains ``swapped``) converts columns and rebuilds the
+    functions and domains over the enum, but cannot retype a composite type's attribute, nor
+    rebuild a domain that another type uses or that the migration creates, drops or re-bases:
+    PostgreSQL would refuse to drop the old type at the end."""
+    for catalog in (ctx.target, ctx.source):
+        users: list[tuple[str, Any]] = [("composite type", c) for c in catalog.composite_types]
+        users += [("domain", d) for d in catalog.domains if d.key not in swapped]
+        for kind, user in users:
             for key in swapped & {tuple(t) for t in user.types}:
+                name = f"{user.schema_name}.{user.name}"
                 raise Unsupported(
-                    f"cannot remove or reorder values of enum {'.'.join(key)}: {kind} "
-                    f"{user.schema_name}.{user.name} uses it, and the type swap this needs "
-                    f"cannot convert a {kind}; migrate in two steps (first drop or change "
-                    f"{user.schema_name}.{user.name})"
+                    f"cannot remove or reorder enum values under {'.'.join(key)}: {kind} "
+                    f"{name} uses it, and the type swap this needs cannot convert it; migrate "
+                    f"in two steps (first drop or change {name})"
                 )
 
 

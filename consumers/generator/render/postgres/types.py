@@ -41,39 +41,87 @@ def render_enum(op: Operation, ctx: RenderContext, emit: Emit) -> None:
 
 
 def _swap_enum(op: Operation, emit: Emit) -> None:
-    """Remove or reorder enum values: rename the old type, create the new one, convert the
-    columns that use it (through text) and drop the old type."""
+    """Remove or reorder enum values: rename the old type, create the new one, rebuild the
+    domains over it (their columns go through text meanwhile), convert the columns that use
+    it (through text) and drop the old type. Defaults are dropped before a column is
+    converted and set again as the desired state has them (an old one may use a removed
+    value)."""
     assert op.old is not None and op.new is not None
     name = qn(op.schema_name, op.name)
     old_name = op.name + "__old"
     labels = ", ".join(literal(v) for v in op.new["labels"])
     emit(f"ALTER TYPE {name} RENAME TO {q(old_name)}")
     emit(f"CREATE TYPE {name} AS ENUM ({labels})")
-    # Defaults are re-set as the desired state has them: an old default may use a removed value.
-    wanted = {
-        (u["schema_name"], u["table"], u["column"]): u.get("default")
-        for u in op.new.get("used_by", [])
-    }
-    for use in op.old.get("used_by", []):
-        default = wanted.get((use["schema_name"], use["table"], use["column"]))
-        table = f"ALTER TABLE {qn(use['schema_name'], use['table'])}"
-        alter = f"{table} ALTER COLUMN {q(use['column'])}"
+    wanted = {_key(d["domain"]): d for d in op.new.get("domains", [])}
+    for old in op.old.get("domains", []):
+        new = wanted[_key(old["domain"])]
+        domain = qn(*_key(old["domain"]))
+        _convert(old["used_by"], "text", emit, drop_defaults=True)
+        emit(f"DROP DOMAIN {domain}")
+        _create_domain(new["domain"], emit)
+        if new.get("comment") is not None:
+            emit(f"COMMENT ON DOMAIN {domain} IS {literal(new['comment'])}")
+        _convert(old["used_by"], domain, emit, defaults=new["used_by"])
+    used_by = op.old.get("used_by", [])
+    _convert(used_by, name, emit, drop_defaults=True, defaults=op.new.get("used_by", []))
+    emit(f"DROP TYPE {qn(op.schema_name, old_name)}")
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    return obj["schema_name"], obj["name"]
+
+
+def _convert(
+    columns: list[dict[str, Any]],
+    to: str,
+    emit: Emit,
+    *,
+    drop_defaults: bool = False,
+    defaults: list[dict[str, Any]] | None = None,
+) -> None:
+    """ALTER COLUMN ... TYPE ``to`` (or an array of it) USING a cast through text; first
+    dropping the columns' defaults, then setting those of ``defaults`` (desired columns)."""
+    wanted = {(u["schema_name"], u["table"], u["column"]): u.get("default") for u in defaults or []}
+    for use in columns:
+        column = q(use["column"])
+        alter = f"ALTER TABLE {qn(use['schema_name'], use['table'])} ALTER COLUMN {column}"
         array = "[]" if use["type"].endswith("[]") else ""
-        if use.get("default") is not None:
+        if drop_defaults and use.get("default") is not None:
             emit(f"{alter} DROP DEFAULT")
+        cast = f"{column}::text{array}" + ("" if to == "text" else f"::{to}{array}")
         emit(
-            f"{alter} TYPE {name}{array} USING {q(use['column'])}::text{array}::{name}{array}",
+            f"{alter} TYPE {to}{array} USING {cast}",
             H.TABLE_REWRITE,
             H.NEEDS_VALIDATION,
             H.DATA_LOSS,
         )
+        default = wanted.get((use["schema_name"], use["table"], use["column"]))
         if default is not None:
             emit(f"{alter} SET DEFAULT {default}")
-    emit(f"DROP TYPE {qn(op.schema_name, old_name)}")
 
 
 def _domain_constraints(domain: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in domain.get("constraints", [])}
+
+
+def _create_domain(domain: dict[str, Any], emit: Emit) -> None:
+    """CREATE DOMAIN, then the constraints it has NOT VALID (CREATE DOMAIN cannot say so)."""
+    name = qn(domain["schema_name"], domain["name"])
+    checks = _domain_constraints(domain)
+    parts = [f"CREATE DOMAIN {name} AS {domain['base_type']}"]
+    if domain.get("collation"):
+        parts.append(f"COLLATE {domain['collation']}")
+    if domain.get("default") is not None:
+        parts.append(f"DEFAULT {domain['default']}")
+    if domain.get("not_null"):
+        parts.append("NOT NULL")
+    parts += [
+        f"CONSTRAINT {q(n)} {c['definition']}" for n, c in checks.items() if c.get("valid", True)
+    ]
+    emit(" ".join(parts))
+    for n, c in checks.items():
+        if not c.get("valid", True):
+            emit(f"ALTER DOMAIN {name} ADD CONSTRAINT {q(n)} {c['definition']} NOT VALID")
 
 
 def render_domain(op: Operation, ctx: RenderContext, emit: Emit) -> None:
@@ -87,22 +135,7 @@ def render_domain(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     alter = f"ALTER DOMAIN {name}"
     new_checks = _domain_constraints(new)
     if op.kind is OpKind.CREATE:
-        parts = [f"CREATE DOMAIN {name} AS {new['base_type']}"]
-        if new.get("collation"):
-            parts.append(f"COLLATE {new['collation']}")
-        if new.get("default") is not None:
-            parts.append(f"DEFAULT {new['default']}")
-        if new.get("not_null"):
-            parts.append("NOT NULL")
-        parts += [
-            f"CONSTRAINT {q(n)} {c['definition']}"
-            for n, c in new_checks.items()
-            if c.get("valid", True)
-        ]
-        emit(" ".join(parts))
-        for n, c in new_checks.items():  # CREATE DOMAIN cannot say NOT VALID
-            if not c.get("valid", True):
-                emit(f"{alter} ADD CONSTRAINT {q(n)} {c['definition']} NOT VALID")
+        _create_domain(new, emit)
         return
     old = op.old or {}
     if old.get("default") != new.get("default"):
