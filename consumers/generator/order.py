@@ -124,11 +124,12 @@ def _phase(op: Operation) -> Phase:
             gains_owner = new_owner is not None and new_owner != (op.old or {}).get("owned_by")
             return Phase.OWN_SEQUENCE if gains_owner else Phase.ALTER_SEQUENCE
         case ObjectType.FUNCTION:
-            late = op.reason or op.obj.get("references")
+            late = op.reason or op.obj.get("references") or op.obj.get("swapped_types")
             if op.kind is OpKind.DROP:
                 if op.reason:
                     return Phase.DROP_REBUILT_FUNCTION
-                # One that reads relations (or takes a row type) goes before them.
+                # One that reads relations (or takes a row type), or whose signature uses a
+                # swapped type, goes before them.
                 return Phase.DROP_VIEW if late else Phase.DROP_TYPE
             return Phase.CREATE_VIEW if late else Phase.CREATE_TYPE
         case ObjectType.COLLATION if op.kind is OpKind.DROP and op.reason:

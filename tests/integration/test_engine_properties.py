@@ -2,8 +2,9 @@
 
 Hypothesis draws a SOURCE and a TARGET schema from one small vocabulary (so that they share
 tables, columns and types and differ in details): tables with columns of several type families
-(integers, text, arrays, an enum, a domain, timestamps), primary keys, unique constraints,
-foreign keys, checks, indexes, a view (over the enum column too), a sequence and comments.
+(integers, text, arrays, an enum, a domain, a domain over the enum, timestamps), primary
+keys, unique constraints, foreign keys, checks, indexes (partial ones holding an enum value
+too), a view (over the enum column too), a function taking the enum, a sequence and comments.
 Both are loaded into two reused databases, TARGET is migrated with the generated script, and
 the result must re-diff empty and have SOURCE's fingerprint; the reverse script must then
 bring back TARGET's.
@@ -12,6 +13,7 @@ bring back TARGET's.
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -39,8 +41,9 @@ TYPES = {
     "d": ["mood", "text"],
     "e": ["timestamptz", "timestamp", "date"],
     "f": ["boolean"],
+    "g": ["feeling"],
 }
-DEFAULTS = {"a": "1", "b": "'x'", "c": "'{}'", "d": "'ok'", "e": "now()", "f": "true"}
+DEFAULTS = {"a": "1", "b": "'x'", "c": "'{}'", "d": "'ok'", "e": "now()", "f": "true", "g": "'ok'"}
 
 
 @st.composite
@@ -65,7 +68,10 @@ def schemas(draw: st.DrawFn) -> str:
     sql = [
         "create type mood as enum (" + ", ".join(f"'{x}'" for x in ["ok", *labels]) + ")",
         "create domain posint as integer" + (" check (value > 0)" if draw(st.booleans()) else ""),
+        "create domain feeling as mood" + (" default 'ok'" if draw(st.booleans()) else ""),
     ]
+    if draw(st.booleans()):
+        sql.append("create function describe(m mood) returns text language sql as 'select m::text'")
     if draw(st.booleans()):
         sql.append(f"create sequence seq1 increment by {draw(st.sampled_from([1, 2, 5]))}")
     tables: dict[str, list[str]] = {}
@@ -90,6 +96,8 @@ def schemas(draw: st.DrawFn) -> str:
         for col in sorted(names & {"a", "b", "e"}):
             if draw(st.integers(0, 2)) == 0:
                 sql.append(f"create index {table}_{col}_idx on {table} ({col})")
+        if "d" in names and draw(st.integers(0, 2)) == 0:
+            sql.append(f"create index {table}_ok_idx on {table} (id) where d = 'ok'")
         if draw(st.integers(0, 2)) == 0:
             sql.append(f"comment on table {table} is '{draw(st.sampled_from(['one', 'two']))}'")
     if "t1" in tables and draw(st.booleans()):
@@ -142,7 +150,8 @@ async def _converge(conns: list[asyncpg.Connection], source_sql: str, target_sql
 
 
 @settings(
-    max_examples=25,
+    # More on demand: SCHEMASHIFT_PROPERTY_EXAMPLES=500 pytest -k random_schema_pairs
+    max_examples=int(os.environ.get("SCHEMASHIFT_PROPERTY_EXAMPLES", "25")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -320,6 +320,14 @@ _ENUM_SWAPS = {
         "create function grade(x level) returns int language sql as 'select 1';"
         f"grant execute on function label(mood) to {ROLE};",
     ),
+    # A function the migration creates over the type is created after the swap, one it drops
+    # is dropped before (either binds the old type otherwise).
+    "functions created and dropped with the swap": (
+        "create type mood as enum ('a', 'b');"
+        "create function fresh(m mood) returns text language sql as 'select m::text';",
+        "create type mood as enum ('a', 'b', 'c');"
+        "create function stale(m mood) returns mood language sql as 'select m';",
+    ),
     # Indexes and constraints that hold a value of the type depend on it: rebuilt around the
     # swap (both ways: "level" gains a value, which only the reverse removes).
     "partial index, check and unique key holding values": (

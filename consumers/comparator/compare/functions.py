@@ -53,8 +53,8 @@ def compare_functions(ctx: Context) -> list[Operation]:
         undo_swapped = s is not None and t is not None and _uses(s, reverse_swaps)
         if s == t and not swapped and not undo_swapped:
             continue
-        new = s and _payload(s, src_names)
-        old = t and _payload(t, tgt_names)
+        new = s and _payload(s, src_names, forward_swaps | reverse_swaps)
+        old = t and _payload(t, tgt_names, forward_swaps | reverse_swaps)
         where = {"schema_name": key[0], "table": None}
         name = f"{key[1]}({key[2]})"
         replaceable = s is not None and t is not None and (s.kind, s.result) == (t.kind, t.result)
@@ -112,8 +112,15 @@ def _relation_names(catalog: Catalog) -> dict[str, list[Key]]:
     return names
 
 
-def _payload(function: Function, relations: dict[str, list[Key]]) -> dict[str, Any]:
+def _payload(
+    function: Function, relations: dict[str, list[Key]], swapped: set[Key]
+) -> dict[str, Any]:
     data = dump(function)
+    # A type its signature uses is swapped (an enum losing values, a domain over it): the
+    # function is created after the swap, dropped before it.
+    uses = swapped & {tuple(t) for t in function.types}
+    if uses:
+        data["swapped_types"] = [list(k) for k in sorted(uses)]
     # A row type of a table or view in the signature: the relation must exist first.
     refs: set[Key] = {
         k for t in function.types for k in relations.get(t[1].lower(), []) if k == tuple(t)
