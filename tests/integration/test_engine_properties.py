@@ -5,7 +5,8 @@ tables, columns and types and differ in details): tables with columns of several
 (integers, text, arrays, an enum, a domain, a domain over the enum, timestamps, generated and
 identity columns), primary keys, unique constraints, foreign keys, checks and partial indexes
 (holding an enum value too), a view (over the enum column too), a function taking the enum,
-a sequence and comments.
+a partition attached, detached or re-bounded, a table joining or leaving a parent with a
+check, a sequence and comments.
 Both are loaded into two reused databases, TARGET is migrated with the generated script, and
 the result must re-diff empty and have SOURCE's fingerprint; the reverse script must then
 bring back TARGET's.
@@ -115,6 +116,23 @@ def schemas(draw: st.DrawFn) -> str:
             sql.append(f"create index {table}_ok_idx on {table} (id) where d = 'ok'")
         if draw(st.integers(0, 2)) == 0:
             sql.append(f"comment on table {table} is '{draw(st.sampled_from(['one', 'two']))}'")
+    # A partitioned table whose partition is attached, detached or re-bounded, and a table
+    # that inherits from a parent with a check or stands alone.
+    if draw(st.booleans()):
+        check = ", constraint p_k_check check (k > 0)" if draw(st.booleans()) else ""
+        sql.append(f"create table p (k int not null, v text{check}) partition by range (k)")
+        link = draw(st.sampled_from(["", "from (1) to (10)", "from (1) to (20)"]))
+        if link:
+            sql.append(f"create table p1 partition of p for values {link}")
+        else:
+            sql.append("create table p1 (k int not null, v text)")
+    if draw(st.booleans()):
+        check = ", constraint base_x_check check (x > 0)" if draw(st.booleans()) else ""
+        sql.append(f"create table base (id int not null, x int{check})")
+        if draw(st.booleans()):
+            sql.append("create table child (extra text) inherits (base)")
+        else:
+            sql.append("create table child (id int not null, x int, extra text)")
     if "t1" in tables and draw(st.booleans()):
         # Over the text and the enum column when t1 has them: their type changes and enum
         # swaps must rebuild the view around them.
