@@ -240,6 +240,14 @@ class Table(CatalogModel):
     )
     rls_enabled: bool = False
     rls_forced: bool = False
+    options: list[str] = Field(
+        default_factory=list,
+        description="Storage parameters, e.g. 'fillfactor=70', 'toast.autovacuum_enabled=false'.",
+    )
+    replica_identity: str = Field(
+        default="default",
+        description="REPLICA IDENTITY: 'default', 'nothing', 'full' or 'index <name>'.",
+    )
 
     @property
     def key(self) -> Key:
@@ -389,6 +397,31 @@ class Attribute(CatalogModel):
     collation: str | None = None
 
 
+class RangeType(CatalogModel):
+    """``CREATE TYPE ... AS RANGE``; functions are qualified names, None when the default."""
+
+    schema_name: str
+    name: str
+    subtype: str
+    subtype_opclass: str | None = None
+    collation: str | None = None
+    canonical: str | None = None
+    subtype_diff: str | None = None
+    multirange: str | None = Field(
+        default=None, description="The multirange type's name when not the default (14+)."
+    )
+    types: list[list[str]] = Field(
+        default_factory=list, description="[schema, name] of user types it uses."
+    )
+    functions: list[list[str]] = Field(
+        default_factory=list, description="[schema, name, identity args] of its functions."
+    )
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
 class CompositeType(CatalogModel):
     """``CREATE TYPE ... AS (...)``."""
 
@@ -536,6 +569,7 @@ class Catalog(CatalogModel):
     enums: list[EnumType] = Field(default_factory=list)
     domains: list[Domain] = Field(default_factory=list)
     composite_types: list[CompositeType] = Field(default_factory=list)
+    range_types: list[RangeType] = Field(default_factory=list)
     sequences: list[Sequence] = Field(default_factory=list)
     functions: list[Function] = Field(default_factory=list)
     tables: list[Table] = Field(default_factory=list)

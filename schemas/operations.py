@@ -31,6 +31,7 @@ class ObjectType(StrEnum):
     ENUM = "enum"
     DOMAIN = "domain"
     COMPOSITE_TYPE = "composite_type"
+    RANGE_TYPE = "range_type"
     FUNCTION = "function"  # functions and procedures
     SEQUENCE = "sequence"
     TABLE = "table"  # the table with columns, non-FK constraints and indexes

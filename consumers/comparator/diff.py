@@ -26,7 +26,12 @@ from .compare.schemas import compare_extensions, compare_schemas
 from .compare.sequences import compare_sequences
 from .compare.tables import compare_tables
 from .compare.triggers import compare_triggers
-from .compare.types import compare_composite_types, compare_domains, compare_enums
+from .compare.types import (
+    compare_composite_types,
+    compare_domains,
+    compare_enums,
+    compare_range_types,
+)
 from .compare.versions import UnsupportedByTarget, check_versions, comparable
 from .compare.views import compare_views, rebuild_for_reverse_swaps
 
@@ -39,6 +44,7 @@ _COMPARATORS = (
     compare_collations,
     compare_domains,
     compare_composite_types,
+    compare_range_types,
     compare_sequences,
     compare_functions,
     compare_tables,

@@ -39,10 +39,13 @@ class Phase(IntEnum):
     DROP_TRIGGER = 8
     DROP_POLICY = 9
     DROP_VIEW = 10  # and functions that read relations
-    DROP_FOREIGN_KEY = 11
-    DROP_CONSTRAINT = 12
-    DROP_INDEX = 13
-    DROP_INHERITANCE = 14  # DETACH PARTITION / NO INHERIT, before a parent is dropped
+    # DETACH PARTITION / NO INHERIT: before a parent is dropped, and before a parent's
+    # constraints are, so that what the table got from it goes with the link (a check it
+    # declared too stays its own once the parent's is gone).
+    DROP_INHERITANCE = 11
+    DROP_FOREIGN_KEY = 12
+    DROP_CONSTRAINT = 13
+    DROP_INDEX = 14
     DROP_TABLE = 15
     DROP_COLUMN = 16
     DROP_REBUILT_FUNCTION = 17  # its dependents are gone, it is created again with the views
@@ -76,6 +79,7 @@ _CREATE_DROP: dict[ObjectType, tuple[Phase, Phase]] = {
     ObjectType.ENUM: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
     ObjectType.DOMAIN: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
     ObjectType.COMPOSITE_TYPE: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
+    ObjectType.RANGE_TYPE: (Phase.CREATE_TYPE, Phase.DROP_TYPE),
     ObjectType.SEQUENCE: (Phase.CREATE_SEQUENCE, Phase.DROP_SEQUENCE),
     ObjectType.TABLE: (Phase.CREATE_TABLE, Phase.DROP_TABLE),
     ObjectType.INHERITANCE: (Phase.CREATE_INHERITANCE, Phase.DROP_INHERITANCE),
@@ -114,6 +118,7 @@ _TYPE_RANK = {
     ObjectType.FUNCTION: 1,
     ObjectType.DOMAIN: 2,
     ObjectType.COMPOSITE_TYPE: 3,
+    ObjectType.RANGE_TYPE: 3,
 }
 
 
@@ -132,6 +137,8 @@ def _phase(op: Operation) -> Phase:
                 # swapped type, goes before them.
                 return Phase.DROP_VIEW if late else Phase.DROP_TYPE
             return Phase.CREATE_VIEW if late else Phase.CREATE_TYPE
+        case ObjectType.TABLE if op.kind is OpKind.ALTER and "replica_identity" in op.obj:
+            return Phase.CREATE_INHERITANCE  # REPLICA IDENTITY USING INDEX: once it exists
         case ObjectType.COLLATION if op.kind is OpKind.DROP and op.reason:
             return Phase.CREATE_COLLATION  # recreated: dropped right before it is created
         case ObjectType.PRIVILEGE:

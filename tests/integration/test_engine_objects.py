@@ -299,6 +299,43 @@ CASES: dict[str, tuple[str, str]] = {
         "create table both_(b int) inherits (other);"
         "create table adopted(id int, at timestamptz default now(), z int);",
     ),
+    # Range types (their constructor functions are part of them), with options, a custom
+    # multirange name, columns of both, and a function over one.
+    "range_types": (
+        "create type floatrange as range (subtype = float8, subtype_diff = float8mi);"
+        'create type textrange as range (subtype = text, collation = "C");'
+        "create type spans as range (subtype = int8, multirange_type_name = span_set);"
+        "create table r (id int, f floatrange, fs floatmultirange, s span_set);"
+        "create function width(floatrange) returns float8 language sql"
+        " as 'select upper($1) - lower($1)';"
+        "comment on type floatrange is 'a float range';",
+        "create type gone as range (subtype = int4); create table r (id int, g gone);",
+    ),
+    # Storage parameters (the TOAST table's too) are set and reset in place; REPLICA IDENTITY
+    # USING INDEX comes once the index exists.
+    "storage_parameters_and_replica_identity": (
+        "create table t (a int not null, b text) with (fillfactor = 70,"
+        " autovacuum_enabled = false, toast.autovacuum_enabled = false);"
+        "create unique index t_a on t (a); alter table t replica identity using index t_a;"
+        "create table f (a int) with (fillfactor = 50); alter table f replica identity full;"
+        "create table n (a int);"
+        "create table g (a int not null) with (fillfactor = 60); create unique index g_a on g (a);"
+        "alter table g replica identity using index g_a;",
+        "create table t (a int not null, b text)"
+        " with (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.2);"
+        "create table f (a int); create table n (a int); alter table n replica identity nothing;",
+    ),
+    # The parent gains a check as the table joins it: the table takes the check before
+    # INHERIT / ATTACH; undoing it unlinks the table before the parent loses the check.
+    "joining_a_parent_with_a_check": (
+        "create table base(id int not null, x int, constraint base_x_check check (x > 0));"
+        "create table child(extra text) inherits (base);"
+        "create table p(k int not null, constraint p_k_check check (k > 0)) partition by range (k);"
+        "create table p1 partition of p for values from (1) to (10);",
+        "create table base(id int not null, x int);"
+        "create table child(id int not null, x int, extra text);"
+        "create table p(k int not null) partition by range (k); create table p1(k int not null);",
+    ),
     # View options (reloptions) are part of the view: a changed one rebuilds it.
     "view_options": (
         "create table t(a int); create view v with (security_barrier = true) as select a from t;"

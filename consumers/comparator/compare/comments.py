@@ -16,6 +16,7 @@ _NAMED = {
     ObjectType.SEQUENCE: "sequence",
     ObjectType.ENUM: "type",
     ObjectType.COMPOSITE_TYPE: "type",
+    ObjectType.RANGE_TYPE: "type",
     ObjectType.DOMAIN: "domain",
 }
 # Object types whose comment key is (comment type, schema, table, name).

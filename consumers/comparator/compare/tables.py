@@ -26,7 +26,7 @@ from schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, alter, by_key, dump, op, pair, same_but_validity
 
-_FLAGS = ("unlogged", "rls_enabled", "rls_forced")
+_FLAGS = ("unlogged", "rls_enabled", "rls_forced", "options")
 
 
 def table_body(table: Table, catalog: Catalog) -> dict[str, Any]:
@@ -139,6 +139,9 @@ def _compare_table(s: Table, t: Table, ctx: Context) -> list[Operation]:
                 schema_name=schema,
             )
         )
+    if s.replica_identity != t.replica_identity:  # alone: it may name an index made later
+        was, now = ({"replica_identity": x.replica_identity} for x in (t, s))
+        ops.append(alter(ObjectType.TABLE, was, now, table, schema_name=schema))
     ops += _compare_parents(s, t, ctx)
 
     # Columns, in the source's order so that added columns keep their relative position.

@@ -253,6 +253,19 @@ def compare_domains(ctx: Context) -> list[Operation]:
     return ops
 
 
+def compare_range_types(ctx: Context) -> list[Operation]:
+    """CREATE/DROP TYPE ... AS RANGE; a range type cannot be altered, so a changed one is
+    dropped and created again."""
+    src = by_key(ctx.source.range_types, lambda r: r.key)
+    tgt = by_key(ctx.target.range_types, lambda r: r.key)
+    ops: list[Operation] = []
+    for key in sorted(src.keys() | tgt.keys()):
+        s, t = src.get(key), tgt.get(key)
+        if s != t:
+            ops += pair(ObjectType.RANGE_TYPE, t, s, key[1], schema_name=key[0])
+    return ops
+
+
 def compare_composite_types(ctx: Context) -> list[Operation]:
     """ALTER TYPE ADD/DROP/ALTER ATTRIBUTE. Like table columns, attribute order is not a
     difference (the fingerprint ignores it too)."""

@@ -40,6 +40,7 @@ from schemas.catalog import (
     Policy,
     PrimaryKey,
     Privilege,
+    RangeType,
     Sequence,
     Table,
     Trigger,
@@ -116,7 +117,15 @@ SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relpersistence = 'u
        ARRAY(SELECT ARRAY[pn.nspname, pc.relname] FROM pg_inherits i
              JOIN pg_class pc ON pc.oid = i.inhparent
              JOIN pg_namespace pn ON pn.oid = pc.relnamespace
-             WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents
+             WHERE i.inhrelid = c.oid ORDER BY i.inhseqno) AS parents,
+       coalesce(c.reloptions, '{{}}')
+         || ARRAY(SELECT 'toast.' || x FROM pg_class tc, unnest(tc.reloptions) x
+                  WHERE tc.oid = c.reltoastrelid) AS options,
+       CASE c.relreplident WHEN 'n' THEN 'nothing' WHEN 'f' THEN 'full'
+            WHEN 'i' THEN coalesce((SELECT 'index ' || quote_ident(ic.relname)
+                                    FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+                                    WHERE i.indrelid = c.oid AND i.indisreplident), 'nothing')
+            ELSE 'default' END AS replica_identity
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p')
   AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
@@ -320,7 +329,7 @@ SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, ARRAY[n.nspname, t
 FROM pg_description d
 JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid AND d.objsubid = 0
 JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype IN ('e', 'd', 'c') AND {_user_schema("n")}
+WHERE t.typtype IN ('e', 'd', 'c', 'r') AND {_user_schema("n")}
   AND {_not_extension_member("pg_type", "t.oid")}
 UNION ALL
 SELECT 'function',
@@ -366,6 +375,9 @@ JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
 WHERE p.prokind IN ('f', 'p', 'w') AND {_user_schema("n")}
   AND {_not_extension_member("pg_proc", "p.oid")}
+  -- A range type's constructors are part of the type.
+  AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass
+                  AND i.objid = p.oid AND i.deptype = 'i')
 ORDER BY 1, 2, 3
 """
 
@@ -430,6 +442,31 @@ WHERE t.typtype = 'c' AND {_user_schema("n")} AND {_not_extension_member("pg_typ
 ORDER BY 1, 2
 """
 
+# Options are NULL when they are the default (operator class, collation, multirange name).
+RANGES_SQL = f"""
+SELECT n.nspname AS schema_name, t.typname AS name, format_type(r.rngsubtype, NULL) AS subtype,
+       CASE WHEN NOT opc.opcdefault
+            THEN quote_ident(opn.nspname) || '.' || quote_ident(opc.opcname) END AS subtype_opclass,
+       CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation
+            THEN quote_ident(cn.nspname) || '.' || quote_ident(co.collname) END AS collation,
+       CASE WHEN r.rngcanonical <> 0 THEN r.rngcanonical::regproc::text END AS canonical,
+       CASE WHEN r.rngsubdiff <> 0 THEN r.rngsubdiff::regproc::text END AS subtype_diff,
+       mt.typname AS multirange,
+       {_type_deps("d.classid = 'pg_type'::regclass AND d.objid = t.oid", "t.oid")} AS types,
+       {_function_deps("d.classid = 'pg_type'::regclass AND d.objid = t.oid")} AS functions
+FROM pg_range r
+JOIN pg_type t ON t.oid = r.rngtypid
+JOIN pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_type st ON st.oid = r.rngsubtype
+JOIN pg_opclass opc ON opc.oid = r.rngsubopc
+JOIN pg_namespace opn ON opn.oid = opc.opcnamespace
+LEFT JOIN pg_collation co ON co.oid = r.rngcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+LEFT JOIN pg_type mt ON mt.oid = r.rngmultitypid
+WHERE {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
+ORDER BY 1, 2
+"""
+
 POLICIES_SQL = f"""
 SELECT n.nspname AS schema_name, c.relname AS table_name, p.polname AS name,
        p.polpermissive AS permissive, p.polcmd::text AS command,
@@ -488,6 +525,7 @@ _QUERIES = {
     "enums": ENUMS_SQL,
     "domains": DOMAINS_SQL,
     "composites": COMPOSITES_SQL,
+    "ranges": RANGES_SQL,
     "functions": FUNCTIONS_SQL,
     "triggers": TRIGGERS_SQL,
     "policies": POLICIES_SQL,
@@ -633,6 +671,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
             )
             for r in rows["composites"]
         ],
+        range_types=[_range_type(r) for r in rows["ranges"]],
         sequences=[_sequence(r) for r in rows["sequences"]],
         functions=[
             Function.trusted(
@@ -747,6 +786,27 @@ def _table(
         inherits=[] if r["is_partition"] else sorted(parents),
         rls_enabled=r["rls_enabled"],
         rls_forced=r["rls_forced"],
+        options=sorted(r["options"]),
+        replica_identity=r["replica_identity"],
+    )
+
+
+def _range_type(r: Any) -> RangeType:
+    # PostgreSQL names the multirange after the range: "range" becomes "multirange", or
+    # "_multirange" is appended.
+    name = r["name"]
+    default = name.replace("range", "multirange", 1) if "range" in name else f"{name}_multirange"
+    return RangeType.trusted(
+        schema_name=r["schema_name"],
+        name=name,
+        subtype=r["subtype"],
+        subtype_opclass=r["subtype_opclass"],
+        collation=r["collation"],
+        canonical=r["canonical"],
+        subtype_diff=r["subtype_diff"],
+        multirange=None if r["multirange"] in (None, default) else r["multirange"],
+        types=sorted(list(t) for t in r["types"]),
+        functions=sorted(list(f) for f in r["functions"]),
     )
 
 

@@ -25,7 +25,7 @@ from .sequences import render_sequence
 from .tables import column_definition, render_column, render_inheritance, render_table
 from .tables import type_change_hazards as type_change_hazards
 from .triggers import render_trigger
-from .types import render_composite_type, render_domain, render_enum
+from .types import render_composite_type, render_domain, render_enum, render_range_type
 from .views import render_view
 
 __all__ = [
@@ -46,6 +46,7 @@ _RENDERERS: dict[ObjectType, Callable[[Operation, RenderContext, Emit], None]] =
     ObjectType.ENUM: render_enum,
     ObjectType.DOMAIN: render_domain,
     ObjectType.COMPOSITE_TYPE: render_composite_type,
+    ObjectType.RANGE_TYPE: render_range_type,
     ObjectType.SEQUENCE: render_sequence,
     ObjectType.FUNCTION: render_function,
     ObjectType.TABLE: render_table,

@@ -65,6 +65,7 @@ def render_table(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     unlogged = "UNLOGGED " if table.get("unlogged") else ""
     body = ",\n    ".join(lines)
     columns = f" (\n    {body}\n)" if lines else ""
+    options = f" WITH ({', '.join(table['options'])})" if table.get("options") else ""
     if table.get("partition_of"):
         parent = qn(*table["partition_of"])
         head = f"CREATE {unlogged}TABLE {name} PARTITION OF {parent}{columns}"
@@ -75,10 +76,12 @@ def render_table(op: Operation, ctx: RenderContext, emit: Emit) -> None:
             head += " INHERITS (" + ", ".join(qn(*p) for p in table["inherits"]) + ")"
     if table.get("partition_by"):
         head += f" PARTITION BY {table['partition_by']}"
-    emit(head)
+    emit(head + options)
     for index in table.get("indexes", []):
         emit(index["definition"])
-    _alter_flags(name, {}, {f: table.get(f, False) for f in ("rls_enabled", "rls_forced")}, emit)
+    flags = {f: table.get(f, False) for f in ("rls_enabled", "rls_forced")}
+    flags["replica_identity"] = table.get("replica_identity", "default")
+    _alter_flags(name, {}, flags, emit)
 
 
 def _alter_flags(name: str, old: dict[str, Any], new: dict[str, Any], emit: Emit) -> None:
@@ -91,6 +94,26 @@ def _alter_flags(name: str, old: dict[str, Any], new: dict[str, Any], emit: Emit
     if new.get("rls_forced", False) != old.get("rls_forced", False):
         what = "FORCE" if new["rls_forced"] else "NO FORCE"
         emit(f"ALTER TABLE {name} {what} ROW LEVEL SECURITY")
+    if "options" in new:
+        _alter_options(name, old.get("options", []), new["options"], emit)
+    identity = new.get("replica_identity", "default")
+    if identity != old.get("replica_identity", "default"):
+        kind, _, index = identity.partition(" ")
+        using = f"USING INDEX {index}" if kind == "index" else kind.upper()
+        emit(f"ALTER TABLE {name} REPLICA IDENTITY {using}")
+
+
+def _alter_options(name: str, old: list[str], new: list[str], emit: Emit) -> None:
+    """ALTER TABLE SET (...) for storage parameters added or changed, RESET (...) for those
+    removed (a lock that blocks schema changes, not reads or writes; no rewrite)."""
+    wanted = dict(o.split("=", 1) for o in new)
+    had = dict(o.split("=", 1) for o in old)
+    removed = sorted(had.keys() - wanted.keys())
+    if removed:
+        emit(f"ALTER TABLE {name} RESET ({', '.join(removed)})")
+    changed = [f"{k}={v}" for k, v in sorted(wanted.items()) if had.get(k) != v]
+    if changed:
+        emit(f"ALTER TABLE {name} SET ({', '.join(changed)})")
 
 
 def render_inheritance(op: Operation, ctx: RenderContext, emit: Emit) -> None:

@@ -179,6 +179,27 @@ def _attribute(attr: dict[str, Any]) -> str:
     return f"{q(attr['name'])} {attr['type']}{collate}"
 
 
+def render_range_type(op: Operation, ctx: RenderContext, emit: Emit) -> None:
+    """CREATE/DROP TYPE ... AS RANGE (with the options that are not the defaults)."""
+    name = qn(op.schema_name, op.name)
+    if op.kind is OpKind.DROP:
+        emit(f"DROP TYPE {name}", H.DATA_LOSS)
+        return
+    new = op.obj
+    options = [f"SUBTYPE = {new['subtype']}"]
+    for option, key in (
+        ("SUBTYPE_OPCLASS", "subtype_opclass"),
+        ("COLLATION", "collation"),
+        ("CANONICAL", "canonical"),
+        ("SUBTYPE_DIFF", "subtype_diff"),
+    ):
+        if new.get(key):
+            options.append(f"{option} = {new[key]}")
+    if new.get("multirange"):
+        options.append(f"MULTIRANGE_TYPE_NAME = {qn(op.schema_name, new['multirange'])}")
+    emit(f"CREATE TYPE {name} AS RANGE ({', '.join(options)})")
+
+
 def render_composite_type(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     """CREATE/DROP TYPE ... AS (...), or ALTER TYPE ADD/DROP/ALTER ATTRIBUTE."""
     name = qn(op.schema_name, op.name)
