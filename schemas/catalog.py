@@ -474,6 +474,20 @@ class Trigger(CatalogModel):
         return (self.schema_name, self.table, self.name)
 
 
+class Statistics(CatalogModel):
+    """Extended statistics (``CREATE STATISTICS``) on a table's columns or expressions."""
+
+    schema_name: str
+    name: str
+    table: list[str] = Field(description="[schema, table] it is on.")
+    definition: str = Field(description="pg_get_statisticsobjdef(): the CREATE STATISTICS text.")
+    target: int | None = Field(default=None, description="SET STATISTICS; None: the default.")
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
 class Policy(CatalogModel):
     """A row-level security policy."""
 
@@ -576,6 +590,7 @@ class Catalog(CatalogModel):
     views: list[View] = Field(default_factory=list)
     triggers: list[Trigger] = Field(default_factory=list)
     policies: list[Policy] = Field(default_factory=list)
+    statistics: list[Statistics] = Field(default_factory=list)
     privileges: list[Privilege] = Field(
         default_factory=list, description="Always read; compared only when asked to."
     )

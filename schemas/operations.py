@@ -44,6 +44,7 @@ class ObjectType(StrEnum):
     MATERIALIZED_VIEW = "materialized_view"
     TRIGGER = "trigger"
     POLICY = "policy"
+    STATISTICS = "statistics"  # extended statistics (CREATE STATISTICS)
     PRIVILEGE = "privilege"  # CREATE = GRANT, DROP = REVOKE
     COMMENT = "comment"
 

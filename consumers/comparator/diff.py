@@ -24,6 +24,7 @@ from .compare.policies import compare_policies
 from .compare.privileges import compare_privileges, keep_recreated_privileges
 from .compare.schemas import compare_extensions, compare_schemas
 from .compare.sequences import compare_sequences
+from .compare.statistics import compare_statistics
 from .compare.tables import compare_tables
 from .compare.triggers import compare_triggers
 from .compare.types import (
@@ -53,6 +54,7 @@ _COMPARATORS = (
     compare_views,
     compare_triggers,
     compare_policies,
+    compare_statistics,
 )
 
 

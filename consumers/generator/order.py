@@ -91,6 +91,7 @@ _CREATE_DROP: dict[ObjectType, tuple[Phase, Phase]] = {
     ObjectType.MATERIALIZED_VIEW: (Phase.CREATE_VIEW, Phase.DROP_VIEW),
     ObjectType.TRIGGER: (Phase.CREATE_TRIGGER, Phase.DROP_TRIGGER),
     ObjectType.POLICY: (Phase.CREATE_POLICY, Phase.DROP_POLICY),
+    ObjectType.STATISTICS: (Phase.CREATE_INDEX, Phase.DROP_INDEX),
     ObjectType.COMMENT: (Phase.COMMENT, Phase.DROP_COMMENT),
 }
 
@@ -107,6 +108,7 @@ _ALTER: dict[ObjectType, Phase] = {
     ObjectType.FOREIGN_KEY: Phase.ADD_FOREIGN_KEY,
     ObjectType.TRIGGER: Phase.CREATE_TRIGGER,
     ObjectType.POLICY: Phase.CREATE_POLICY,
+    ObjectType.STATISTICS: Phase.CREATE_INDEX,
     ObjectType.COMMENT: Phase.COMMENT,
 }
 

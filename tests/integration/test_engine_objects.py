@@ -336,6 +336,16 @@ CASES: dict[str, tuple[str, str]] = {
         "create table child(id int not null, x int, extra text);"
         "create table p(k int not null) partition by range (k); create table p1(k int not null);",
     ),
+    # Extended statistics: created, dropped (also with their table), redefined, retargeted.
+    "extended_statistics": (
+        "create table t (a int, b int, c text);"
+        "create statistics st_ab (dependencies, ndistinct) on a, b from t;"
+        "create statistics st_new on a, c from t; alter statistics st_new set statistics 500;"
+        "create statistics st_target on b, c from t;",
+        "create table t (a int, b int, c text); create statistics st_ab (mcv) on a, b from t;"
+        "create statistics st_target on b, c from t; alter statistics st_target set statistics 50;"
+        "create table gone (x int, y int); create statistics st_gone on x, y from gone;",
+    ),
     # View options (reloptions) are part of the view: a changed one rebuilds it.
     "view_options": (
         "create table t(a int); create view v with (security_barrier = true) as select a from t;"

@@ -42,6 +42,7 @@ from schemas.catalog import (
     Privilege,
     RangeType,
     Sequence,
+    Statistics,
     Table,
     Trigger,
     UniqueConstraint,
@@ -467,6 +468,19 @@ WHERE {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
 ORDER BY 1, 2
 """
 
+# stxstattarget: -1 (up to 16) or NULL (from 17) for the default.
+STATISTICS_SQL = f"""
+SELECT n.nspname AS schema_name, s.stxname AS name, tn.nspname AS table_schema,
+       c.relname AS table_name, pg_get_statisticsobjdef(s.oid) AS definition,
+       nullif(s.stxstattarget, -1)::int AS target
+FROM pg_statistic_ext s
+JOIN pg_namespace n ON n.oid = s.stxnamespace
+JOIN pg_class c ON c.oid = s.stxrelid
+JOIN pg_namespace tn ON tn.oid = c.relnamespace
+WHERE {_user_schema("n")} AND {_not_extension_member("pg_statistic_ext", "s.oid")}
+ORDER BY 1, 2
+"""
+
 POLICIES_SQL = f"""
 SELECT n.nspname AS schema_name, c.relname AS table_name, p.polname AS name,
        p.polpermissive AS permissive, p.polcmd::text AS command,
@@ -526,6 +540,7 @@ _QUERIES = {
     "domains": DOMAINS_SQL,
     "composites": COMPOSITES_SQL,
     "ranges": RANGES_SQL,
+    "statistics": STATISTICS_SQL,
     "functions": FUNCTIONS_SQL,
     "triggers": TRIGGERS_SQL,
     "policies": POLICIES_SQL,
@@ -672,6 +687,16 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
             for r in rows["composites"]
         ],
         range_types=[_range_type(r) for r in rows["ranges"]],
+        statistics=[
+            Statistics.trusted(
+                schema_name=r["schema_name"],
+                name=r["name"],
+                table=[r["table_schema"], r["table_name"]],
+                definition=r["definition"],
+                target=r["target"],
+            )
+            for r in rows["statistics"]
+        ],
         sequences=[_sequence(r) for r in rows["sequences"]],
         functions=[
             Function.trusted(

@@ -22,6 +22,7 @@ from .policies import render_policy
 from .privileges import render_privilege
 from .schemas import render_extension, render_schema
 from .sequences import render_sequence
+from .statistics import render_statistics
 from .tables import column_definition, render_column, render_inheritance, render_table
 from .tables import type_change_hazards as type_change_hazards
 from .triggers import render_trigger
@@ -59,6 +60,7 @@ _RENDERERS: dict[ObjectType, Callable[[Operation, RenderContext, Emit], None]] =
     ObjectType.MATERIALIZED_VIEW: render_view,
     ObjectType.TRIGGER: render_trigger,
     ObjectType.POLICY: render_policy,
+    ObjectType.STATISTICS: render_statistics,
     ObjectType.PRIVILEGE: render_privilege,
     ObjectType.COMMENT: render_comment,
 }
