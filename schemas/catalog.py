@@ -443,13 +443,18 @@ class Function(CatalogModel):
     schema_name: str
     name: str
     identity_args: str = Field(description="pg_get_function_identity_arguments(): the key.")
-    kind: Literal["function", "procedure", "window"] = "function"
+    kind: Literal["function", "procedure", "window", "aggregate"] = "function"
     result: str | None = Field(default=None, description="pg_get_function_result().")
     language: str = "sql"
     definition: str
     types: list[list[str]] = Field(
         default_factory=list,
         description="[schema, name] of user types (and row types of relations) its signature uses.",
+    )
+    functions: list[list[str]] = Field(
+        default_factory=list,
+        description="[schema, name, identity args] of user functions it is made of (an "
+        "aggregate's) or calls in a BEGIN ATOMIC body.",
     )
 
     @property

@@ -336,6 +336,28 @@ CASES: dict[str, tuple[str, str]] = {
         "create table child(id int not null, x int, extra text);"
         "create table p(k int not null) partition by range (k); create table p1(k int not null);",
     ),
+    # Aggregates: normal (with a user transition function, a final function, a moving-
+    # aggregate mode), ordered-set and hypothetical; created, replaced, dropped, commented.
+    "aggregates": (
+        "create function add_sq(int, int) returns int language sql immutable"
+        " as 'select $1 + $2 * $2';"
+        "create function half(int) returns numeric language sql immutable as 'select $1 / 2.0';"
+        "create aggregate sum_sq(int) (sfunc = add_sq, stype = int, initcond = '0',"
+        " finalfunc = half, parallel = safe);"
+        "create aggregate moving_sum(int) (sfunc = int4pl, stype = int, msfunc = int4pl,"
+        " minvfunc = int4mi, mstype = int);"
+        "create aggregate my_pct(float8 order by float8) (sfunc = ordered_set_transition,"
+        " stype = internal, finalfunc = percentile_disc_final, finalfunc_extra);"
+        'create aggregate my_rank(variadic "any" order by variadic "any")'
+        " (sfunc = ordered_set_transition_multi, stype = internal, finalfunc = rank_final,"
+        " finalfunc_extra, hypothetical);"
+        "comment on aggregate sum_sq(int) is 'sum of squares';"
+        "create view v as select sum_sq(x) as s from (values (1)) t(x);",
+        "create function add_sq(int, int) returns int language sql immutable"
+        " as 'select $1 + $2 * $2';"
+        "create aggregate sum_sq(int) (sfunc = add_sq, stype = int, initcond = '1');"
+        "create aggregate gone_max(int) (sfunc = int4larger, stype = int, sortop = >);",
+    ),
     # Extended statistics: created, dropped (also with their table), redefined, retargeted.
     "extended_statistics": (
         "create table t (a int, b int, c text);"

@@ -339,7 +339,7 @@ SELECT 'function',
 FROM pg_description d
 JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid
 JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE p.prokind IN ('f', 'p', 'w') AND {_user_schema("n")}
+WHERE p.prokind IN ('f', 'p', 'w', 'a') AND {_user_schema("n")}
   AND {_not_extension_member("pg_proc", "p.oid")}
 UNION ALL
 SELECT 'constraint', ARRAY[n.nspname, c.relname, k.conname], d.description
@@ -364,17 +364,48 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE {_user_schema("n")}
 """
 
-# Aggregates are not modelled (pg_get_functiondef cannot render them).
+# pg_get_functiondef() cannot render an aggregate: its CREATE OR REPLACE AGGREGATE is built from
+# pg_aggregate, every option spelled out but those at their defaults.
+_AGGREGATE_DEFINITION = """'CREATE OR REPLACE AGGREGATE ' || quote_ident(n.nspname) || '.'
+  || quote_ident(p.proname) || '(' || pg_get_function_arguments(p.oid) || ') (' || concat_ws(
+  ', ', 'SFUNC = ' || a.aggtransfn::regproc, 'STYPE = ' || format_type(a.aggtranstype, NULL),
+  'SSPACE = ' || nullif(a.aggtransspace, 0),
+  'FINALFUNC = ' || nullif(a.aggfinalfn, 0)::regproc,
+  CASE WHEN a.aggfinalextra THEN 'FINALFUNC_EXTRA' END,
+  CASE WHEN a.aggfinalfn <> 0 THEN 'FINALFUNC_MODIFY = '
+       || CASE a.aggfinalmodify WHEN 'r' THEN 'READ_ONLY' WHEN 's' THEN 'SHAREABLE'
+          ELSE 'READ_WRITE' END END,
+  'COMBINEFUNC = ' || nullif(a.aggcombinefn, 0)::regproc,
+  'SERIALFUNC = ' || nullif(a.aggserialfn, 0)::regproc,
+  'DESERIALFUNC = ' || nullif(a.aggdeserialfn, 0)::regproc,
+  'INITCOND = ' || quote_literal(a.agginitval),
+  'MSFUNC = ' || nullif(a.aggmtransfn, 0)::regproc,
+  'MINVFUNC = ' || nullif(a.aggminvtransfn, 0)::regproc,
+  'MSTYPE = ' || format_type(nullif(a.aggmtranstype, 0), NULL),
+  'MSSPACE = ' || nullif(a.aggmtransspace, 0),
+  'MFINALFUNC = ' || nullif(a.aggmfinalfn, 0)::regproc,
+  CASE WHEN a.aggmfinalextra THEN 'MFINALFUNC_EXTRA' END,
+  'MINITCOND = ' || quote_literal(a.aggminitval),
+  (SELECT 'SORTOP = OPERATOR(' || quote_ident(son.nspname) || '.' || so.oprname || ')'
+   FROM pg_operator so JOIN pg_namespace son ON son.oid = so.oprnamespace
+   WHERE so.oid = a.aggsortop),
+  CASE p.proparallel WHEN 's' THEN 'PARALLEL = SAFE' WHEN 'r' THEN 'PARALLEL = RESTRICTED' END,
+  CASE WHEN a.aggkind = 'h' THEN 'HYPOTHETICAL' END) || ')'"""
+
 FUNCTIONS_SQL = f"""
 SELECT n.nspname AS schema_name, p.proname AS name,
        pg_get_function_identity_arguments(p.oid) AS identity_args, p.prokind::text AS kind,
        CASE WHEN p.prokind <> 'p' THEN pg_get_function_result(p.oid) END AS result,
-       l.lanname AS language, pg_get_functiondef(p.oid) AS definition,
-       {_type_deps("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS types
+       l.lanname AS language,
+       CASE WHEN p.prokind = 'a' THEN {_AGGREGATE_DEFINITION}
+            ELSE pg_get_functiondef(p.oid) END AS definition,
+       {_type_deps("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS types,
+       {_function_deps("d.classid = 'pg_proc'::regclass AND d.objid = p.oid")} AS functions
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
-WHERE p.prokind IN ('f', 'p', 'w') AND {_user_schema("n")}
+LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
+WHERE p.prokind IN ('f', 'p', 'w', 'a') AND {_user_schema("n")}
   AND {_not_extension_member("pg_proc", "p.oid")}
   -- A range type's constructors are part of the type.
   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass
@@ -517,7 +548,7 @@ SELECT 'function',
        {_GRANTEE}, x.privilege_type, x.is_grantable
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
      aclexplode(coalesce(p.proacl, acldefault('f'::"char", p.proowner))) x
-WHERE p.prokind IN ('f', 'p', 'w') AND x.grantee <> p.proowner
+WHERE p.prokind IN ('f', 'p', 'w', 'a') AND x.grantee <> p.proowner
   AND {_user_schema("n")} AND {_not_extension_member("pg_proc", "p.oid")}
 """
 
@@ -553,10 +584,11 @@ _COLLATION_PROVIDERS: dict[str, Literal["libc", "icu", "default"]] = {
     "i": "icu",
     "d": "default",
 }
-_FUNCTION_KINDS: dict[str, Literal["function", "procedure", "window"]] = {
+_FUNCTION_KINDS: dict[str, Literal["function", "procedure", "window", "aggregate"]] = {
     "f": "function",
     "p": "procedure",
     "w": "window",
+    "a": "aggregate",
 }
 _POLICY_COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "*": "ALL",
@@ -708,6 +740,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
                 language=r["language"],
                 definition=r["definition"],
                 types=sorted(list(t) for t in r["types"]),
+                functions=sorted(list(f) for f in r["functions"]),
             )
             for r in rows["functions"]
         ],

@@ -18,7 +18,8 @@ def render_function(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     """CREATE OR REPLACE (pg_get_functiondef() text as is) or DROP FUNCTION/PROCEDURE."""
     function = op.obj
     if op.kind is OpKind.DROP:
-        what = "PROCEDURE" if function.get("kind") == "procedure" else "FUNCTION"
+        what = {"procedure": "PROCEDURE", "aggregate": "AGGREGATE"}.get(function.get("kind", ""))
+        what = what or "FUNCTION"
         emit(f"DROP {what} {signature(function)}")
     else:
         emit(function["definition"].rstrip())
