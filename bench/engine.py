@@ -289,7 +289,11 @@ async def time_queries(url: str) -> dict[str, tuple[float, float]]:
     """(wall s, server backend CPU s) of each introspection query (``*_SQL`` constants)."""
     from consumers.comparator.introspect import postgres
 
-    queries = {k: v for k, v in vars(postgres).items() if k.endswith("_SQL") and "$1" not in v}
+    queries = {
+        k: v
+        for k, v in vars(postgres).items()
+        if k.endswith("_SQL") and not k.startswith("_") and "$1" not in v
+    }
     conn = await asyncpg.connect(url)
     times: dict[str, tuple[float, float]] = {}
     try:

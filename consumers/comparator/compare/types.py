@@ -98,32 +98,34 @@ def _rebuild_mentions(ctx: Context, types: set[Key], direction: Direction) -> li
     src = ctx.source.tables_by_key
     ops: list[Operation] = []
     for t in ctx.target.tables:
+        found = [i for i in t.indexes if mention.search(i.definition)]
+        constraints = [
+            c
+            for c in t.constraints
+            if not isinstance(c, ForeignKey) and mention.search(c.definition)
+        ]
         s = src.get(t.key)
-        if s is None or t.key in ctx.dropped_tables:
+        if not (found or constraints) or s is None or t.key in ctx.dropped_tables:
             continue
         where = {"schema_name": t.schema_name, "table": t.name}
         where |= {"reason": reason, "direction": direction}
         s_idx = {i.name: i for i in s.indexes}
-        for index in t.indexes:
+        for index in found:
             key = (t.schema_name, t.name, index.name)
             if key in ctx.changed_indexes or s_idx.get(index.name) != index:
                 continue
-            if mention.search(index.definition):
-                data = {**dump(index), "partitioned": t.partition_by is not None}
-                ops += pair(ObjectType.INDEX, data, data, index.name, **where)
-                if index.unique and direction == "both":
-                    ctx.rekeyed_tables.add(t.key)
+            data = {**dump(index), "partitioned": t.partition_by is not None}
+            ops += pair(ObjectType.INDEX, data, data, index.name, **where)
+            if index.unique and direction == "both":
+                ctx.rekeyed_tables.add(t.key)
         s_cons = {c.name: c for c in s.constraints}
-        for constraint in t.constraints:
+        for constraint in constraints:
             key = (t.schema_name, t.name, constraint.name)
-            if isinstance(constraint, ForeignKey) or key in ctx.changed_constraints:
+            if key in ctx.changed_constraints or s_cons.get(constraint.name) != constraint:
                 continue
-            if s_cons.get(constraint.name) != constraint:
-                continue
-            if mention.search(constraint.definition):
-                ops += pair(ObjectType.CONSTRAINT, constraint, constraint, constraint.name, **where)
-                if constraint.kind != "check" and direction == "both":
-                    ctx.rekeyed_tables.add(t.key)
+            ops += pair(ObjectType.CONSTRAINT, constraint, constraint, constraint.name, **where)
+            if constraint.kind != "check" and direction == "both":
+                ctx.rekeyed_tables.add(t.key)
     return ops
 
 
@@ -155,15 +157,13 @@ def _swapped_domains(
 ) -> list[dict[str, Any]]:
     """For the swap of ``enum``: each domain over it, as ``catalog`` has it, with its comment
     and the columns of its type that the swap converts."""
+    over = [d for d in catalog.domains if d.key in domains and enum in {tuple(t) for t in d.types}]
+    if not over:
+        return []
     comments = {tuple(c.target): c.text for c in catalog.comments if c.object_type == "domain"}
     return [
-        {
-            "domain": dump(d),
-            "comment": comments.get(d.key),
-            "used_by": _type_users(users, d.key),
-        }
-        for d in catalog.domains
-        if d.key in domains and enum in {tuple(t) for t in d.types}
+        {"domain": dump(d), "comment": comments.get(d.key), "used_by": _type_users(users, d.key)}
+        for d in over
     ]
 
 

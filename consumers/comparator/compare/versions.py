@@ -131,11 +131,15 @@ def check_versions(ops: list[Operation], target: Catalog) -> None:
     missing = [f for f in FEATURES if major is not None and major < f[0]]
     if not missing:
         return
+    # One pass over each text finds the few that need a closer look.
+    screen = re.compile("|".join(f"(?:{p.pattern})" for _, _, p in missing), re.I | re.S)
     for o in ops:
         if o.kind is OpKind.DROP and o.object_type is not ObjectType.COLUMN:
             continue  # drops run no definition text
         texts = list(_texts(o.new))
         texts += [_generation(c) for c in _columns(o) if c.get("generated")]
+        if not any(screen.search(t) for t in texts):
+            continue
         for minimum, feature, pattern in missing:
             if any(pattern.search(t) for t in texts):
                 raise UnsupportedByTarget(
