@@ -73,7 +73,9 @@ def make_broker(role: str, settings: Settings | None = None, **extra: Any) -> Ka
         allow_auto_create_topics=False,
         request_timeout_ms=15_000,
         graceful_timeout=30.0,
-        log_level=logging.WARNING,
+        # FastStream logs every message received and processed at this level: DEBUG keeps
+        # them out of the INFO log a service runs with (SCHEMASHIFT_LOG_LEVEL=DEBUG shows them).
+        log_level=logging.DEBUG,
         **extra,
     )
 
