@@ -19,6 +19,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from infra import pgversions
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO_ROOT / ".schemashift" / "env"
 
@@ -34,18 +36,14 @@ def _infra_env() -> dict[str, str]:
     return values
 
 
-_VERSION_URL = "SCHEMASHIFT_DATABASE_URL_PG"
-
-
 def server_names() -> list[str]:
     """``main`` (the server of ``SCHEMASHIFT_DATABASE_URL``), then ``pg<M>`` for each server of
     another major version, in version order."""
     env = _infra_env()
     majors = sorted(
-        int(key.removeprefix(_VERSION_URL))
+        major
         for key, url in env.items()
-        if key.startswith(_VERSION_URL)
-        and key.removeprefix(_VERSION_URL).isdigit()
+        if (major := pgversions.major_of_url_env(key)) is not None
         and url != env.get("SCHEMASHIFT_DATABASE_URL")  # the main server's own version
     )
     return ["main", *(f"pg{m}" for m in majors)]
@@ -55,7 +53,7 @@ def server_url(name: str) -> str:
     """The superuser URL of the server ``name`` (see :func:`server_names`)."""
     if name == "main":
         return _require("SCHEMASHIFT_DATABASE_URL")
-    return _require(_VERSION_URL + name.removeprefix("pg"))
+    return _require(pgversions.url_env(int(name.removeprefix("pg"))))
 
 
 @pytest.fixture(scope="module", params=server_names())

@@ -18,9 +18,9 @@ import re
 from typing import Any
 
 from schemas.catalog import Catalog, Function, Key
-from schemas.operations import ObjectType, Operation, OpKind
+from schemas.operations import ObjectType, Operation
 
-from .common import Context, alter, by_key, dump, op, pair
+from .common import Context, alter, by_key, dump, pair
 from .types import swapped_types
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -64,27 +64,8 @@ def compare_functions(ctx: Context) -> list[Operation]:
                 # The reverse swaps the enum: it drops the migrated function before the swap
                 # and creates the target's after it, instead of replacing it.
                 ctx.reverse_rebuilt_functions.add(key)
-                rebuild = {**where, "reason": "enum type swap of the reverse script"}
-                ops.append(
-                    op(
-                        OpKind.DROP,
-                        ObjectType.FUNCTION,
-                        name,
-                        old=old,
-                        **rebuild,
-                        direction="reverse",
-                    )
-                )
-                ops.append(
-                    op(
-                        OpKind.CREATE,
-                        ObjectType.FUNCTION,
-                        name,
-                        new=new,
-                        **rebuild,
-                        direction="reverse",
-                    )
-                )
+                rebuild = {"reason": "enum type swap of the reverse script", "direction": "reverse"}
+                ops += pair(ObjectType.FUNCTION, old, new, name, **rebuild, **where)
                 if s != t:
                     ops.append(
                         alter(ObjectType.FUNCTION, old, new, name, **where, direction="forward")

@@ -89,11 +89,8 @@ def _rebuild_mentions(ctx: Context, types: set[Key], direction: Direction) -> li
     (which swaps a type the migration adds values to) rebuilds them."""
     if not types:
         return []
-    mention = re.compile(
-        "::(?:"
-        + "|".join(re.escape(s) for k in types for s in (f"{q(k[0])}.{q(k[1])}", q(k[1])))
-        + r")(?![\w$])"
-    )
+    spellings = (re.escape(s) for key in types for s in _spellings(key))
+    mention = re.compile("::(?:" + "|".join(spellings) + r")(?![\w$])")
     reason = "enum type swap" + (" of the reverse script" if direction == "reverse" else "")
     src = ctx.source.tables_by_key
     ops: list[Operation] = []
@@ -195,10 +192,7 @@ def _converted_columns(catalog: Catalog, other: Catalog, types: list[Key], ctx: 
     (ALTER on the parent converts them)."""
     if not types:
         return {}
-    # As format_type() names them: unqualified when the schema is on the search_path.
-    spellings = {
-        spelling: key for key in types for spelling in (f"{q(key[0])}.{q(key[1])}", q(key[1]))
-    }
+    spellings = {spelling: key for key in types for spelling in _spellings(key)}
     found: _Users = {}
     for t in catalog.tables:
         for c in t.columns:
@@ -210,6 +204,11 @@ def _converted_columns(catalog: Catalog, other: Catalog, types: list[Key], ctx: 
                 continue
             found.setdefault(key, []).append((t, c))
     return found
+
+
+def _spellings(key: Key) -> tuple[str, str]:
+    """How format_type() names a type: qualified, or not when its schema is on the search_path."""
+    return f"{q(key[0])}.{q(key[1])}", q(key[1])
 
 
 def _inherited(catalog: Catalog, table: Table, column: str) -> bool:
