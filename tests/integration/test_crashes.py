@@ -79,6 +79,12 @@ async def assert_complete_once(api, migration_id: str) -> dict:
     kinds = Counter(e["type"] for e in events)
     for kind in ("comparison.requested", "diff.computed", "script.generated", "migration.applied"):
         assert kinds[kind] == 1, f"{kind}: {kinds[kind]} stored"
+    # Read again now that every event is stored: after a tracker restart, migration.applied
+    # may be projected before script.generated, which brings the statements.
+    response = await api.get(f"/api/v1/migrations/{migration_id}")
+    assert response.status_code == 200, response.text
+    migration = response.json()
+    assert migration["status"] == "applied"
     assert kinds["migration.progress"] == len(migration["statements"])
     return migration
 
