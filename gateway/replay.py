@@ -14,8 +14,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from consumers.tracker import store
-from schemas.events import PIPELINE_TOPICS, REPLAY_TOPIC
+from schemashift.consumers.tracker import store
+from schemashift.schemas.events import PIPELINE_TOPICS, REPLAY_TOPIC
 
 
 class ReplayRefused(ValueError):

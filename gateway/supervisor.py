@@ -24,7 +24,7 @@ def _spawn(role: str) -> subprocess.Popen[bytes]:
     # Own process group: a Ctrl-C in the terminal reaches the supervisor, which stops the
     # children in order, rather than every child at once.
     return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "run", role], start_new_session=True
+        [sys.executable, "-m", "schemashift.gateway.cli", "run", role], start_new_session=True
     )
 
 

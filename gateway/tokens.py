@@ -20,7 +20,7 @@ from sqlalchemy import Column, DateTime, String, Table, Text, func, select, upda
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from consumers.common.db import metadata
+from schemashift.consumers.common.db import metadata
 
 api_tokens = Table(
     "api_tokens",

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from infra import manager, pgversions
+from schemashift.infra import manager, pgversions
 
 
 def _versions(text: str) -> tuple[int, ...]:

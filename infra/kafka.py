@@ -1,14 +1,14 @@
 """A local single-node Apache Kafka (KRaft, combined broker + controller) without Docker.
 
 The broker is not downloaded as a tarball: Maven resolves ``org.apache.kafka:kafka_2.13`` and
-its runtime jars from Maven Central (see ``infra/kafka/pom.xml``), and we run ``kafka.Kafka``
+its runtime jars from Maven Central (see ``infra/kafka-config/pom.xml``), and we run ``kafka.Kafka``
 straight from that classpath. Everything lives under ``<state>/kafka``::
 
     libs/              runtime jars (cached; ``.complete`` marks a finished download)
     data/              log.dirs, including the KRaft ``__cluster_metadata`` log
-    logs/server.log    broker log (log4j2, see ``infra/kafka/log4j2.properties``)
+    logs/server.log    broker log (log4j2, see ``infra/kafka-config/log4j2.properties``)
     kafka.out          JVM stdout/stderr (crashes, GC warnings)
-    server.properties  rendered from ``infra/kafka/server.properties``
+    server.properties  rendered from ``infra/kafka-config/server.properties``
     cluster.id         the KRaft cluster id the storage was formatted with
     format.json        ports the storage was formatted with
 
@@ -48,7 +48,7 @@ READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
 HEAP = "-Xmx512m"
 
-_TEMPLATES = Path(__file__).resolve().parent / "kafka"
+_TEMPLATES = Path(__file__).resolve().parent / "kafka-config"
 POM = _TEMPLATES / "pom.xml"
 SERVER_PROPERTIES_TEMPLATE = _TEMPLATES / "server.properties"
 LOG4J2_CONFIG = _TEMPLATES / "log4j2.properties"

@@ -45,9 +45,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from infra import kafka as kafka_mod
-from infra import pgversions
-from infra import postgres as pg_mod
+from schemashift.infra import kafka as kafka_mod
+from schemashift.infra import pgversions
+from schemashift.infra import postgres as pg_mod
 
 KAFKA_ENV = "SCHEMASHIFT_KAFKA_BOOTSTRAP"
 DATABASE_ENV = "SCHEMASHIFT_DATABASE_URL"
@@ -242,7 +242,7 @@ def _external_version(state: Path, major: int) -> str | None:
 
 def _default_topics() -> tuple[str, ...]:
     try:
-        from schemas.events import ALL_TOPICS
+        from schemashift.schemas.events import ALL_TOPICS
     except ImportError as exc:
         raise InfraError(
             f"cannot import schemas.events.ALL_TOPICS for topic creation: {exc}"
@@ -649,7 +649,7 @@ def up(
                 values.pop(pgversions.VERSIONS_ENV, None)
         if not os.environ.get("SCHEMASHIFT_SECRET_KEY"):
             # Connection URLs are encrypted at rest with this key (see consumers.common.secrets).
-            from consumers.common.secrets import create_key_file
+            from schemashift.consumers.common.secrets import create_key_file
 
             key_file = state / "secret.key"
             if create_key_file(key_file):

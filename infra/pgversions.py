@@ -29,8 +29,8 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from infra import postgres as pg_mod
-from infra.postgres import PostgresError
+from schemashift.infra import postgres as pg_mod
+from schemashift.infra.postgres import PostgresError
 
 VERSIONS_ENV = "SCHEMASHIFT_PG_VERSIONS"
 URL_ENV_PREFIX = "SCHEMASHIFT_DATABASE_URL_PG"

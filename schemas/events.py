@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from schemas.hazards import Hazard
-from schemas.operations import Operation, Statement
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import Operation, Statement
 
 SCHEMA_VERSION = 1
 TOPIC_PREFIX = "schemashift."

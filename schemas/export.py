@@ -1,6 +1,6 @@
 """Write the JSON Schema of every event payload (and the envelope) to schemas/jsonschema/.
 
-Run `python -m schemas.export`; a test fails when the committed files are out of date.
+Run `python -m schemashift.schemas.export`; a test fails when the committed files are out of date.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from schemas.events import PAYLOAD_MODELS, DeadLetter, Event
-from schemas.report import DiffReport
+from schemashift.schemas.events import PAYLOAD_MODELS, DeadLetter, Event
+from schemashift.schemas.report import DiffReport
 
 OUT = Path(__file__).with_name("jsonschema")
 

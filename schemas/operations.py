@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.hazards import Hazard
+from schemashift.schemas.hazards import Hazard
 
 
 class OpKind(StrEnum):

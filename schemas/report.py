@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from schemas.catalog import Catalog
-from schemas.hazards import Hazard
-from schemas.operations import Operation, Script, Statement
+from schemashift.schemas.catalog import Catalog
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import Operation, Script, Statement
 
 
 class DiffReport(BaseModel):

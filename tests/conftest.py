@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from infra import pgversions
+from schemashift.infra import pgversions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO_ROOT / ".schemashift" / "env"

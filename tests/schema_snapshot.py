@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from schemas.reserved import HISTORY_SCHEMA
+from schemashift.schemas.reserved import HISTORY_SCHEMA
 
 _EXCLUDED = f"('pg_catalog', 'information_schema', '{HISTORY_SCHEMA}')"
 

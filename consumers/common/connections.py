@@ -1,8 +1,8 @@
 """The connection registry: named database URLs that events refer to by name.
 
 Events, logs and API responses carry connection names only. The URL is stored encrypted
-(:mod:`consumers.common.secrets`) next to a copy with its password masked for display; only
-the roles that connect, the comparator and the executor, decrypt it (:func:`resolve`).
+(:mod:`schemashift.consumers.common.secrets`) next to a copy with its password masked for
+display; only the roles that connect, the comparator and the executor, decrypt it (:func:`resolve`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from sqlalchemy import Column, DateTime, String, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from consumers.common.db import metadata
-from consumers.common.redact import redact_url
-from consumers.common.secrets import decrypt, encrypt
+from schemashift.consumers.common.db import metadata
+from schemashift.consumers.common.redact import redact_url
+from schemashift.consumers.common.secrets import decrypt, encrypt
 
 connections = Table(
     "connections",

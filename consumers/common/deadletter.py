@@ -27,9 +27,9 @@ from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from consumers.common.redact import redact_text
-from consumers.common.settings import get_settings
-from schemas.events import DEAD_LETTER_TOPIC, DeadLetter
+from schemashift.consumers.common.redact import redact_text
+from schemashift.consumers.common.settings import get_settings
+from schemashift.schemas.events import DEAD_LETTER_TOPIC, DeadLetter
 
 log = logging.getLogger("schemashift.deadletter")
 

@@ -3,7 +3,7 @@
 Delivery guarantees (see the design page): offsets are committed only after a handler's effect
 is durable (``AckPolicy.NACK_ON_ERROR`` with auto-commit off), handlers are idempotent by event
 id, and a message that cannot be processed goes to the dead-letter topic instead of blocking
-its partition (:mod:`consumers.common.deadletter`).
+its partition (:mod:`schemashift.consumers.common.deadletter`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from consumers.common.settings import Settings, get_settings
-from schemas.events import Event
+from schemashift.consumers.common.settings import Settings, get_settings
+from schemashift.schemas.events import Event
 
 
 def broker_security(settings: Settings) -> BaseSecurity | None:

@@ -9,11 +9,11 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from consumers.common.db import create_engine
-from consumers.common.deadletter import PermanentError, dead_letter_middleware
-from consumers.common.kafka import make_broker, publish_events, subscriber_options
-from consumers.common.settings import Settings, get_settings
-from schemas.events import Event, EventType
+from schemashift.consumers.common.db import create_engine
+from schemashift.consumers.common.deadletter import PermanentError, dead_letter_middleware
+from schemashift.consumers.common.kafka import make_broker, publish_events, subscriber_options
+from schemashift.consumers.common.settings import Settings, get_settings
+from schemashift.schemas.events import Event, EventType
 
 
 def should_handle(event: Event, *expected: EventType) -> bool:
@@ -75,7 +75,7 @@ class Role:
     async def _start(self) -> None:
         if not self.uses_database:
             return
-        from infra.migrate import upgrade_async
+        from schemashift.infra.migrate import upgrade_async
 
         await upgrade_async(self.settings.database_url)
         self._engine = create_engine(self.settings.database_url)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from consumers.common.settings import get_settings
+from schemashift.consumers.common.settings import get_settings
 
 
 class SecretKeyMissing(RuntimeError):

@@ -1,9 +1,10 @@
 """The comparator role: comparison.requested → diff.computed (or migration.failed).
 
-Requests of one target are compared one migration at a time (:mod:`consumers.comparator.queue`):
-the next is compared when the previous one has ended, which the comparator learns from the
-outcome topics. Source and target are introspected concurrently; the target's fingerprint
-travels with the diff so that the executor can tell whether the target changed meanwhile.
+Requests of one target are compared one migration at a time
+(:mod:`schemashift.consumers.comparator.queue`): the next is compared when the previous one has
+ended, which the comparator learns from the outcome topics. Source and target are introspected
+concurrently; the target's fingerprint travels with the diff so that the executor can tell whether
+the target changed meanwhile.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from consumers.common import connections
-from consumers.common.role import Role, should_handle
-from consumers.common.targets import TargetPools
-from consumers.comparator import queue
-from consumers.comparator.diff import Unsupported, diff
-from consumers.comparator.introspect import IntrospectionError, introspect
-from schemas.events import (
+from schemashift.consumers.common import connections
+from schemashift.consumers.common.role import Role, should_handle
+from schemashift.consumers.common.targets import TargetPools
+from schemashift.consumers.comparator import queue
+from schemashift.consumers.comparator.diff import Unsupported, diff
+from schemashift.consumers.comparator.introspect import IntrospectionError, introspect
+from schemashift.schemas.events import (
     ComparisonRequested,
     DiffComputed,
     DiffSummary,
@@ -26,7 +27,7 @@ from schemas.events import (
     MigrationFailed,
     Stage,
 )
-from schemas.operations import Operation
+from schemashift.schemas.operations import Operation
 
 role = Role("comparator", publishes=(EventType.DIFF_COMPUTED, EventType.MIGRATION_FAILED))
 pools = TargetPools()

@@ -1,19 +1,19 @@
 """Compare two catalogs: which operations make TARGET's schema equal SOURCE's (desired) one.
 
-One small comparator per kind of object (:mod:`consumers.comparator.compare`), Alembic-style,
-run in dependency order over a shared context. Operations come out in no particular order;
-:func:`consumers.generator.order.plan` orders them. Beyond plain differences, the comparators
-also *rebuild* unchanged dependents that a change would otherwise break: foreign keys over a
-column whose type changes or over a key that is recreated, indexes and constraints over a column
-that must be dropped and re-added, views over altered columns or recreated functions, triggers
-and policies of recreated relations.
+One small comparator per kind of object (:mod:`schemashift.consumers.comparator.compare`),
+Alembic-style, run in dependency order over a shared context. Operations come out in no particular
+order; :func:`schemashift.consumers.generator.order.plan` orders them. Beyond plain differences, the
+comparators also *rebuild* unchanged dependents that a change would otherwise break: foreign keys
+over a column whose type changes or over a key that is recreated, indexes and constraints over a
+column that must be dropped and re-added, views over altered columns or recreated functions,
+triggers and policies of recreated relations.
 """
 
 from __future__ import annotations
 
-from consumers.common.gcpause import gc_paused
-from schemas.catalog import Catalog
-from schemas.operations import Operation
+from schemashift.consumers.common.gcpause import gc_paused
+from schemashift.schemas.catalog import Catalog
+from schemashift.schemas.operations import Operation
 
 from .compare.collations import compare_collations
 from .compare.comments import compare_comments

@@ -13,14 +13,14 @@ import uuid
 
 import asyncpg
 
-from consumers.common import connections
-from consumers.common.redact import redact_text
-from consumers.common.role import Role, should_handle
-from consumers.common.targets import TargetPools
-from consumers.comparator.introspect import IntrospectionError, Unreachable, introspect
-from consumers.executor import store
-from consumers.executor.apply import Applied, Failed, apply_script
-from schemas.events import (
+from schemashift.consumers.common import connections
+from schemashift.consumers.common.redact import redact_text
+from schemashift.consumers.common.role import Role, should_handle
+from schemashift.consumers.common.targets import TargetPools
+from schemashift.consumers.comparator.introspect import IntrospectionError, Unreachable, introspect
+from schemashift.consumers.executor import store
+from schemashift.consumers.executor.apply import Applied, Failed, apply_script
+from schemashift.schemas.events import (
     Event,
     EventType,
     MigrationApplied,

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from consumers.common.redact import redact_text
-from schemas.operations import Statement
-from schemas.reserved import HISTORY_SCHEMA
+from schemashift.consumers.common.redact import redact_text
+from schemashift.schemas.operations import Statement
+from schemashift.schemas.reserved import HISTORY_SCHEMA
 
 # One lock for the whole target database: it is the target that must see one migration at a time.
 _LOCK_KEY = 0x5C4E_3A5F

@@ -14,8 +14,8 @@ from sqlalchemy import Boolean, Column, DateTime, String, Table, Uuid, func, sel
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from consumers.common.db import metadata
-from schemas.events import Event
+from schemashift.consumers.common.db import metadata
+from schemashift.schemas.events import Event
 
 executions = Table(
     "executions",

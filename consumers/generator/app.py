@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from consumers.common.role import Role, should_handle
-from consumers.generator.render import generate
-from schemas.events import (
+from schemashift.consumers.common.role import Role, should_handle
+from schemashift.consumers.generator.render import generate
+from schemashift.schemas.events import (
     DiffComputed,
     Event,
     EventType,
@@ -14,7 +14,7 @@ from schemas.events import (
     ScriptGenerated,
     Stage,
 )
-from schemas.operations import Statement
+from schemashift.schemas.operations import Statement
 
 role = Role(
     "generator",

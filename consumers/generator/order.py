@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from enum import IntEnum
 
-from schemas.catalog import labels_only_added
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.catalog import labels_only_added
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 
 class Phase(IntEnum):

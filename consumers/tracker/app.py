@@ -6,9 +6,9 @@ a redelivered event is stored exactly once.
 
 from __future__ import annotations
 
-from consumers.common.role import Role
-from consumers.tracker import store
-from schemas.events import PIPELINE_TOPICS, Event
+from schemashift.consumers.common.role import Role
+from schemashift.consumers.tracker import store
+from schemashift.schemas.events import PIPELINE_TOPICS, Event
 
 role = Role("tracker")
 

@@ -30,8 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from consumers.common.db import metadata
-from schemas.events import (
+from schemashift.consumers.common.db import metadata
+from schemashift.schemas.events import (
     ComparisonRequested,
     DiffComputed,
     Event,

@@ -13,14 +13,14 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from consumers.common.db import create_engine
-from consumers.common.kafka import make_broker
-from consumers.common.settings import Settings, get_settings
-from gateway.api import asyncapi, comparisons, connections, migrations, replays
-from gateway.api.deps import Reader
-from gateway.api.limits import BodySizeLimit
-from gateway.api.models import Problem
-from infra.migrate import upgrade_async
+from schemashift.consumers.common.db import create_engine
+from schemashift.consumers.common.kafka import make_broker
+from schemashift.consumers.common.settings import Settings, get_settings
+from schemashift.gateway.api import asyncapi, comparisons, connections, migrations, replays
+from schemashift.gateway.api.deps import Reader
+from schemashift.gateway.api.limits import BodySizeLimit
+from schemashift.gateway.api.models import Problem
+from schemashift.infra.migrate import upgrade_async
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

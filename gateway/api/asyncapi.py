@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 
-from gateway.api.deps import Reader
+from schemashift.gateway.api.deps import Reader
 
 router = APIRouter(tags=["asyncapi"])
 
@@ -18,10 +18,10 @@ router = APIRouter(tags=["asyncapi"])
 @lru_cache
 def specification() -> Any:
     """The AsyncAPI document built from the roles' own subscribers and publishers."""
-    from consumers.comparator.app import role as comparator
-    from consumers.executor.app import role as executor
-    from consumers.generator.app import role as generator
-    from consumers.tracker.app import role as tracker
+    from schemashift.consumers.comparator.app import role as comparator
+    from schemashift.consumers.executor.app import role as executor
+    from schemashift.consumers.generator.app import role as generator
+    from schemashift.consumers.tracker.app import role as tracker
 
     return AsyncAPI(
         *(r.broker for r in (comparator, generator, executor, tracker)),

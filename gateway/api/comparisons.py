@@ -6,11 +6,11 @@ import uuid
 
 from fastapi import APIRouter, HTTPException, Response, status
 
-from consumers.common import connections as registry
-from consumers.common.kafka import publish_event
-from gateway.api.deps import Broker, Engine, Trigger
-from gateway.api.models import ComparisonAccepted, ComparisonIn, Links, Problem
-from schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
+from schemashift.consumers.common import connections as registry
+from schemashift.consumers.common.kafka import publish_event
+from schemashift.gateway.api.deps import Broker, Engine, Trigger
+from schemashift.gateway.api.models import ComparisonAccepted, ComparisonIn, Links, Problem
+from schemashift.schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
 
 router = APIRouter(prefix="/comparisons", tags=["comparisons"])
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from consumers.common import connections as registry
-from consumers.common.redact import redact_url
-from gateway.api.deps import Admin, Engine, Reader
-from gateway.api.models import ConnectionIn, ConnectionOut
+from schemashift.consumers.common import connections as registry
+from schemashift.consumers.common.redact import redact_url
+from schemashift.gateway.api.deps import Admin, Engine, Reader
+from schemashift.gateway.api.models import ConnectionIn, ConnectionOut
 
 router = APIRouter(prefix="/connections", tags=["connections"])
 

@@ -9,9 +9,9 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from consumers.common.settings import Settings
-from gateway import tokens
-from gateway.tokens import Principal, Scope
+from schemashift.consumers.common.settings import Settings
+from schemashift.gateway import tokens
+from schemashift.gateway.tokens import Principal, Scope
 
 
 def _engine(request: Request) -> AsyncEngine:

@@ -12,11 +12,11 @@ import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 
-from consumers.common.kafka import publish_event
-from consumers.tracker import store
-from gateway.api.comparisons import publish_request
-from gateway.api.deps import Approver, AppSettings, Broker, Engine, Reader
-from gateway.api.models import (
+from schemashift.consumers.common.kafka import publish_event
+from schemashift.consumers.tracker import store
+from schemashift.gateway.api.comparisons import publish_request
+from schemashift.gateway.api.deps import Approver, AppSettings, Broker, Engine, Reader
+from schemashift.gateway.api.models import (
     ApprovalIn,
     ComparisonAccepted,
     MigrationOut,
@@ -25,7 +25,7 @@ from gateway.api.models import (
     RejectionIn,
     RollbackIn,
 )
-from schemas.events import (
+from schemashift.schemas.events import (
     ComparisonRequested,
     Event,
     EventType,
@@ -33,7 +33,7 @@ from schemas.events import (
     MigrationRejected,
     MigrationStatus,
 )
-from schemas.operations import Operation
+from schemashift.schemas.operations import Operation
 
 router = APIRouter(prefix="/migrations", tags=["migrations"], responses={404: {"model": Problem}})
 # FastAPI's own type for ``responses``: dicts are invariant, so the inferred one would not fit.

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from consumers.common.connections import dialect_of
-from schemas.events import EngineOptions, MigrationStatus, Mode
-from schemas.hazards import Hazard
+from schemashift.consumers.common.connections import dialect_of
+from schemashift.schemas.events import EngineOptions, MigrationStatus, Mode
+from schemashift.schemas.hazards import Hazard
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
-from gateway.api.deps import Admin, AppSettings, Broker, Engine
-from gateway.api.models import Problem, ReplayIn, ReplayOut
-from gateway.replay import ReplayRefused, replay
+from schemashift.gateway.api.deps import Admin, AppSettings, Broker, Engine
+from schemashift.gateway.api.models import Problem, ReplayIn, ReplayOut
+from schemashift.gateway.replay import ReplayRefused, replay
 
 router = APIRouter(prefix="/replays", tags=["replays"])
 

@@ -8,13 +8,13 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from consumers.common import connections as _connections  # noqa: F401  (registers its table)
-from consumers.common.db import create_engine, metadata
-from consumers.common.settings import get_settings
-from consumers.comparator import queue as _queue  # noqa: F401  (registers its table)
-from consumers.executor import store as _executor_store  # noqa: F401  (registers its table)
-from consumers.tracker import store as _tracker_store  # noqa: F401  (registers its tables)
-from gateway import tokens as _tokens  # noqa: F401  (registers its table)
+from schemashift.consumers.common import connections as _connections  # noqa: F401  (registers its table)
+from schemashift.consumers.common.db import create_engine, metadata
+from schemashift.consumers.common.settings import get_settings
+from schemashift.consumers.comparator import queue as _queue  # noqa: F401  (registers its table)
+from schemashift.consumers.executor import store as _executor_store  # noqa: F401  (registers its table)
+from schemashift.consumers.tracker import store as _tracker_store  # noqa: F401  (registers its tables)
+from schemashift.gateway import tokens as _tokens  # noqa: F401  (registers its table)
 
 target_metadata = metadata
 

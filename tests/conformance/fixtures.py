@@ -29,11 +29,11 @@ from typing import Any
 
 import asyncpg
 
-from consumers.common.targets import TargetPools
-from consumers.comparator.diff import diff
-from consumers.comparator.introspect import introspect
-from consumers.generator.render import generate
-from schemas.operations import Statement
+from schemashift.consumers.common.targets import TargetPools
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect import introspect
+from schemashift.consumers.generator.render import generate
+from schemashift.schemas.operations import Statement
 from tests.conformance.snapshot_full import compare, format_differences, snapshot_connection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

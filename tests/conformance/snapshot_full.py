@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from schemas.reserved import HISTORY_SCHEMA
+from schemashift.schemas.reserved import HISTORY_SCHEMA
 from tests.schema_snapshot import _QUERIES as _BASE_QUERIES
 
 _EXCLUDED = f"('pg_catalog', 'information_schema', '{HISTORY_SCHEMA}')"

@@ -22,8 +22,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemas.events import ComparisonRequested, Event, EventType, Mode
-from schemas.hazards import Hazard
+from schemashift.schemas.events import ComparisonRequested, Event, EventType, Mode
+from schemashift.schemas.hazards import Hazard
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
@@ -74,7 +74,7 @@ def service(
     }
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--pid-dir", str(run_dir)],
+            [sys.executable, "-m", "schemashift.gateway.cli", "serve", "--pid-dir", str(run_dir)],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
@@ -110,7 +110,7 @@ def create_token(service: Service, scopes: str, name: str | None = None) -> str:
         [
             sys.executable,
             "-m",
-            "gateway.cli",
+            "schemashift.gateway.cli",
             "token",
             "create",
             "--name",

@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from schemas.events import ALL_TOPICS
+from schemashift.schemas.events import ALL_TOPICS
 from tests.conftest import REPO_ROOT
 from tests.integration.conftest import create_token, register
 
@@ -178,7 +178,7 @@ async def test_revoked_token_stops_working_at_once(service):
         assert (await client.get("/api/v1/migrations")).status_code == 200
         revoked = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "gateway.cli", "token", "revoke", "--name", name],
+            [sys.executable, "-m", "schemashift.gateway.cli", "token", "revoke", "--name", name],
             cwd=REPO_ROOT,
             env=service.env,
             capture_output=True,

@@ -25,7 +25,7 @@ READER = "ss_cli_reader"  # a NOLOGIN role the privilege case grants to (cluster
 
 def schemashift(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
+        [sys.executable, "-m", "schemashift.gateway.cli", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

@@ -18,11 +18,11 @@ from collections import Counter
 import asyncpg
 import pytest
 
-from consumers.common.kafka import make_broker, publish_event
-from consumers.common.settings import Settings
-from infra import manager
-from schemas.events import EventType
-from schemas.reserved import HISTORY_SCHEMA
+from schemashift.consumers.common.kafka import make_broker, publish_event
+from schemashift.consumers.common.settings import Settings
+from schemashift.infra import manager
+from schemashift.schemas.events import EventType
+from schemashift.schemas.reserved import HISTORY_SCHEMA
 from tests.integration.conftest import (
     ALL_HAZARDS,
     TopicReader,

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from consumers.comparator.diff import diff
-from consumers.comparator.introspect.postgres import introspect_connection
-from consumers.generator.render import generate
-from schemas.catalog import Catalog
-from schemas.hazards import Hazard
-from schemas.operations import Script, Statement
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect.postgres import introspect_connection
+from schemashift.consumers.generator.render import generate
+from schemashift.schemas.catalog import Catalog
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import Script, Statement
 from tests.conformance.fixtures import RESET_SQL
 from tests.conftest import every_server, with_database
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.comparator.diff import diff
-from consumers.comparator.introspect import (
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect import (
     AuthenticationFailed,
     Unreachable,
     UnsupportedDialect,
     introspect,
 )
-from consumers.generator.render import generate
-from schemas.hazards import Hazard
-from schemas.operations import Script
+from schemashift.consumers.generator.render import generate
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import Script
 from tests.conftest import every_server
 from tests.integration.test_engine_objects import (  # noqa: F401 (pair: a fixture)
     Pair,

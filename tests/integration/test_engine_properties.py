@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumers.comparator.diff import diff
-from consumers.comparator.introspect.postgres import introspect_connection
-from consumers.generator.render import generate
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect.postgres import introspect_connection
+from schemashift.consumers.generator.render import generate
 from tests.conformance.fixtures import RESET_SQL
 from tests.conftest import every_server, with_database
 from tests.integration.test_engine_objects import apply, assert_same

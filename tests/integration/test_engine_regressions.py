@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.comparator.diff import Unsupported, diff
-from consumers.comparator.introspect.postgres import VIEWS_SQL, fetch_without_keeping_locks
-from consumers.generator.render import generate
-from schemas.catalog import Catalog
-from schemas.hazards import Hazard
+from schemashift.consumers.comparator.diff import Unsupported, diff
+from schemashift.consumers.comparator.introspect.postgres import (
+    VIEWS_SQL,
+    fetch_without_keeping_locks,
+)
+from schemashift.consumers.generator.render import generate
+from schemashift.schemas.catalog import Catalog
+from schemashift.schemas.hazards import Hazard
 from tests.conftest import every_server
 from tests.integration.test_engine_objects import (
     ROLE,

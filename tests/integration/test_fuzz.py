@@ -353,7 +353,7 @@ async def gateway_behind_relay(
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.cli",
+        "schemashift.gateway.cli",
         "run",
         "gateway",
         cwd=REPO_ROOT,

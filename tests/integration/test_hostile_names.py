@@ -14,9 +14,9 @@ import uuid
 
 import pytest
 
-from consumers.comparator.diff import diff
-from consumers.comparator.introspect import introspect
-from consumers.generator.render import generate
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect import introspect
+from schemashift.consumers.generator.render import generate
 from tests.integration.conftest import ALL_HAZARDS, register, wait_for_status
 from tests.integration.test_engine_objects import apply_at, assert_no_difference
 from tests.schema_snapshot import assert_same_schema, snapshot

@@ -17,8 +17,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from infra import manager, pgversions
-from schemas.events import ALL_TOPICS
+from schemashift.infra import manager, pgversions
+from schemashift.schemas.events import ALL_TOPICS
 
 pytestmark = pytest.mark.integration
 

@@ -15,16 +15,16 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select
 
-from consumers.common.db import create_engine
-from consumers.common.kafka import make_broker
-from consumers.common.settings import Settings
-from consumers.tracker import store
-from schemas.events import (
+from schemashift.consumers.common.db import create_engine
+from schemashift.consumers.common.kafka import make_broker
+from schemashift.consumers.common.settings import Settings
+from schemashift.consumers.tracker import store
+from schemashift.schemas.events import (
     DEAD_LETTER_TOPIC,
     REPLAY_TOPIC,
     EventType,
 )
-from schemas.hazards import Hazard
+from schemashift.schemas.hazards import Hazard
 from tests.conformance.fixtures import ensure_roles
 from tests.conftest import REPO_ROOT, server_names, server_url, with_database
 from tests.integration.conftest import (
@@ -457,7 +457,7 @@ async def test_cli_replay_of_a_target(api, new_database, kafka_bootstrap, databa
     async with TopicReader(kafka_bootstrap, REPLAY_TOPIC) as reader:
         result = await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "gateway.cli", "replay", "--target", target],
+            [sys.executable, "-m", "schemashift.gateway.cli", "replay", "--target", target],
             cwd=REPO_ROOT,
             env=os.environ
             | {
@@ -512,7 +512,7 @@ async def test_rebuild_reproduces_the_migrations_table(api, new_database, databa
     before = (await api.get(f"/api/v1/migrations/{migration_id}")).json()
     rebuilt = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "gateway.cli", "replay", "--rebuild"],
+        [sys.executable, "-m", "schemashift.gateway.cli", "replay", "--rebuild"],
         cwd=REPO_ROOT,
         env=os.environ | {"SCHEMASHIFT_DATABASE_URL": database_url},
         capture_output=True,

@@ -33,9 +33,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.fernet import Fernet
 
-from consumers.comparator.introspect import introspect
-from consumers.comparator.introspect.postgres import introspect_connection
-from schemas.events import ALL_TOPICS, TOPIC_PREFIX
+from schemashift.consumers.comparator.introspect import introspect
+from schemashift.consumers.comparator.introspect.postgres import introspect_connection
+from schemashift.schemas.events import ALL_TOPICS, TOPIC_PREFIX
 from tests.conftest import ENV_FILE, REPO_ROOT, _infra_env, with_database
 from tests.integration.conftest import ALL_HAZARDS, Service, settled_events, wait_for_status
 from tests.schema_snapshot import assert_same_schema, snapshot
@@ -418,7 +418,7 @@ async def test_passwords_never_leak(
     cli = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.cli",
+        "schemashift.gateway.cli",
         "diff",
         source_url,
         urls["bad"],

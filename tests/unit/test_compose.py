@@ -2,7 +2,7 @@
 
 import re
 
-from schemas.events import ALL_TOPICS
+from schemashift.schemas.events import ALL_TOPICS
 from tests.conftest import REPO_ROOT
 
 

@@ -8,8 +8,8 @@ import uuid
 
 from faststream.kafka import TestKafkaBroker
 
-from consumers.generator.app import role
-from schemas.events import (
+from schemashift.consumers.generator.app import role
+from schemashift.schemas.events import (
     DEAD_LETTER_TOPIC,
     DeadLetter,
     DiffComputed,

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumers.comparator.diff import diff
-from consumers.comparator.introspect import redact_url
-from consumers.generator.order import plan
-from consumers.generator.render import generate
-from consumers.generator.render.postgres import type_change_hazards
-from schemas.catalog import (
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect import redact_url
+from schemashift.consumers.generator.order import plan
+from schemashift.consumers.generator.render import generate
+from schemashift.consumers.generator.render.postgres import type_change_hazards
+from schemashift.schemas.catalog import (
     Catalog,
     CheckConstraint,
     Column,
@@ -29,8 +29,8 @@ from schemas.catalog import (
     UniqueConstraint,
     View,
 )
-from schemas.hazards import Hazard
-from schemas.operations import ObjectType, Operation, OpKind, Script
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import ObjectType, Operation, OpKind, Script
 
 
 def col(name: str, type_: str = "integer", **kw: object) -> Column:

@@ -7,11 +7,11 @@ import gc
 
 import pytest
 
-from consumers.common.gcpause import gc_paused
-from consumers.generator.order import plan
-from consumers.generator.render.postgres.common import strip_outer_parens
-from schemas.catalog import Column, ForeignKey
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.consumers.common.gcpause import gc_paused
+from schemashift.consumers.generator.order import plan
+from schemashift.consumers.generator.render.postgres.common import strip_outer_parens
+from schemashift.schemas.catalog import Column, ForeignKey
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 
 @pytest.mark.parametrize(

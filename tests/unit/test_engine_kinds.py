@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from consumers.comparator.diff import UnsupportedByTarget, diff
-from consumers.generator.render import generate
-from schemas.catalog import (
+from schemashift.consumers.comparator.diff import UnsupportedByTarget, diff
+from schemashift.consumers.generator.render import generate
+from schemashift.schemas.catalog import (
     Catalog,
     Column,
     Domain,

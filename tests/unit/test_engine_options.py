@@ -8,11 +8,11 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from consumers.comparator.diff import diff
-from consumers.generator.app import generate_script
-from gateway.api.models import ComparisonIn, RollbackIn
-from schemas.catalog import Catalog, Column, Index, Table
-from schemas.events import (
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.generator.app import generate_script
+from schemashift.gateway.api.models import ComparisonIn, RollbackIn
+from schemashift.schemas.catalog import Catalog, Column, Index, Table
+from schemashift.schemas.events import (
     ComparisonRequested,
     DiffComputed,
     DiffSummary,
@@ -22,7 +22,7 @@ from schemas.events import (
     Mode,
     ScriptGenerated,
 )
-from schemas.operations import Operation
+from schemashift.schemas.operations import Operation
 
 ALL_ON = EngineOptions(privileges=True, concurrent_indexes=True)
 

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from schemas.events import (
+from schemashift.schemas.events import (
     ALL_TOPICS,
     ComparisonRequested,
     Event,

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from infra import __main__ as infra_cli
-from infra import manager, pgversions
-from infra import postgres as pg_mod
-from infra.postgres import PostgresError
+from schemashift.infra import __main__ as infra_cli
+from schemashift.infra import manager, pgversions
+from schemashift.infra import postgres as pg_mod
+from schemashift.infra.postgres import PostgresError
 
 
 @pytest.mark.parametrize(

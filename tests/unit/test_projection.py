@@ -3,8 +3,8 @@
 import itertools
 import uuid
 
-from consumers.tracker.store import project
-from schemas.events import (
+from schemashift.consumers.tracker.store import project
+from schemashift.schemas.events import (
     ComparisonRequested,
     DiffComputed,
     DiffSummary,
@@ -16,7 +16,7 @@ from schemas.events import (
     Mode,
     ScriptGenerated,
 )
-from schemas.operations import Statement
+from schemashift.schemas.operations import Statement
 
 
 def flow(mode: Mode) -> list[Event]:

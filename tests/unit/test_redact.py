@@ -1,6 +1,6 @@
 """Passwords never leave a process: URL and driver-message redaction."""
 
-from consumers.common.redact import redact_text, redact_url
+from schemashift.consumers.common.redact import redact_text, redact_url
 
 
 def test_url_password_is_masked():
@@ -22,7 +22,7 @@ def test_explicit_secrets_are_masked_wherever_they_appear():
 def test_log_records_are_redacted(caplog):
     import logging
 
-    from consumers.common.redact import install_log_redaction
+    from schemashift.consumers.common.redact import install_log_redaction
 
     factory = logging.getLogRecordFactory()
     install_log_redaction()

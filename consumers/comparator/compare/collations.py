@@ -3,7 +3,7 @@ created again (which PostgreSQL refuses while columns use it)."""
 
 from __future__ import annotations
 
-from schemas.operations import ObjectType, Operation
+from schemashift.schemas.operations import ObjectType, Operation
 
 from .common import Context, by_key, pair
 

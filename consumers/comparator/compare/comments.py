@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.catalog import Key
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.catalog import Key
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, alter, by_key, pair
 

@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.dialects import postgresql
 
-from schemas.catalog import Catalog, CatalogModel, Key
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.catalog import Catalog, CatalogModel, Key
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 _quote = postgresql.dialect().identifier_preparer.quote
 

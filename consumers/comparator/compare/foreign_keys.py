@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.catalog import Catalog, ForeignKey
-from schemas.operations import ObjectType, Operation
+from schemashift.schemas.catalog import Catalog, ForeignKey
+from schemashift.schemas.operations import ObjectType, Operation
 
 from .common import Context, alter, pair, same_but_validity
 

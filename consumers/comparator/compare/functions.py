@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemas.catalog import Catalog, Function, Key
-from schemas.operations import ObjectType, Operation
+from schemashift.schemas.catalog import Catalog, Function, Key
+from schemashift.schemas.operations import ObjectType, Operation
 
 from .common import Context, alter, by_key, dump, pair
 from .types import swapped_types

@@ -9,8 +9,8 @@ again keep the privileges they have in the target (:func:`keep_recreated_privile
 
 from __future__ import annotations
 
-from schemas.catalog import Catalog, Key, Privilege
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.catalog import Catalog, Key, Privilege
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, dump, op
 

@@ -3,8 +3,8 @@ table exists and released before its owner column goes away."""
 
 from __future__ import annotations
 
-from schemas.catalog import Sequence
-from schemas.operations import ObjectType, Operation
+from schemashift.schemas.catalog import Sequence
+from schemashift.schemas.operations import ObjectType, Operation
 
 from .common import Context, alter, by_key, pair
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.operations import ObjectType, Operation
+from schemashift.schemas.operations import ObjectType, Operation
 
 from .common import Context, alter, by_key, pair
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.catalog import (
+from schemashift.schemas.catalog import (
     Catalog,
     CheckConstraint,
     Column,
@@ -22,7 +22,7 @@ from schemas.catalog import (
     Table,
     UniqueConstraint,
 )
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, alter, by_key, dump, op, pair, same_but_validity
 

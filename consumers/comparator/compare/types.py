@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemas.catalog import Catalog, Column, ForeignKey, Key, Table, labels_only_added
-from schemas.operations import Direction, ObjectType, Operation
+from schemashift.schemas.catalog import Catalog, Column, ForeignKey, Key, Table, labels_only_added
+from schemashift.schemas.operations import Direction, ObjectType, Operation
 
 from .common import Context, Unsupported, alter, by_key, dump, pair, q
 

@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from schemas.catalog import Catalog, Table
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.catalog import Catalog, Table
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Unsupported
 from .viewtext import differs_by_version, same_query

@@ -3,8 +3,8 @@ materialized views."""
 
 from __future__ import annotations
 
-from schemas.catalog import Key, View
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.catalog import Key, View
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, alter, by_key, dump, op, pair
 from .privileges import restore_privileges

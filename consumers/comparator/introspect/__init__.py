@@ -12,9 +12,9 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from consumers.common.redact import redact_text, redact_url, url_password
-from consumers.common.targets import TargetPools
-from schemas.catalog import Catalog
+from schemashift.consumers.common.redact import redact_text, redact_url, url_password
+from schemashift.consumers.common.targets import TargetPools
+from schemashift.schemas.catalog import Catalog
 
 from .postgres import introspect_connection
 

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import asyncpg
 
-from consumers.common.gcpause import gc_paused
-from schemas.catalog import (
+from schemashift.consumers.common.gcpause import gc_paused
+from schemashift.schemas.catalog import (
     Attribute,
     Catalog,
     CheckConstraint,
@@ -48,7 +48,7 @@ from schemas.catalog import (
     UniqueConstraint,
     View,
 )
-from schemas.reserved import HISTORY_SCHEMA
+from schemashift.schemas.reserved import HISTORY_SCHEMA
 
 # Schemas that are never user schema; HISTORY_SCHEMA holds the executor's history in targets.
 _USER_SCHEMA = """

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from consumers.common.gcpause import gc_paused
-from consumers.generator.order import plan
-from schemas.operations import Operation, Script, Statement
+from schemashift.consumers.common.gcpause import gc_paused
+from schemashift.consumers.generator.order import plan
+from schemashift.schemas.operations import Operation, Script, Statement
 
 from . import postgres
 

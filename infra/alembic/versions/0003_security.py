@@ -16,8 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from consumers.common.redact import redact_url
-    from consumers.common.secrets import encrypt
+    from schemashift.consumers.common.redact import redact_url
+    from schemashift.consumers.common.secrets import encrypt
 
     op.create_table(
         "api_tokens",
@@ -48,7 +48,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from consumers.common.secrets import decrypt
+    from schemashift.consumers.common.secrets import decrypt
 
     op.add_column("connections", sa.Column("url", sa.Text))
     bind = op.get_bind()

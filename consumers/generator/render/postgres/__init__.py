@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schemas.hazards import Hazard
-from schemas.operations import ObjectType, Operation, Statement
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import ObjectType, Operation, Statement
 
 from .collations import render_collation
 from .comments import render_comment

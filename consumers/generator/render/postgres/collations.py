@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.operations import Operation, OpKind
+from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, RenderContext, literal, qn
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.operations import Operation
+from schemashift.schemas.operations import Operation
 
 from .common import Emit, RenderContext, literal, q, qn
 

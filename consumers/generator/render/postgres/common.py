@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.dialects import postgresql
 
-from schemas.hazards import Hazard
-from schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 _PREPARER = postgresql.dialect().identifier_preparer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.operations import Operation, OpKind
+from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, RenderContext, q, qn
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemas.hazards import Hazard
-from schemas.operations import Operation, OpKind
+from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, H, RenderContext, literal, q, qn, strip_outer_parens
 from .sequences import emit_keeping_value_valid, narrows, sequence_options

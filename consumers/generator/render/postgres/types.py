@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.catalog import labels_only_added
-from schemas.operations import Operation, OpKind
+from schemashift.schemas.catalog import labels_only_added
+from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, H, RenderContext, literal, q, qn
 
