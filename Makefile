@@ -13,7 +13,7 @@ LINT = $(BIN)/ruff check . && $(BIN)/ruff format --check . && mkdir -p $(TYPECHE
 	for d in schemas consumers gateway infra; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done && \
 	$(BIN)/mypy
 
-.PHONY: run test install infra-up infra-down lint bench clean
+.PHONY: run test unit install infra-up infra-down lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ test: install
 	if [ -n "$$started" ]; then $(SS) infra down --only $$started; fi; \
 	if [ $$rc -eq 0 ] && [ $$lint -ne 0 ]; then echo "lint failed"; rc=$$lint; fi; \
 	exit $$rc
+
+# The quick loop: tests that need no broker and no database server.
+unit: install
+	$(BIN)/pytest -p no:cacheprovider -q tests/unit tests/packaging/test_layout.py
 
 lint: install
 	$(LINT)

@@ -1,4 +1,4 @@
-"""Replay: re-publish stored events from the event log, in their original order.
+"""Replay: re-publish stored events from the event log, in the order they happened.
 
 Copies are marked ``replayed`` (in the envelope and the ``schemashift_replayed`` header), go to
 ``schemashift.replay`` or a topic the caller names (never a pipeline topic), and no role acts

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemashift.consumers.common.db import metadata
+from schemashift.consumers.tracker.causal import Stored, causal_order
 from schemashift.schemas.events import (
     ComparisonRequested,
     DiffComputed,
@@ -291,30 +292,54 @@ def _events_query(
     return query.order_by(events.c.seq)
 
 
-async def list_events(
+async def stored_events(
     engine: AsyncEngine, migration_id: uuid.UUID, *, after_seq: int = 0
-) -> list[tuple[int, Event]]:
-    """A migration's events in the order they were recorded, as (seq, event)."""
+) -> list[Stored]:
+    """A migration's events in the order they were *stored*, as (seq, event).
+
+    That is not always the order they happened in: readers want :func:`list_events`.
+    """
     async with engine.connect() as conn:
         rows = await conn.execute(_events_query(migration_id=migration_id, after_seq=after_seq))
         return [(seq, Event.model_validate(body)) for seq, body in rows]
 
 
+async def list_events(engine: AsyncEngine, migration_id: uuid.UUID) -> list[Stored]:
+    """A migration's events in the order they happened (:func:`causal.causal_order`)."""
+    return causal_order(await stored_events(engine, migration_id))
+
+
 async def stream_events(
-    engine: AsyncEngine, *, batch: int = 1000, **filters: Any
-) -> AsyncIterator[tuple[int, Event]]:
-    """Every stored event matching ``filters``, in log order, read in batches."""
-    after = 0
-    while True:
+    engine: AsyncEngine, *, batch: int = 500, **filters: Any
+) -> AsyncIterator[Stored]:
+    """Every stored event matching ``filters``, migration by migration.
+
+    Migrations come in the order of their first stored event (so those of one target, which
+    run one after the other, keep their order) and each one's events in causal order. They
+    are read ``batch`` migrations at a time.
+    """
+    firsts = (
+        _events_query(**filters)
+        .with_only_columns(events.c.migration_id)
+        .group_by(events.c.migration_id)
+        .order_by(None)
+        .order_by(func.min(events.c.seq))
+    )
+    async with engine.connect() as conn:
+        ids = list((await conn.execute(firsts)).scalars())
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
         async with engine.connect() as conn:
-            rows = (
-                await conn.execute(_events_query(after_seq=after, **filters).limit(batch))
-            ).all()
-        for seq, body in rows:
-            yield seq, Event.model_validate(body)
-        if len(rows) < batch:
-            return
-        after = rows[-1][0]
+            rows = await conn.execute(
+                _events_query(**filters).where(events.c.migration_id.in_(chunk))
+            )
+            by_migration: dict[uuid.UUID, list[Stored]] = {m: [] for m in chunk}
+            for seq, body in rows:
+                event = Event.model_validate(body)
+                by_migration[event.migration_id].append((seq, event))
+        for migration_id in chunk:
+            for item in causal_order(by_migration[migration_id]):
+                yield item
 
 
 async def rebuild(engine: AsyncEngine, *, chunk: int = 1000) -> int:

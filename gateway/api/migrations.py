@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from schemashift.consumers.common.kafka import publish_event
 from schemashift.consumers.tracker import store
+from schemashift.consumers.tracker.causal import LiveOrder
 from schemashift.gateway.api.comparisons import publish_request
 from schemashift.gateway.api.deps import Approver, AppSettings, Broker, Engine, Reader
 from schemashift.gateway.api.models import (
@@ -179,7 +180,8 @@ async def migration_events(
     _: Reader,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """The migration's events in order; with ``Accept: text/event-stream``, live until it ends."""
+    """The migration's events in the order they happened; live (SSE) until it ends with
+    ``Accept: text/event-stream``."""
     # A client that follows a migration right after requesting it may be ahead of the tracker.
     await _require(engine, migration_id, grace_s=5.0)
     if accept and "text/event-stream" in accept:
@@ -194,7 +196,7 @@ async def migration_events(
 
 
 async def _live(engine: Engine, database_url: str, migration_id: uuid.UUID) -> AsyncIterator[str]:
-    """Server-sent events: each stored event once, woken by the tracker's NOTIFY."""
+    """Server-sent events: each stored event once, in causal order, woken by NOTIFY."""
     woken = asyncio.Event()
 
     def on_notify(*args: Any) -> None:
@@ -203,28 +205,26 @@ async def _live(engine: Engine, database_url: str, migration_id: uuid.UUID) -> A
 
     listener = await asyncpg.connect(database_url)
     await listener.add_listener(store.NOTIFY_CHANNEL, on_notify)
-    last, progress_sent = 0, 0
-    ended_at: float | None = None
+    order = LiveOrder()
     loop = asyncio.get_running_loop()
     try:
         while True:
             woken.clear()
             # The row first: every event it reflects is committed, so the read below sees it.
             row = await store.get_migration(engine, migration_id)
-            for seq, event in await store.list_events(engine, migration_id, after_seq=last):
-                last = seq
-                progress_sent += event.type is EventType.MIGRATION_PROGRESS
+            new = await store.stored_events(engine, migration_id, after_seq=order.last_seq)
+            for seq, event in order.release(new, loop.time()):
                 data = json.dumps(event.model_dump(mode="json"))
                 yield f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
-            if row and MigrationStatus(row["status"]).is_final:
-                ended_at = ended_at or loop.time()
-                # Progress travels on its own topic and may be stored just after the outcome.
-                if progress_sent >= (row["progress"] or 0) or loop.time() - ended_at > 5:
-                    yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"
-                    return
+            if row and MigrationStatus(row["status"]).is_final and order.settled:
+                yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"
+                return
             try:
-                await asyncio.wait_for(woken.wait(), timeout=1 if ended_at else 15)
+                # Held-back events are released by time, so wake up often while some wait.
+                timeout = 15 if order.settled else 0.5
+                await asyncio.wait_for(woken.wait(), timeout=timeout)
             except TimeoutError:
-                yield ": keep-alive\n\n"
+                if order.settled:
+                    yield ": keep-alive\n\n"
     finally:
         await listener.close()

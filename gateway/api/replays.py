@@ -15,7 +15,7 @@ router = APIRouter(prefix="/replays", tags=["replays"])
 async def request_replay(
     body: ReplayIn, engine: Engine, broker: Broker, settings: AppSettings, _: Admin
 ) -> ReplayOut:
-    """Publish the matching events, in their original order, marked as replayed."""
+    """Publish the matching events, each migration's in the order they happened, as replayed."""
     if body.since and body.until and body.since >= body.until:
         raise HTTPException(400, "since must be before until")
     if not (body.migration_id or body.target or body.since or body.until):

@@ -81,8 +81,11 @@ def conformance_dir() -> Path:
     configured = os.environ.get(ENV_DIR)
     path = Path(configured) if configured else REPO_ROOT.parent / "shared" / "conformance"
     if not path.is_dir():
-        how = f"${ENV_DIR}" if configured else f"the default (set ${ENV_DIR} to override)"
-        raise FixturesMissing(f"conformance fixtures not found at {path} ({how})")
+        where = f"${ENV_DIR} names {path}" if configured else f"nothing at {path}"
+        raise FixturesMissing(
+            f"conformance fixtures are missing ({where}): set ${ENV_DIR} to the folder that "
+            "holds migra/ and sqldef/, or put shared/conformance beside the clone"
+        )
     return path
 
 

@@ -7,6 +7,7 @@ with its logs captured to a file so that tests can read what every role printed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -22,11 +23,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from schemashift.consumers.tracker.causal import progress_before
 from schemashift.schemas.events import ComparisonRequested, Event, EventType, Mode
 from schemashift.schemas.hazards import Hazard
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.integration
+
+OUTCOMES = (EventType.MIGRATION_APPLIED, EventType.MIGRATION_FAILED, EventType.MIGRATION_REJECTED)
 
 # For requests whose hazards are not under test.
 ALL_HAZARDS = [h.value for h in Hazard]
@@ -192,25 +196,90 @@ async def wait_for_status(
     raise AssertionError(f"migration {migration_id} did not reach {statuses}: {last}")
 
 
+def missing_events(events: list[dict[str, Any]]) -> list[str]:
+    """What an ended migration's event list still lacks, in words; empty when complete.
+
+    Complete means: an outcome, the cause of every event (the chain back to the request), and
+    the progress of every statement that the outcome reports.
+    """
+    ids = {e["event_id"] for e in events}
+    missing = [
+        f"the cause of {e['type']} ({e['causation_id']})"
+        for e in events
+        if e["causation_id"] and e["causation_id"] not in ids
+    ]
+    outcomes = [Event.model_validate(e) for e in events if e["type"] in OUTCOMES]
+    if not outcomes:
+        missing.append("an outcome")
+    progress = sum(e["type"] == EventType.MIGRATION_PROGRESS for e in events)
+    for outcome in outcomes:
+        if progress < (expected := progress_before(outcome)):
+            missing.append(f"{expected - progress} of {expected} progress events")
+    return missing
+
+
 async def settled_events(
     api: httpx.AsyncClient, migration_id: str, timeout: float = 30
 ) -> list[dict[str, Any]]:
-    """The migration's stored events once the tracker has every one of an ended migration.
+    """The events of an ended migration, once the tracker has stored every one it must have.
 
-    Events of one migration travel on several topics, so the tracker may store the last
-    progress events just after the outcome: wait until each statement's progress is there.
+    A migration's events travel on several topics, so the tracker may store them in any
+    order: wait until none is missing (:func:`missing_events`), then check their order.
     """
-    migration = await wait_for_status(api, migration_id, {"applied", "failed"}, timeout)
+    await wait_for_status(api, migration_id, {"applied", "failed", "rejected"}, timeout)
     deadline = time.monotonic() + timeout
     while True:
         events = (await api.get(f"/api/v1/migrations/{migration_id}/events")).json()
-        progress = sum(e["type"] == "migration.progress" for e in events)
-        outcome = any(e["type"] in ("migration.applied", "migration.failed") for e in events)
-        if outcome and progress >= migration["progress"]:
+        missing = missing_events(events)
+        if not missing:
+            assert_causal_order(events)
             return events
         if time.monotonic() > deadline:
-            raise AssertionError(f"the tracker did not store every event of {migration_id}")
+            raise AssertionError(f"the tracker did not store {missing} of {migration_id}")
         await asyncio.sleep(0.1)
+
+
+def assert_causal_order(events: list[dict[str, Any]]) -> None:
+    """Each event after its cause, progress in statement order, the outcome after them all."""
+    seen: set[str] = set()
+    for position, event in enumerate(events):
+        cause = event["causation_id"]
+        assert cause is None or cause in seen, (
+            f"event {position} ({event['type']}) before its cause"
+        )
+        seen.add(event["event_id"])
+    kinds = [e["type"] for e in events]
+    assert kinds[0] == EventType.COMPARISON_REQUESTED, kinds
+    indexes = [e["payload"]["index"] for e in events if e["type"] == EventType.MIGRATION_PROGRESS]
+    assert indexes == sorted(indexes), f"progress out of order: {indexes}"
+    last_progress = max(
+        (i for i, k in enumerate(kinds) if k == EventType.MIGRATION_PROGRESS), default=-1
+    )
+    assert all(i > last_progress for i, k in enumerate(kinds) if k in OUTCOMES), kinds
+
+
+async def live_events(api: httpx.AsyncClient, migration_id: str, timeout: float = 60) -> list[str]:
+    """The event ids that the SSE stream of ``migration_id`` sends until its ``end``."""
+    ids: list[str] = []
+
+    async def listen() -> None:
+        async with api.stream(
+            "GET",
+            f"/api/v1/migrations/{migration_id}/events",
+            headers={"Accept": "text/event-stream"},
+        ) as response:
+            assert response.status_code == 200, await response.aread()
+            event = ""
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                    if event == "end":
+                        return
+                elif line.startswith("data: "):
+                    ids.append(json.loads(line[6:])["event_id"])
+
+    await asyncio.wait_for(listen(), timeout)
+    return ids
 
 
 async def wait_until_consumed(

@@ -21,6 +21,7 @@ databases per server (:func:`tests.conformance.fixtures.run_cases`, the same cod
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -76,7 +77,10 @@ async def test_conformance(
 ) -> None:
     """The engine migrates the case's target to its source: converged and re-diff empty."""
     if isinstance(case, str):
-        pytest.fail(f"no conformance fixtures: {case}")
+        # A clone on its own is usable; CI, which has the fixtures beside it, must run them.
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(case, pytrace=False)
+        pytest.skip(case)
     outcome = conformance_outcomes[server][case.id]
     if outcome.status == "skipped":
         pytest.skip(outcome.message)

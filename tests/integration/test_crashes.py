@@ -27,6 +27,7 @@ from tests.integration.conftest import (
     ALL_HAZARDS,
     TopicReader,
     comparison_event,
+    live_events,
     registered_pair,
     settled_events,
     wait_for_status,
@@ -70,7 +71,8 @@ async def _history(target_url: str) -> list[str]:
 
 
 async def assert_complete_once(api, migration_id: str) -> dict:
-    """The migration ended applied, and its log holds each of its events exactly once."""
+    """The migration ended applied, and its log holds each of its events exactly once, in the
+    order they happened (in the list and in the live stream alike)."""
     migration = await wait_for_status(api, migration_id, {"applied", "failed"}, timeout=180)
     assert migration["status"] == "applied", migration["error"]
     events = await settled_events(api, migration_id, timeout=60)
@@ -86,6 +88,7 @@ async def assert_complete_once(api, migration_id: str) -> dict:
     migration = response.json()
     assert migration["status"] == "applied"
     assert kinds["migration.progress"] == len(migration["statements"])
+    assert await live_events(api, migration_id) == ids, "the live stream's order differs"
     return migration
 
 
@@ -138,6 +141,27 @@ async def test_tracker_and_comparator_killed_mid_flow_lose_nothing(
     for (source_url, target_url, _, _), first, second in zip(pairs, ids, more, strict=True):
         assert await _history(target_url) == [first, second]
         await assert_same_schema(source_url, target_url)
+
+
+async def test_tracker_back_after_a_backlog_serves_each_migration_in_causal_order(
+    api, service, new_database, kafka_bootstrap
+):
+    pairs = [await _pair(api, new_database, many_tables(8, f"o{i}_")) for i in range(3)]
+    tracker = service.pid("tracker")
+    # Stopped, the tracker stores nothing while the migrations run to their end; killed then,
+    # its successor finds every event of them waiting on eight topics at once.
+    os.kill(tracker, signal.SIGSTOP)
+    try:
+        async with TopicReader(kafka_bootstrap, EventType.MIGRATION_APPLIED.topic) as reader:
+            ids = [await _request(api, source, target) for _, _, source, target in pairs]
+            await reader.read_until(
+                lambda rs: {json.loads(r.value)["migration_id"] for r in rs} >= set(ids),
+                timeout=120,
+            )
+    finally:
+        os.kill(tracker, signal.SIGKILL)
+    for migration_id in ids:
+        await assert_complete_once(api, migration_id)
 
 
 def _local(component: str) -> None:
