@@ -45,7 +45,8 @@ class Role:
         self._engine: AsyncEngine | None = None
         self._closers: list[Callable[[], Any]] = []
         for event_type in publishes:
-            # Declared for the AsyncAPI document: what this role publishes, and its schema.
+            # What this role publishes, and its schema: for FastStream's own document of the
+            # role, and checked against schemas/topics.py (the gateway's /asyncapi source).
             self.broker.publisher(
                 event_type.topic, schema=Event, title=f"{event_type.topic}:Publish:{name}"
             )

@@ -1,30 +1,68 @@
-"""/asyncapi: FastStream's AsyncAPI document of every topic the roles use."""
+"""/asyncapi: the AsyncAPI document of every topic, built from the table in schemas/topics.py.
+
+FastStream writes the document from a broker's declared subscribers and publishers. The broker
+here is only declared, never connected: one publisher per (topic, publishing role) and one
+subscriber per (topic, subscribing role), straight from the table, so the gateway does not import
+the roles (nor build their brokers and pools) to describe them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse
+from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
+from pydantic import BaseModel
 
+from schemashift.consumers.common.kafka import make_broker
 from schemashift.gateway.api.deps import Reader
+from schemashift.schemas.topics import TOPICS
 
 router = APIRouter(tags=["asyncapi"])
 
 
+def _receives(model: type[BaseModel]) -> Callable[..., Awaitable[None]]:
+    """A handler that is never called; its signature gives the subscriber its message schema."""
+
+    async def declared(message: Any) -> None:  # pragma: no cover - never consumed
+        return None
+
+    declared.__annotations__ = {"message": model, "return": None}
+    return declared
+
+
+def declared_broker() -> KafkaBroker:
+    """A broker with the table's subscribers and publishers (servers as the roles see them)."""
+    broker = make_broker("asyncapi")
+    for topic in TOPICS:
+        description = f"{topic.description} Keyed by {topic.key}."
+        for role in topic.publishers:
+            broker.publisher(
+                topic.name,
+                schema=topic.message,
+                title=f"{topic.name}:Publish:{role}",
+                description=description,
+            )
+        for role in topic.subscribers:
+            broker.subscriber(
+                topic.name,
+                group_id=f"schemashift-{role}",
+                title=f"{topic.name}:Subscribe:{role}",
+                description=description,
+            )(_receives(topic.message))
+    return broker
+
+
 @lru_cache
 def specification() -> Any:
-    """The AsyncAPI document built from the roles' own subscribers and publishers."""
-    from schemashift.consumers.comparator.app import role as comparator
-    from schemashift.consumers.executor.app import role as executor
-    from schemashift.consumers.generator.app import role as generator
-    from schemashift.consumers.tracker.app import role as tracker
-
+    """The AsyncAPI document of schemas/topics.py."""
     return AsyncAPI(
-        *(r.broker for r in (comparator, generator, executor, tracker)),
+        declared_broker(),
         title="Schemashift events",
         version="1.0.0",
         description="Every topic of the migration pipeline, keyed by target connection name.",
