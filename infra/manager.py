@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from schemashift.consumers.common.redact import redact_url
 from schemashift.infra import kafka as kafka_mod
 from schemashift.infra import pgversions
 from schemashift.infra import postgres as pg_mod
@@ -379,7 +380,7 @@ def _wait_database(url: str, timeout: float = 30.0) -> str:
         if version:
             return version
         if time.monotonic() > deadline:
-            raise InfraError(f"PostgreSQL at {pg_mod.redact(url)} does not answer")
+            raise InfraError(f"PostgreSQL at {redact_url(url)} does not answer")
         time.sleep(0.3)
 
 
@@ -537,7 +538,7 @@ def _up_postgres(state: Path) -> tuple[str, str]:
     if external:
         _log(f"postgres: {DATABASE_ENV} is set; not starting a local server")
         version = _wait_database(external, timeout=10.0)
-        _say(f"postgres: external  {pg_mod.redact(external)} ({version})")
+        _say(f"postgres: external  {redact_url(external)} ({version})")
         return external, version
     return _up_cluster(state, _main_cluster(state))
 
@@ -568,8 +569,8 @@ def _up_versions(
         if external:
             version = _wait_database(external, timeout=10.0)
             if _major(version) != major:
-                raise InfraError(f"{env} points at {pg_mod.redact(external)}, which is {version}")
-            _say(f"{label:<9} external  {pg_mod.redact(external)} ({version})")
+                raise InfraError(f"{env} points at {redact_url(external)}, which is {version}")
+            _say(f"{label:<9} external  {redact_url(external)} ({version})")
             urls[env] = external
             continue
         url, _ = _up_cluster(state, _version_cluster(state, major))
@@ -843,8 +844,8 @@ def _postgres_status(state: Path) -> tuple[str, str, str]:
     if external:
         version = _run(lambda: pg_mod.probe(external))
         if version is None:
-            return ("postgres", UNREACHABLE, f"{pg_mod.redact(external)} does not answer")
-        return ("postgres", EXTERNAL, f"{pg_mod.redact(external)}, {version}")
+            return ("postgres", UNREACHABLE, f"{redact_url(external)} does not answer")
+        return ("postgres", EXTERNAL, f"{redact_url(external)}, {version}")
     if pg_mod.port_open(port):
         return ("postgres", EXTERNAL, f"port {port} is served by a server we did not start")
     return ("postgres", STOPPED, _stopped_detail(state, "postgres"))
@@ -859,10 +860,10 @@ def _version_status(state: Path, major: int) -> tuple[str, str, str]:
     if external:
         version = _run(lambda: pg_mod.probe(external))
         if version is None:
-            return (name, UNREACHABLE, f"{pg_mod.redact(external)} does not answer")
+            return (name, UNREACHABLE, f"{redact_url(external)} does not answer")
         if _major(version) != major:
-            return (name, UNHEALTHY, f"{pg_mod.redact(external)} is {version}, not {major}")
-        return (name, EXTERNAL, f"{pg_mod.redact(external)}, {version}")
+            return (name, UNHEALTHY, f"{redact_url(external)} is {version}, not {major}")
+        return (name, EXTERNAL, f"{redact_url(external)}, {version}")
     detail = _stopped_detail(state, name)
     port = pgversions.port_for(major)
     if pg_mod.port_open(port):

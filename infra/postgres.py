@@ -38,7 +38,6 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 DEFAULT_PORT = 54329
 HOST = "127.0.0.1"
@@ -88,15 +87,6 @@ def client_port() -> int:
 def database_url(password: str, port: int) -> str:
     """The DSN clients use (contains the password: never print it)."""
     return f"postgresql://{ROLE}:{password}@{HOST}:{port}/{DATABASE}"
-
-
-def redact(url: str) -> str:
-    """``url`` with the password replaced by ``***``, safe for logs and status output."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 # --------------------------------------------------------------------------- OS user
