@@ -39,6 +39,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemashift.infra.console import progress
+
 DEFAULT_PORT = 54329
 HOST = "127.0.0.1"
 ROLE = "schemashift"
@@ -65,9 +67,7 @@ class PostgresError(RuntimeError):
     """The local PostgreSQL cluster could not be installed, initialised, started or stopped."""
 
 
-def log(message: str) -> None:
-    """Progress line on stderr."""
-    print(f"[infra] {message}", file=sys.stderr, flush=True)
+log = progress  # progress line on stderr (also used by infra/pgversions.py)
 
 
 def client_port() -> int:
