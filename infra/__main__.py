@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from schemashift.infra import manager, pgversions
+from schemashift.infra.components.interface import table
 
 
 def _versions(text: str) -> tuple[int, ...]:
@@ -76,12 +77,10 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int
                 only=args.only,
             )
             return 0
-        rows = manager.status(args.state_dir, postgres_versions=args.postgres_versions)
-        width = max(9, *(len(component) for component, _, _ in rows))
-        for component, state, detail in rows:
-            print(f"{component:<{width}} {state:<11} {detail}")
-        healthy = {manager.RUNNING, manager.EXTERNAL}
-        return 0 if all(state in healthy for _, state, _ in rows) else 1
+        statuses = manager.status(args.state_dir, postgres_versions=args.postgres_versions)
+        for line in table(statuses):
+            print(line)
+        return 0 if all(status.healthy for status in statuses) else 1
     except manager.InfraError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

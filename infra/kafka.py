@@ -12,8 +12,8 @@ straight from that classpath. Everything lives under ``<state>/kafka``::
     cluster.id         the KRaft cluster id the storage was formatted with
     format.json        ports the storage was formatted with
 
-This module only knows how to prepare, start, probe and stop the broker; ``infra.manager``
-decides when (pid records, idempotency, env file).
+This module only knows how to prepare, start, probe and stop the broker; the component in
+infra/components/kafka.py decides when (pid records, idempotency, external brokers).
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ import signal
 import socket
 import string
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from schemashift.infra.console import progress
 
 KAFKA_VERSION = "4.4.0"
 DEFAULT_PORT = 19092
@@ -61,9 +62,7 @@ class KafkaError(RuntimeError):
     """The local Kafka broker could not be prepared, started, reached or stopped."""
 
 
-def log(message: str) -> None:
-    """Progress line on stderr (stdout stays clean for machine-readable output)."""
-    print(f"[infra] {message}", file=sys.stderr, flush=True)
+log = progress  # progress line on stderr (stdout stays clean for machine-readable output)
 
 
 @dataclass(frozen=True)

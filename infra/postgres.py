@@ -38,7 +38,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from schemashift.infra.console import progress
 
 DEFAULT_PORT = 54329
 HOST = "127.0.0.1"
@@ -66,9 +67,7 @@ class PostgresError(RuntimeError):
     """The local PostgreSQL cluster could not be installed, initialised, started or stopped."""
 
 
-def log(message: str) -> None:
-    """Progress line on stderr."""
-    print(f"[infra] {message}", file=sys.stderr, flush=True)
+log = progress  # progress line on stderr (also used by infra/pgversions.py)
 
 
 def client_port() -> int:
@@ -88,15 +87,6 @@ def client_port() -> int:
 def database_url(password: str, port: int) -> str:
     """The DSN clients use (contains the password: never print it)."""
     return f"postgresql://{ROLE}:{password}@{HOST}:{port}/{DATABASE}"
-
-
-def redact(url: str) -> str:
-    """``url`` with the password replaced by ``***``, safe for logs and status output."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 # --------------------------------------------------------------------------- OS user

@@ -19,19 +19,14 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from schemashift.infra import pgversions
+from schemashift.infra import envfile, pgversions
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_FILE = REPO_ROOT / ".schemashift" / "env"
 
 
 def _infra_env() -> dict[str, str]:
-    values: dict[str, str] = {}
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip():
-                values[key.strip()] = value.strip()
+    values = envfile.read(ENV_FILE)
     values.update({k: v for k, v in os.environ.items() if k.startswith("SCHEMASHIFT_") and v})
     return values
 

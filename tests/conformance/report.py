@@ -19,6 +19,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from schemashift.infra import envfile
 from tests.conformance.fixtures import (
     REPO_ROOT,
     Case,
@@ -37,11 +38,9 @@ def database_url() -> str:
     """The superuser URL of the PostgreSQL server (environment first, then the env file)."""
     if os.environ.get("SCHEMASHIFT_DATABASE_URL"):
         return os.environ["SCHEMASHIFT_DATABASE_URL"]
-    if ENV_FILE.exists():
-        for line in ENV_FILE.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and key.strip() == "SCHEMASHIFT_DATABASE_URL" and value.strip():
-                return value.strip()
+    url = envfile.read(ENV_FILE).get("SCHEMASHIFT_DATABASE_URL")
+    if url:
+        return url
     raise SystemExit(f"SCHEMASHIFT_DATABASE_URL is not set and {ENV_FILE} has no value")
 
 

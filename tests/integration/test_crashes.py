@@ -165,9 +165,11 @@ async def test_tracker_back_after_a_backlog_serves_each_migration_in_causal_orde
 
 
 def _local(component: str) -> None:
-    for name, state, _ in manager.status():
-        if name == component and state != "running":
-            pytest.skip(f"{component} is {state}: only a locally started one can be restarted")
+    for status in manager.status():
+        if status.name == component and status.state != manager.State.RUNNING:
+            pytest.skip(
+                f"{component} is {status.state}: only a locally started one can be restarted"
+            )
 
 
 async def test_broker_restart_during_a_flow_loses_nothing(api, new_database, kafka_bootstrap):

@@ -93,14 +93,13 @@ async def test_postgres_answers(database_url: str) -> None:
 
 
 def test_status_reports_both_running(bootstrap: str, database_url: str) -> None:
-    rows = {component: (state, detail) for component, state, detail in manager.status()}
+    rows = {status.name: status for status in manager.status()}
     # "external" is the healthy state when the env vars point at services `up` did not start
     # (e.g. the docker-compose stack); "running" when `up` started them.
-    healthy = {manager.RUNNING, manager.EXTERNAL}
-    assert rows["kafka"][0] in healthy, rows["kafka"]
-    assert rows["postgres"][0] in healthy, rows["postgres"]
+    assert rows["kafka"].healthy, rows["kafka"]
+    assert rows["postgres"].healthy, rows["postgres"]
     password = database_url.partition("://")[2].partition("@")[0].partition(":")[2]
-    assert not password or password not in rows["postgres"][1]
+    assert not password or password not in rows["postgres"].detail
 
 
 def _configured_versions() -> tuple[int, ...]:
@@ -154,14 +153,13 @@ async def test_every_postgres_version_answers_with_its_major(version_urls: dict[
 def test_status_lists_every_extra_version_running(
     version_urls: dict[int, str], database_url: str
 ) -> None:
-    rows = {component: (state, detail) for component, state, detail in manager.status()}
-    healthy = {manager.RUNNING, manager.EXTERNAL}
+    rows = {status.name: status for status in manager.status()}
     # A listed major equal to the main server's has no cluster of its own: its URL is the main one.
     extras = [m for m, url in version_urls.items() if url != database_url]
     for major in extras:
         name = pgversions.component(major)
         assert name in rows, f"status() does not list {name}: {sorted(rows)}"
-        assert rows[name][0] in healthy, (name, rows[name])
-        assert f"PostgreSQL {major}." in rows[name][1], (name, rows[name])
+        assert rows[name].healthy, rows[name]
+        assert f"PostgreSQL {major}." in rows[name].detail, rows[name]
     password = database_url.partition("://")[2].partition("@")[0].partition(":")[2]
-    assert not password or all(password not in detail for _, detail in rows.values())
+    assert not password or all(password not in status.detail for status in rows.values())
