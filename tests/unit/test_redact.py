@@ -1,6 +1,6 @@
 """Passwords never leave a process: URL and driver-message redaction."""
 
-from schemashift.consumers.common.redact import redact_text, redact_url
+from schemashift.consumers.common.redact import redact_text, redact_url, url_password
 
 
 def test_url_password_is_masked():
@@ -41,3 +41,9 @@ def test_query_string_and_multi_host_passwords_are_masked():
     )
     masked = redact_url("postgresql://u:Pw7@h1:5432,h2:5433/db")
     assert masked == "postgresql://u:***@h1:5432,h2:5433/db"
+
+
+def test_a_password_typed_with_a_raw_at_sign_is_masked_whole():
+    url = "postgresql://app:p@ss@db.example:5432/app"
+    assert redact_url(url) == "postgresql://app:***@db.example:5432/app"
+    assert url_password(url) == "p@ss"
