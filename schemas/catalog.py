@@ -20,6 +20,8 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticUndefined
 
+from schemashift.schemas.dialects import Dialect
+
 Key = tuple[str, ...]
 
 FkAction = Literal["no action", "restrict", "cascade", "set null", "set default"]
@@ -580,7 +582,7 @@ _PROVENANCE = {"server_version"}
 class Catalog(CatalogModel):
     """Everything the engine knows about one database's schema."""
 
-    dialect: str = "postgresql"
+    dialect: Dialect = Dialect.POSTGRESQL
     server_version: str | None = None
     schemas: list[str] = Field(default_factory=list)
     extensions: list[Extension] = Field(default_factory=list)

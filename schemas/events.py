@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Operation, Statement
 
@@ -135,7 +136,7 @@ class DiffComputed(_Payload):
     source: str
     target: str
     mode: Mode
-    dialect: str
+    dialect: Dialect
     operations: list[Operation]
     summary: DiffSummary
     source_fingerprint: str
@@ -151,7 +152,7 @@ class ScriptGenerated(_Payload):
     type: Literal[EventType.SCRIPT_GENERATED] = EventType.SCRIPT_GENERATED
     target: str
     mode: Mode
-    dialect: str
+    dialect: Dialect
     statements: list[Statement]
     reverse_statements: list[Statement]
     checksum: str

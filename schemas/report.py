@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from schemashift.schemas.catalog import Catalog
+from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Operation, Script, Statement
 
@@ -14,7 +15,7 @@ class DiffReport(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    dialect: str
+    dialect: Dialect
     source_fingerprint: str
     target_fingerprint: str
     operations: list[Operation]

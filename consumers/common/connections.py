@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.db import metadata
+from schemashift.consumers.common.drivers import supported_schemes
 from schemashift.consumers.common.redact import redact_url
 from schemashift.consumers.common.secrets import decrypt, encrypt
 
@@ -29,7 +30,11 @@ connections = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-SUPPORTED_SCHEMES = {"postgresql": "postgresql", "postgres": "postgresql"}
+# URL scheme → dialect, from the registered drivers: a connection is accepted only for a
+# dialect that some driver can connect to.
+SUPPORTED_SCHEMES: dict[str, str] = {
+    scheme: dialect.value for scheme, dialect in supported_schemes().items()
+}
 
 
 class UnknownConnection(LookupError):

@@ -27,6 +27,7 @@ from faststream.kafka import KafkaBroker
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from schemashift.consumers.common.drivers import drivers
 from schemashift.consumers.common.redact import redact_text
 from schemashift.consumers.common.settings import get_settings
 from schemashift.schemas.events import DEAD_LETTER_TOPIC, DeadLetter
@@ -50,15 +51,10 @@ _INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
 def _is_infrastructure_error(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    try:
-        import asyncpg
-
-        if isinstance(
-            exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.PostgresConnectionError
-        ):
-            return True
-    except ImportError:  # pragma: no cover - asyncpg is a dependency
-        pass
+    # A broken connection in a driver's own exception (the PostgreSQL driver's library,
+    # asyncpg, is also the metadata database's).
+    if any(driver.is_connection_lost(exc) for driver in drivers()):
+        return True
     return isinstance(exc, _INFRASTRUCTURE_ERRORS)
 
 

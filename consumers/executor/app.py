@@ -11,15 +11,13 @@ import asyncio
 import logging
 import uuid
 
-import asyncpg
-
 from schemashift.consumers.common import connections
-from schemashift.consumers.common.redact import redact_text
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
-from schemashift.consumers.comparator.introspect import IntrospectionError, Unreachable, introspect
+from schemashift.consumers.comparator.introspect import introspect
 from schemashift.consumers.executor import store
-from schemashift.consumers.executor.apply import Applied, Failed, apply_script
+from schemashift.consumers.executor.apply import Applied, Failed, apply_script, connection_failure
+from schemashift.consumers.executor.registry import adapter_for
 from schemashift.schemas.events import (
     Event,
     EventType,
@@ -54,7 +52,8 @@ async def execute(script_event: Event) -> Event:
             producer=role.name,
         )
 
-    if script.dialect != "postgresql":
+    adapter = adapter_for(script.dialect)
+    if adapter is None:
         return failed(f"executing on {script.dialect} targets is not supported yet")
     try:
         url = await connections.resolve(role.engine, script.target)
@@ -80,6 +79,7 @@ async def execute(script_event: Event) -> Event:
         try:
             async with pools.connection(url) as conn:
                 result = await apply_script(
+                    adapter,
                     conn,
                     script_event.migration_id,
                     script.statements,
@@ -90,9 +90,12 @@ async def execute(script_event: Event) -> Event:
                     lock_timeout_ms=settings.lock_timeout_ms,
                     statement_timeout_ms=settings.statement_timeout_ms,
                 )
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, IntrospectionError) as exc:
+        except Exception as exc:
             # The connection itself failed: the transaction, if any, was rolled back.
-            result = _connection_failure(exc, url)
+            error = adapter.connection_error(exc)
+            if error is None:
+                raise
+            result = connection_failure(adapter, error, url)
         if isinstance(result, Applied):
             return script_event.follow(
                 MigrationApplied(
@@ -124,16 +127,6 @@ async def execute(script_event: Event) -> Event:
         statement_index=result.statement_index,
         database_error=result.database_error,
     )
-
-
-def _connection_failure(exc: Exception, url: str) -> Failed:
-    if isinstance(exc, asyncpg.PostgresError):
-        sqlstate = exc.sqlstate
-    elif isinstance(exc, IntrospectionError):
-        sqlstate = "08006" if isinstance(exc, Unreachable) else None
-    else:
-        sqlstate = "08006"  # connection failure
-    return Failed(reason=redact_text(f"cannot reach the target: {exc}", url), sqlstate=sqlstate)
 
 
 async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None:

@@ -48,6 +48,7 @@ from schemashift.schemas.catalog import (
     UniqueConstraint,
     View,
 )
+from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.reserved import HISTORY_SCHEMA
 
 # Schemas that are never user schema; HISTORY_SCHEMA holds the executor's history in targets.
@@ -688,7 +689,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         for grantee, privilege, grantable in acl
     ]
     return Catalog.trusted(
-        dialect="postgresql",
+        dialect=Dialect.POSTGRESQL,
         server_version=version,
         schemas=schemas,
         extensions=extensions,

@@ -1,0 +1,83 @@
+"""What a dialect's driver provides: connections, pools and error translation.
+
+A driver is the only code that talks to a database library (asyncpg for PostgreSQL). The rest
+of the engine holds its connections as opaque objects and hands them to the same dialect's
+introspector and executor adapter, which know what they are.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from schemashift.consumers.common.drivers.errors import IntrospectionError
+from schemashift.schemas.dialects import Dialect
+
+if TYPE_CHECKING:
+    from schemashift.consumers.common.targets import TargetPools
+
+# A driver's own connection object; only modules of the same dialect look inside it.
+Connection = Any
+
+
+class Pool(Protocol):
+    """A driver's connection pool, as :class:`TargetPools` uses it."""
+
+    def acquire(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection from the pool, given back on leaving."""
+        ...
+
+    async def close(self) -> None:
+        """Close every connection of the pool."""
+        ...
+
+
+class Driver(ABC):
+    """One dialect's way of connecting: register an instance in :mod:`.drivers`."""
+
+    dialect: ClassVar[Dialect]
+    # URL schemes (lower case, as ``urlsplit`` reads them) whose URLs this driver connects to.
+    schemes: ClassVar[frozenset[str]]
+
+    @abstractmethod
+    def connect(self, url: str, *, timeout: float) -> AbstractAsyncContextManager[Connection]:
+        """A new connection to ``url``, closed on leaving; raises the library's own errors."""
+
+    @abstractmethod
+    async def create_pool(self, url: str, *, max_size: int, timeout: float) -> Pool:
+        """A pool of connections to ``url`` that opens them on demand (none at first)."""
+
+    @abstractmethod
+    def translate_error(self, exc: BaseException, url: str) -> IntrospectionError | None:
+        """``exc`` as the :class:`IntrospectionError` kind it stands for, with a one-line reason
+        in which ``url``'s password is redacted; None for an error that is not the database's
+        or the network's (it is then raised as it is)."""
+
+    @abstractmethod
+    def is_connection_lost(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says that a connection broke (the work may succeed if retried)."""
+
+    @asynccontextmanager
+    async def introspection_session(
+        self, url: str, *, pools: TargetPools | None = None, connect_timeout: float = 10.0
+    ) -> AsyncIterator[Connection]:
+        """A connection for reading ``url``'s schema, from ``pools`` or new (then closed on
+        leaving); errors raised inside are translated (:meth:`translate_error`).
+
+        The dialect's introspector opens its read-only snapshot on the connection, so that a
+        pooled connection keeps no state of it.
+        """
+        try:
+            if pools is not None:
+                async with pools.connection(url) as conn:
+                    yield conn
+            else:
+                async with self.connect(url, timeout=connect_timeout) as conn:
+                    yield conn
+        except Exception as exc:
+            translated = self.translate_error(exc, url)
+            if translated is None:
+                raise
+            raise translated from None

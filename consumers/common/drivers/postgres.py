@@ -1,0 +1,59 @@
+"""The PostgreSQL driver, on asyncpg."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from schemashift.consumers.common.drivers.base import Driver, Pool
+from schemashift.consumers.common.drivers.errors import (
+    AuthenticationFailed,
+    IntrospectionError,
+    Unreachable,
+    scrub,
+)
+from schemashift.consumers.common.redact import redact_url
+from schemashift.schemas.dialects import Dialect
+
+
+class PostgresDriver(Driver):
+    """asyncpg connections and pools; asyncpg's errors as :class:`IntrospectionError` kinds."""
+
+    dialect = Dialect.POSTGRESQL
+    schemes = frozenset({"postgresql", "postgres"})
+
+    @asynccontextmanager
+    async def connect(self, url: str, *, timeout: float) -> AsyncIterator[Any]:
+        conn = await asyncpg.connect(url, timeout=timeout)
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    async def create_pool(self, url: str, *, max_size: int, timeout: float) -> Pool:
+        pool: Pool = await asyncpg.create_pool(url, min_size=0, max_size=max_size, timeout=timeout)
+        return pool
+
+    def translate_error(self, exc: BaseException, url: str) -> IntrospectionError | None:
+        where = redact_url(url)
+        if isinstance(
+            exc, asyncpg.InvalidPasswordError | asyncpg.InvalidAuthorizationSpecificationError
+        ):
+            return AuthenticationFailed(scrub(f"authentication failed for {where}: {exc}", url))
+        if isinstance(exc, OSError | TimeoutError | asyncpg.CannotConnectNowError):
+            detail = str(exc) or type(exc).__name__
+            return Unreachable(scrub(f"cannot reach {where}: {detail}", url))
+        if isinstance(exc, asyncpg.PostgresError):
+            return IntrospectionError(scrub(f"cannot read the schema of {where}: {exc}", url))
+        return None
+
+    def is_connection_lost(self, exc: BaseException) -> bool:
+        return isinstance(
+            exc, asyncpg.exceptions.ConnectionDoesNotExistError | asyncpg.PostgresConnectionError
+        )
+
+
+DRIVER = PostgresDriver()
