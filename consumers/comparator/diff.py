@@ -17,7 +17,7 @@ from schemashift.schemas.operations import Operation
 
 from .compare.collations import compare_collations
 from .compare.comments import compare_comments
-from .compare.common import Context, Unsupported
+from .compare.common import Context, Unsupported, UnsupportedByTarget
 from .compare.foreign_keys import compare_foreign_keys
 from .compare.functions import compare_functions
 from .compare.policies import compare_policies
@@ -33,8 +33,8 @@ from .compare.types import (
     compare_enums,
     compare_range_types,
 )
-from .compare.versions import UnsupportedByTarget, check_versions, comparable
 from .compare.views import compare_views, rebuild_for_reverse_swaps
+from .rules import rules_for
 
 __all__ = ["Unsupported", "UnsupportedByTarget", "diff"]
 
@@ -67,8 +67,14 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
     :class:`UnsupportedByTarget` when the target's server version cannot run the
     definitions the migration needs.
     """
+    if source.dialect is not target.dialect:
+        raise Unsupported(
+            f"a {source.dialect} source cannot be compared with a {target.dialect} target: "
+            "the engine migrates between databases of one dialect"
+        )
+    rules = rules_for(target.dialect)
     with gc_paused():
-        source, target = comparable(source, target)
+        source, target = rules.comparable(source, target)
         ctx = Context(source=source, target=target)
         ops: list[Operation] = []
         for compare in _COMPARATORS:
@@ -76,5 +82,5 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
         ops += compare_privileges(ctx) if privileges else keep_recreated_privileges(ctx)
         ops += rebuild_for_reverse_swaps(ctx)
         ops += compare_comments(ctx, ops)
-        check_versions(ops, target)
+        rules.check_versions(ops, target)
         return ops

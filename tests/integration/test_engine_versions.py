@@ -3,7 +3,7 @@
 The servers are the main one and those `infra up --postgres-versions` starts (see
 tests/conftest.py); a test that needs a version no server has is skipped with the reason.
 
-- The version gate's table (:data:`schemashift.consumers.comparator.compare.versions.FEATURES`) is
+- The version gate's table (:data:`schemashift.consumers.comparator.rules.postgres.FEATURES`) is
   checked against the servers: each feature's sample loads exactly on the versions the table says.
 - A source on the newest server is migrated onto a target on every other one: refused with
   the feature's name where the target lacks it, applied and converged everywhere else.
@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from schemashift.consumers.comparator.compare.versions import FEATURES, NAMED_NOT_NULL
 from schemashift.consumers.comparator.diff import UnsupportedByTarget, diff
 from schemashift.consumers.comparator.introspect.postgres import introspect_connection
+from schemashift.consumers.comparator.rules.postgres import FEATURES, NAMED_NOT_NULL
 from schemashift.consumers.generator.render import generate
 from tests.conformance.snapshot_full import compare, format_differences, snapshot_connection
 from tests.conftest import server_names, server_url

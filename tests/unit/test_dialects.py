@@ -368,12 +368,6 @@ METADATA_DB_MODULES = {
     # lock (pg_advisory_xact_lock of hashtextextended(target)) serialises comparators on it.
     "consumers/comparator/queue.py",
 }
-# TEMPORARY: the engine's compare/order/render code is being moved into PostgreSQL modules in a
-# separate change; delete each entry once its file no longer needs it (the test says when).
-ENGINE_PATHS_MOVED_SEPARATELY = {
-    # pglast parses view definitions of servers of different major versions.
-    "consumers/comparator/compare/viewtext.py",
-}
 
 
 def _docstrings(tree: ast.Module) -> set[int]:
@@ -436,7 +430,7 @@ def test_only_postgres_modules_use_postgres_libraries_and_functions():
             found = dialect_specifics(path.read_text())
             if found:
                 offending[relative] = found
-    allowed = METADATA_DB_MODULES | ENGINE_PATHS_MOVED_SEPARATELY
+    allowed = METADATA_DB_MODULES
     unexpected = {path: found for path, found in offending.items() if path not in allowed}
     assert unexpected == {}, "move this into the dialect's modules (a path naming it)"
     stale = allowed - offending.keys()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemashift.consumers.comparator.compare.viewtext import differs_by_version, same_query
+from schemashift.consumers.comparator.rules.postgres_viewtext import differs_by_version, same_query
 
 SAME = [
     # 15 and older qualify the columns of a one-relation top-level query; 16 and later do not.

@@ -26,6 +26,10 @@ class Unsupported(ValueError):
     """The engine cannot produce this migration safely; the message says why and what to do."""
 
 
+class UnsupportedByTarget(Unsupported):
+    """The migration would need a feature the target's server version does not have."""
+
+
 @dataclass
 class Context:
     """What earlier comparators learnt that decides which dependents must be rebuilt."""

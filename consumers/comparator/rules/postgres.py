@@ -1,5 +1,9 @@
-"""Never emit a statement the target's server rejects: syntax that needs a newer PostgreSQL
-than the target's is refused with a clear error instead."""
+"""PostgreSQL's version rules: what differs between servers of two major versions.
+
+Catalogs of servers that record or print things differently are made comparable first, and a
+statement the target's server would reject (syntax of a newer PostgreSQL than the target's) is
+refused with a clear error instead of being emitted.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,12 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
 from schemashift.schemas.catalog import Catalog, Table
+from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
-from .common import Unsupported
-from .viewtext import differs_by_version, same_query
+from .postgres_viewtext import differs_by_version, same_query
 
 # The first major version whose NOT NULL constraints are named pg_constraint rows.
 NAMED_NOT_NULL = 18
@@ -23,8 +28,8 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
 
     NOT NULL constraint names exist from PostgreSQL 18: between an older and a newer server
     they are not compared (the older one accepts a name and forgets it). A view that is the
-    target's query printed by another version's server (:mod:`.viewtext`) takes the target's
-    text, so that it is not rebuilt for nothing.
+    target's query printed by another version's server (:mod:`.postgres_viewtext`) takes the
+    target's text, so that it is not rebuilt for nothing.
     """
     majors = source.server_major(), target.server_major()
     named = [(m or 0) >= NAMED_NOT_NULL for m in majors]
@@ -62,10 +67,6 @@ def _with_view_texts_of(target: Catalog, source: Catalog) -> Catalog:
             view, changed = view.model_copy(update={"definition": text}), True
         views.append(view)
     return _replaced(source, views=views) if changed else source
-
-
-class UnsupportedByTarget(Unsupported):
-    """The migration would need a feature the target's PostgreSQL version does not have."""
 
 
 # (minimum major version, feature, pattern in SQL text the engine would run verbatim). Each
@@ -147,3 +148,14 @@ def check_versions(ops: list[Operation], target: Catalog) -> None:
                     f"(the target's version) does not support; PostgreSQL {minimum} or later "
                     "is required"
                 )
+
+
+class PostgresRules:
+    """The version rules of :class:`Dialect.POSTGRESQL` (see the module's functions)."""
+
+    dialect = Dialect.POSTGRESQL
+    comparable = staticmethod(comparable)
+    check_versions = staticmethod(check_versions)
+
+
+RULES = PostgresRules()
