@@ -1,7 +1,8 @@
 """Dependency ordering of diff operations: a sequence that always applies.
 
-Operations are put into phases (see ``_phase``) that follow PostgreSQL's dependency rules:
-whatever depends on an object is dropped before it and created after it. Foreign keys are always
+Operations are put into phases (see ``_phase``) that follow SQL's dependency rules: whatever
+depends on an object is dropped before it and created after it; a dialect adds its own rules
+(:class:`OrderRules`, e.g. :mod:`.postgres_order`). Foreign keys are always
 separate operations added after every table and key exists, which also breaks FK cycles. Within
 a phase the order is deterministic (by name); where objects of one phase depend on each other,
 they are sorted topologically: views and the SQL functions that read relations (created
@@ -18,58 +19,60 @@ and dropped first.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from enum import IntEnum
+from enum import IntEnum, auto
+from typing import Protocol
 
-from schemashift.schemas.catalog import labels_only_added
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 
 class Phase(IntEnum):
-    CREATE_SCHEMA = 0
-    CREATE_EXTENSION = 1
-    CREATE_COLLATION = 2
-    CREATE_SEQUENCE = 3
+    """The phases in the order they run: a new one goes where it belongs, numbers follow."""
+
+    CREATE_SCHEMA = auto()
+    CREATE_EXTENSION = auto()
+    CREATE_COLLATION = auto()
+    CREATE_SEQUENCE = auto()
     # Enums, domains, composite types (created; enums and composites altered) and the functions
     # that read no relation (created or replaced), in dependency order: a domain's CHECK may
     # call a function, a function's signature may use a type.
-    CREATE_TYPE = 4
-    ALTER_SEQUENCE = 5  # options, and OWNED BY NONE before an owner column goes away
-    DROP_COMMENT = 6  # while the commented object still exists
-    REVOKE = 7
-    DROP_TRIGGER = 8
-    DROP_POLICY = 9
-    DROP_VIEW = 10  # and functions that read relations
+    CREATE_TYPE = auto()
+    ALTER_SEQUENCE = auto()  # options, and OWNED BY NONE before an owner column goes away
+    DROP_COMMENT = auto()  # while the commented object still exists
+    REVOKE = auto()
+    DROP_TRIGGER = auto()
+    DROP_POLICY = auto()
+    DROP_VIEW = auto()  # and functions that read relations
     # DETACH PARTITION / NO INHERIT: before a parent is dropped, and before a parent's
     # constraints are, so that what the table got from it goes with the link (a check it
     # declared too stays its own once the parent's is gone).
-    DROP_INHERITANCE = 11
-    DROP_FOREIGN_KEY = 12
-    DROP_CONSTRAINT = 13
-    DROP_INDEX = 14
-    DROP_TABLE = 15
-    DROP_COLUMN = 16
-    DROP_REBUILT_FUNCTION = 17  # its dependents are gone, it is created again with the views
-    ALTER_TABLE = 18
-    ADD_COLUMN = 19
-    ALTER_COLUMN = 20
-    CREATE_TABLE = 21
-    DROP_SEQUENCE = 22  # after the columns whose defaults used them are gone
-    ADD_CONSTRAINT = 23
-    CREATE_INDEX = 24
-    CREATE_INHERITANCE = 25  # ATTACH PARTITION / INHERIT, once both tables are complete
-    ADD_FOREIGN_KEY = 26  # every referenced key exists by now
-    OWN_SEQUENCE = 27  # OWNED BY needs the owner column
-    CREATE_VIEW = 28  # views, and functions that read relations
-    CREATE_VIEW_INDEX = 29
-    CREATE_TRIGGER = 30
-    CREATE_POLICY = 31
-    DROP_TYPE = 32  # types and functions, in reverse dependency order
-    DROP_COLLATION = 33  # after the columns, domains and types using them
-    ALTER_EXTENSION = 34
-    DROP_EXTENSION = 35
-    DROP_SCHEMA = 36
-    GRANT = 37  # and revokes of defaults on objects the script creates
-    COMMENT = 38
+    DROP_INHERITANCE = auto()
+    DROP_FOREIGN_KEY = auto()
+    DROP_CONSTRAINT = auto()
+    DROP_INDEX = auto()
+    DROP_TABLE = auto()
+    DROP_COLUMN = auto()
+    DROP_REBUILT_FUNCTION = auto()  # its dependents are gone, it is created again with the views
+    ALTER_TABLE = auto()
+    ADD_COLUMN = auto()
+    ALTER_COLUMN = auto()
+    CREATE_TABLE = auto()
+    DROP_SEQUENCE = auto()  # after the columns whose defaults used them are gone
+    ADD_CONSTRAINT = auto()
+    CREATE_INDEX = auto()
+    CREATE_INHERITANCE = auto()  # ATTACH PARTITION / INHERIT, once both tables are complete
+    ADD_FOREIGN_KEY = auto()  # every referenced key exists by now
+    OWN_SEQUENCE = auto()  # OWNED BY needs the owner column
+    CREATE_VIEW = auto()  # views, and functions that read relations
+    CREATE_VIEW_INDEX = auto()
+    CREATE_TRIGGER = auto()
+    CREATE_POLICY = auto()
+    DROP_TYPE = auto()  # types and functions, in reverse dependency order
+    DROP_COLLATION = auto()  # after the columns, domains and types using them
+    ALTER_EXTENSION = auto()
+    DROP_EXTENSION = auto()
+    DROP_SCHEMA = auto()
+    GRANT = auto()  # and revokes of defaults on objects the script creates
+    COMMENT = auto()
 
 
 _CREATE_DROP: dict[ObjectType, tuple[Phase, Phase]] = {
@@ -98,9 +101,7 @@ _CREATE_DROP: dict[ObjectType, tuple[Phase, Phase]] = {
 _ALTER: dict[ObjectType, Phase] = {
     ObjectType.EXTENSION: Phase.ALTER_EXTENSION,
     ObjectType.ENUM: Phase.CREATE_TYPE,
-    # PostgreSQL refuses new domain constraints while an array of the domain is a column, so
-    # the domain changes after columns are dropped and before they are added.
-    ObjectType.DOMAIN: Phase.ALTER_TABLE,
+    ObjectType.DOMAIN: Phase.CREATE_TYPE,
     ObjectType.COMPOSITE_TYPE: Phase.CREATE_TYPE,
     ObjectType.TABLE: Phase.ALTER_TABLE,
     ObjectType.COLUMN: Phase.ALTER_COLUMN,
@@ -124,7 +125,24 @@ _TYPE_RANK = {
 }
 
 
-def _phase(op: Operation) -> Phase:
+class OrderRules(Protocol):
+    """Where a dialect's dependency rules differ from the shared ones."""
+
+    def phase(self, op: Operation) -> Phase | None:
+        """The phase of ``op`` under the dialect's own rules; None where the shared ones hold."""
+        ...
+
+
+class SharedRules:
+    """No rules of a dialect's own: every operation goes where the shared rules put it."""
+
+    def phase(self, op: Operation) -> Phase | None:
+        return None
+
+
+def _phase(op: Operation, rules: OrderRules) -> Phase:
+    if (own := rules.phase(op)) is not None:
+        return own
     match op.object_type:
         case ObjectType.SEQUENCE if op.kind is OpKind.ALTER:
             new_owner = (op.new or {}).get("owned_by")
@@ -139,8 +157,6 @@ def _phase(op: Operation) -> Phase:
                 # swapped type, goes before them.
                 return Phase.DROP_VIEW if late else Phase.DROP_TYPE
             return Phase.CREATE_VIEW if late else Phase.CREATE_TYPE
-        case ObjectType.TABLE if op.kind is OpKind.ALTER and "replica_identity" in op.obj:
-            return Phase.CREATE_INHERITANCE  # REPLICA IDENTITY USING INDEX: once it exists
         case ObjectType.COLLATION if op.kind is OpKind.DROP and op.reason:
             return Phase.CREATE_COLLATION  # recreated: dropped right before it is created
         case ObjectType.PRIVILEGE:
@@ -148,12 +164,6 @@ def _phase(op: Operation) -> Phase:
             return Phase.REVOKE if op.kind is OpKind.DROP and not fresh else Phase.GRANT
         case ObjectType.INDEX if op.kind is OpKind.CREATE and op.obj.get("on_view"):
             return Phase.CREATE_VIEW_INDEX
-        case ObjectType.ENUM if op.kind is OpKind.ALTER and not labels_only_added(
-            (op.old or {}).get("labels", []), op.obj.get("labels", [])
-        ):
-            # A type swap converts columns: after the views over them and the columns and
-            # tables the script drops are gone, before columns of the new type are added.
-            return Phase.ALTER_TABLE
     if op.kind is OpKind.ALTER:
         return _ALTER[op.object_type]
     create, drop = _CREATE_DROP[op.object_type]
@@ -165,9 +175,11 @@ def _rank(op: Operation) -> int:
     return -rank if op.kind is OpKind.DROP else rank
 
 
-def plan(ops: list[Operation]) -> list[Operation]:
-    """``ops`` in an order in which each one's dependencies exist when it runs."""
-    phases = [_phase(op) for op in ops]
+def plan(ops: list[Operation], rules: OrderRules | None = None) -> list[Operation]:
+    """``ops`` in an order in which each one's dependencies exist when it runs, by the shared
+    rules and the dialect's own (``rules``)."""
+    rules = rules or SharedRules()
+    phases = [_phase(op, rules) for op in ops]
 
     def sort_key(position: int) -> tuple[int, int, str, str, str, int]:
         op = ops[position]

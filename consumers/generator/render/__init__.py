@@ -4,22 +4,32 @@ from __future__ import annotations
 
 from schemashift.consumers.common.gcpause import gc_paused
 from schemashift.consumers.generator.order import plan
+from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Operation, Script, Statement
 
 from . import postgres
+from .base import Renderer
 
-__all__ = ["UnsupportedDialect", "generate"]
+__all__ = ["RENDERERS", "Renderer", "UnsupportedDialect", "generate", "renderer_for"]
 
-_RENDERERS = {"postgresql": postgres.render, "postgres": postgres.render}
+RENDERERS: dict[Dialect, Renderer] = {Dialect.POSTGRESQL: postgres.RENDERER}
 
 
 class UnsupportedDialect(ValueError):
     """No renderer exists for the requested dialect."""
 
 
+def renderer_for(dialect: Dialect | str) -> Renderer:
+    """The renderer of ``dialect``; :class:`UnsupportedDialect` when there is none."""
+    try:
+        return RENDERERS[Dialect(dialect)]
+    except (KeyError, ValueError):
+        raise UnsupportedDialect(f"no SQL renderer for dialect {dialect!r}") from None
+
+
 def generate(
     ops: list[Operation],
-    dialect: str = "postgresql",
+    dialect: Dialect | str = Dialect.POSTGRESQL,
     *,
     concurrent_indexes: bool = False,
     reverse: bool = True,
@@ -31,16 +41,14 @@ def generate(
     that only shows the forward script). With ``concurrent_indexes``, indexes on existing
     tables are created and dropped CONCURRENTLY, as statements that run on their own.
     """
-    try:
-        render = _RENDERERS[dialect]
-    except KeyError:
-        raise UnsupportedDialect(f"no SQL renderer for dialect {dialect!r}") from None
+    renderer = renderer_for(dialect)
+    rules = renderer.order_rules
     with gc_paused():
-        forward: list[Statement] = render(
-            plan([op for op in ops if op.forward]), concurrent_indexes=concurrent_indexes
+        forward: list[Statement] = renderer.render(
+            plan([op for op in ops if op.forward], rules), concurrent_indexes=concurrent_indexes
         )
         backward: list[Statement] = []
         if reverse:
             undo = [op.reverse() for op in ops if op.direction != "forward"]
-            backward = render(plan(undo), concurrent_indexes=concurrent_indexes)
+            backward = renderer.render(plan(undo, rules), concurrent_indexes=concurrent_indexes)
     return Script(statements=forward, reverse_statements=backward)

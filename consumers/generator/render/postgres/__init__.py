@@ -8,8 +8,11 @@ is used verbatim.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from schemashift.consumers.generator import postgres_order
+from schemashift.consumers.generator.render.base import Renderer
+from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, Statement
 
@@ -30,12 +33,13 @@ from .types import render_composite_type, render_domain, render_enum, render_ran
 from .views import render_view
 
 __all__ = [
+    "RENDERER",
+    "PostgresRenderer",
     "RenderContext",
     "column_definition",
     "literal",
     "q",
     "qn",
-    "render",
     "render_operation",
     "type_change_hazards",
 ]
@@ -66,13 +70,21 @@ _RENDERERS: dict[ObjectType, Callable[[Operation, RenderContext, Emit], None]] =
 }
 
 
-def render(ops: list[Operation], *, concurrent_indexes: bool = False) -> list[Statement]:
-    """Statements for already-ordered ``ops``."""
-    ctx = RenderContext.of(ops, concurrent_indexes=concurrent_indexes)
-    statements: list[Statement] = []
-    for op in ops:
-        statements += render_operation(op, ctx)
-    return statements
+class PostgresRenderer(Renderer):
+    """PostgreSQL's statements: one operation at a time (ALTER TABLE needs no merging)."""
+
+    dialect = Dialect.POSTGRESQL
+    order_rules = postgres_order.RULES
+
+    def context(self, ops: list[Operation], *, concurrent_indexes: bool) -> RenderContext:
+        return RenderContext.of(ops, concurrent_indexes=concurrent_indexes)
+
+    def render_unit(self, unit: Sequence[Operation], context: RenderContext) -> list[Statement]:
+        (op,) = unit
+        return render_operation(op, context)
+
+
+RENDERER = PostgresRenderer()
 
 
 def render_operation(op: Operation, ctx: RenderContext) -> list[Statement]:
