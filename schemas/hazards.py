@@ -34,4 +34,5 @@ class Hazard(StrEnum):
     """The reverse script cannot restore the previous state exactly (e.g. dropped enum value)."""
 
     DEPENDENT_REBUILD = "dependent_rebuild"
-    """Dependent objects (views, foreign keys) are dropped and recreated around the change."""
+    """An object the diff leaves unchanged (a view, a foreign key, an index...) is dropped and
+    created again around a change to something it depends on; on both statements."""
