@@ -1,4 +1,4 @@
-"""The hazard `dependent_rebuild` against real PostgreSQL.
+"""The hazards `dependent_rebuild` and `irreversible` against real PostgreSQL.
 
 Each case migrates TARGET to SOURCE (and back, with the reverse script) on the main server,
 asserting convergence both ways, and then names exactly the statements that carry the hazard:
@@ -18,6 +18,7 @@ from tests.integration.test_engine_objects import pair as pair  # the fixture
 pytestmark = pytest.mark.integration
 
 REBUILD = Hazard.DEPENDENT_REBUILD
+IRREVERSIBLE = Hazard.IRREVERSIBLE
 
 
 def head(statement: Statement) -> str:
@@ -185,4 +186,124 @@ async def test_a_recreated_table_rebuilds_its_partition_links_triggers_and_stati
         "DROP STATISTICS public.m_st;",
         "DROP TRIGGER m_touch ON public.m;",
     ]
-    assert REBUILD not in by_head(script)["DROP TABLE public.m;"].hazards
+    statements = by_head(script)
+    assert REBUILD not in statements["DROP TABLE public.m;"].hazards
+    # Its rows are the partition's, detached first: nothing the reverse cannot bring back.
+    assert IRREVERSIBLE not in statements["DROP TABLE public.m;"].hazards
+
+
+# --- irreversible -------------------------------------------------------------------------
+
+
+async def test_dropped_tables_and_columns_are_irreversible(pair: Pair) -> None:
+    """DROP TABLE and DROP COLUMN lose rows and values the reverse cannot bring back (it
+    creates them empty: proven on the data); a dropped generated column is computed again."""
+    target = (
+        "create table kept(id int, note text, twice int generated always as (id * 2) stored);"
+        "create table gone(id int primary key, body text);"
+        "insert into kept(id, note) values (1, 'one'), (2, 'two');"
+        "insert into gone values (1, 'x');"
+    )
+    script = await migrate(pair, "create table kept(id int);", target)
+    assert carrying(script.statements, IRREVERSIBLE) == [
+        "ALTER TABLE public.kept DROP COLUMN note;",
+        "DROP TABLE public.gone;",
+    ]
+    assert Hazard.DATA_LOSS in by_head(script)["ALTER TABLE public.kept DROP COLUMN twice;"].hazards
+    assert carrying(script.reverse_statements, IRREVERSIBLE) == []
+    # The reverse ran (migrate applies it): the structure is back, the data is not.
+    rows = await pair.target.fetch("select id, note, twice from kept order by id")
+    assert [tuple(r) for r in rows] == [(1, None, 2), (2, None, 4)]
+    assert await pair.target.fetchval("select count(*) from gone") == 0
+
+
+async def test_removed_enum_value_is_irreversible(pair: Pair) -> None:
+    """Removing an enum value swaps the type; the DROP TYPE of the old one, which takes the
+    value away, is irreversible. The view, partial index, domain and function over the type
+    are rebuilt around the swap (dependent_rebuild). A reorder alone is undone exactly."""
+
+    def schema(labels: str) -> str:
+        return (
+            f"create type mood as enum ({labels}); create domain dmood as mood;"
+            "create table t(id int, m mood default 'a', d dmood);"
+            "create index t_happy on t(id) where m = 'a'; create view v as select id, m from t;"
+            "create function is_happy(x mood) returns boolean language sql as $$select x = 'a'$$;"
+        )
+
+    script = await migrate(pair, schema("'a', 'b'"), schema("'a', 'b', 'c'"))
+    assert carrying(script.statements, IRREVERSIBLE) == ["DROP TYPE public.mood__old;"]
+    assert carrying(script.statements, REBUILD) == [
+        "CREATE DOMAIN public.dmood AS public.mood;",
+        "CREATE INDEX t_happy ON public.t USING btree (id) WHERE (m = 'a'::public.mood);",
+        "CREATE OR REPLACE FUNCTION public.is_happy(x public.mood)",
+        "CREATE VIEW public.v AS",
+        "DROP DOMAIN public.dmood;",
+        "DROP FUNCTION public.is_happy(x public.mood);",
+        "DROP INDEX public.t_happy;",
+        "DROP VIEW public.v;",
+    ]
+    # Adding the value back (the reverse) loses nothing.
+    assert carrying(script.reverse_statements, IRREVERSIBLE) == []
+
+    reorder = await migrate(
+        pair,
+        "create type mood as enum ('b', 'a'); create table t(m mood);",
+        "create type mood as enum ('a', 'b'); create table t(m mood);",
+    )
+    assert "DROP TYPE public.mood__old;" in by_head(reorder)
+    assert carrying(reorder.statements, IRREVERSIBLE) == []
+
+
+async def test_sequence_position_changes_are_irreversible(pair: Pair) -> None:
+    """A sequence restarted to fit narrowed bounds, a dropped sequence and a dropped identity
+    lose the sequence's position (the reverse starts from START again); other sequence
+    changes do not."""
+    target = (
+        "create sequence counter maxvalue 500 start 400; create sequence step;"
+        "create sequence old_seq; select setval('old_seq', 42);"
+        "create table t(id int generated always as identity, n int);"
+        "insert into t(n) values (1), (2), (3);"
+    )
+    source = (
+        "create sequence counter maxvalue 300 start 1; create sequence step increment 2;"
+        "create table t(id int not null, n int);"
+    )
+    script = await migrate(pair, source, target)
+    assert carrying(script.statements, IRREVERSIBLE) == [
+        "ALTER TABLE public.t ALTER COLUMN id DROP IDENTITY;",
+        "DO $restart$",
+        "DROP SEQUENCE public.old_seq;",
+    ]
+    assert "ALTER SEQUENCE public.step INCREMENT BY 2;" in by_head(script)
+    # After the reverse, the identity numbers from 1 again: the next row collides in value.
+    assert await pair.target.fetchval("insert into t(n) values (4) returning id") == 1
+    assert await pair.target.fetchval("select last_value from old_seq") == 1
+
+
+async def test_narrowing_type_changes_are_irreversible(pair: Pair) -> None:
+    """Narrowing types (shorter varchar, text to varchar(n), bigint to integer, lower numeric
+    precision or scale) are irreversible, like data_loss; widening is not. The value cut on the
+    way stays cut after the reverse."""
+    target = (
+        "create table t(a varchar(50), b bigint, c numeric(10,2), d text, e int,"
+        " f varchar(10), g numeric(8,3));"
+        "insert into t values ('abcdefghijklmnop', 7, 12.34, 'wxyz', 1, 'x', 1.234);"
+    )
+    source = (
+        "create table t(a varchar(10), b int, c numeric(8,2), d varchar(3), e bigint,"
+        " f varchar(50), g numeric(8,1));"
+    )
+    script = await migrate(pair, source, target)
+    narrowing = [
+        "ALTER TABLE public.t ALTER COLUMN a TYPE character varying(10)"
+        " USING a::character varying(10);",
+        "ALTER TABLE public.t ALTER COLUMN b TYPE integer USING b::integer;",
+        "ALTER TABLE public.t ALTER COLUMN c TYPE numeric(8,2) USING c::numeric(8,2);",
+        "ALTER TABLE public.t ALTER COLUMN d TYPE character varying(3)"
+        " USING d::character varying(3);",
+        "ALTER TABLE public.t ALTER COLUMN g TYPE numeric(8,1) USING g::numeric(8,1);",
+    ]
+    assert carrying(script.statements, IRREVERSIBLE) == narrowing
+    assert carrying(script.statements, Hazard.DATA_LOSS) == narrowing
+    row = await pair.target.fetchrow("select a, d, g::text from t")
+    assert tuple(row) == ("abcdefghij", "wxy", "1.200")

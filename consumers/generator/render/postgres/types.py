@@ -67,7 +67,10 @@ def _swap_enum(op: Operation, emit: Emit) -> None:
         _convert(old["used_by"], domain, emit, defaults=new["used_by"])
     used_by = op.old.get("used_by", [])
     _convert(used_by, name, emit, drop_defaults=True, defaults=op.new.get("used_by", []))
-    emit(f"DROP TYPE {qn(op.schema_name, old_name)}")
+    # Dropping the old type removes the values the new one lacks; the reverse adds them back
+    # as new values (a reorder alone is undone exactly).
+    removed = set(op.old["labels"]) - set(op.new["labels"])
+    emit(f"DROP TYPE {qn(op.schema_name, old_name)}", *([H.IRREVERSIBLE] if removed else []))
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
