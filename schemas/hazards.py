@@ -31,7 +31,11 @@ class Hazard(StrEnum):
     """The statement cannot run inside a transaction block, so it cannot be rolled back."""
 
     IRREVERSIBLE = "irreversible"
-    """The reverse script cannot restore the previous state exactly (e.g. dropped enum value)."""
+    """The reverse script cannot restore the previous state exactly: a dropped table or
+    (non-generated) column comes back empty, a dropped sequence or identity starts again, a
+    restarted sequence loses its position, a narrowing type change its cut values, an enum
+    type swap the values it removes."""
 
     DEPENDENT_REBUILD = "dependent_rebuild"
-    """Dependent objects (views, foreign keys) are dropped and recreated around the change."""
+    """An object the diff leaves unchanged (a view, a foreign key, an index...) is dropped and
+    created again around a change to something it depends on; on both statements."""

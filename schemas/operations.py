@@ -74,6 +74,12 @@ class Operation(BaseModel):
     reason: str | None = Field(
         default=None, description="Why an unchanged object is touched (e.g. rebuilt for a type)."
     )
+    dependent: bool = Field(
+        default=False,
+        description="The object is the same on both sides and is dropped and created again "
+        "only because something it depends on changes (a view over a column whose type "
+        "changes, a foreign key over a rebuilt key): its statements carry dependent_rebuild.",
+    )
     direction: Direction = Field(
         default="both",
         description="'reverse': needed only by the script that undoes the migration (e.g. a view "

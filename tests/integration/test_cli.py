@@ -57,6 +57,39 @@ async def test_diff_json_lists_operations_and_hazards(new_database):
     assert "index_build" in report["hazards"]
 
 
+VIEW_TARGET = """
+CREATE TABLE items (id integer PRIMARY KEY, price numeric(8,2), name text);
+CREATE VIEW priced AS SELECT id, price FROM items;
+CREATE VIEW names AS SELECT id, name FROM items;
+"""
+
+
+async def test_diff_json_marks_views_rebuilt_around_a_column_change(new_database):
+    """A column a view reads changes type: in the JSON report, the view's DROP and CREATE
+    carry dependent_rebuild (and the report's hazards list it); the column change and the
+    view that does not read the column do not."""
+    source = await new_database(VIEW_TARGET.replace("numeric(8,2)", "numeric(12,2)"))
+    target = await new_database(VIEW_TARGET)
+    result = schemashift("diff", source, target, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    hazards = {s["sql"].splitlines()[0]: s["hazards"] for s in report["statements"]}
+    assert hazards == {
+        "DROP VIEW public.priced;": ["dependent_rebuild"],
+        "ALTER TABLE public.items ALTER COLUMN price TYPE numeric(12,2)"
+        " USING price::numeric(12,2);": ["long_lock"],
+        "CREATE VIEW public.priced AS": ["dependent_rebuild"],
+    }
+    assert "dependent_rebuild" in report["hazards"]
+    rebuilt = [o for o in report["operations"] if o["dependent"]]
+    assert {(o["kind"], o["object_type"], o["name"]) for o in rebuilt} == {
+        ("drop", "view", "priced"),
+        ("create", "view", "priced"),
+    }
+    reverse = [s for s in report["reverse_statements"] if "priced" in s["sql"]]
+    assert len(reverse) == 2 and all("dependent_rebuild" in s["hazards"] for s in reverse)
+
+
 async def test_diff_compares_privileges_only_with_the_flag(new_database, database_url):
     await ensure_roles(database_url, [READER])
     source = await new_database(f"{TARGET} GRANT SELECT ON items TO {READER};")

@@ -537,3 +537,49 @@ async def test_enum_value_added_and_used_in_one_migration(api, new_database):
     assert migration["status"] == "applied", migration["error"]
     assert any(not s["transactional"] for s in migration["statements"])
     await assert_same_schema(source_url, target_url)
+
+
+VIEW_TARGET = """
+CREATE TABLE items (id integer PRIMARY KEY, price numeric(8,2));
+CREATE VIEW priced AS SELECT id, price FROM items;
+"""
+VIEW_SOURCE = VIEW_TARGET.replace("numeric(8,2)", "numeric(12,2)")
+
+
+async def test_view_rebuilt_around_a_column_change_waits_unless_allowed(api, service, new_database):
+    """Widening a column a view reads rebuilds the view (dependent_rebuild) under a lock
+    (long_lock): in mode apply, allowing only the lock leaves the migration waiting for
+    approval, untouched; allowing both applies it."""
+    source_url, target_url, source, target = await _pair(
+        new_database, api, VIEW_SOURCE, VIEW_TARGET
+    )
+    before = await snapshot(target_url)
+    waiting = await _request(api, source, target, allow_hazards=[Hazard.LONG_LOCK.value])
+    migration = await wait_for_status(api, waiting, {"awaiting_approval", "applied", "failed"})
+    assert migration["status"] == "awaiting_approval", migration
+    assert set(migration["hazards"]) == {Hazard.DEPENDENT_REBUILD.value, Hazard.LONG_LOCK.value}
+    rebuilt = [s["sql"] for s in migration["statements"] if "dependent_rebuild" in s["hazards"]]
+    assert [sql.splitlines()[0] for sql in rebuilt] == [
+        "DROP VIEW public.priced;",
+        "CREATE VIEW public.priced AS",
+    ]
+    await asyncio.sleep(0.5)
+    assert await snapshot(target_url) == before, "a migration awaiting approval must not run"
+    rejected = await api.post(
+        f"/api/v1/migrations/{waiting}/reject",
+        json={"comment": "rebuilds a view"},
+        headers={"Authorization": f"Bearer {create_token(service, 'approve')}"},
+    )
+    assert rejected.status_code == 202, rejected.text
+    await wait_for_status(api, waiting, {"rejected"})
+
+    allowed = await _request(
+        api,
+        source,
+        target,
+        allow_hazards=[Hazard.DEPENDENT_REBUILD.value, Hazard.LONG_LOCK.value],
+    )
+    migration = await wait_for_status(api, allowed, {"applied", "failed", "awaiting_approval"})
+    assert migration["status"] == "applied", migration
+    assert migration["approved_by"] is None
+    await assert_same_schema(source_url, target_url)

@@ -250,6 +250,22 @@ def test_type_change_hazard_classification() -> None:
     assert h("smallint", "bigint") == [Hazard.TABLE_REWRITE]
     assert Hazard.DATA_LOSS in h("bigint", "integer")
     assert Hazard.DATA_LOSS in h("text", "public.mood")
+    # What may lose values cannot be undone by the reverse's widening; the rest can.
+    for a, b in [
+        ("character varying(50)", "character varying(10)"),
+        ("text", "character varying(5)"),
+        ("bigint", "integer"),
+        ("numeric(10,2)", "numeric(8,2)"),
+        ("numeric(10,2)", "numeric(10,1)"),
+    ]:
+        assert {Hazard.DATA_LOSS, Hazard.IRREVERSIBLE} <= set(h(a, b)), (a, b)
+    for a, b in [
+        ("character varying(10)", "character varying(50)"),
+        ("integer", "bigint"),
+        ("numeric(8,2)", "numeric(10,2)"),
+        ("character varying(5)", "text"),
+    ]:
+        assert Hazard.IRREVERSIBLE not in h(a, b), (a, b)
 
 
 def test_default_is_dropped_before_type_change_and_reset_after() -> None:

@@ -40,6 +40,7 @@ def compare_foreign_keys(ctx: Context) -> list[Operation]:
             schema_name=key[0],
             table=key[1],
             reason=reason,
+            dependent=reason is not None and s == t,
         )
     return ops
 

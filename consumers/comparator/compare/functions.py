@@ -64,7 +64,11 @@ def compare_functions(ctx: Context) -> list[Operation]:
                 # The reverse swaps the enum: it drops the migrated function before the swap
                 # and creates the target's after it, instead of replacing it.
                 ctx.reverse_rebuilt_functions.add(key)
-                rebuild = {"reason": "enum type swap of the reverse script", "direction": "reverse"}
+                rebuild = {
+                    "reason": "enum type swap of the reverse script",
+                    "direction": "reverse",
+                    "dependent": s == t,
+                }
                 ops += pair(ObjectType.FUNCTION, old, new, name, **rebuild, **where)
                 if s != t:
                     ops.append(
@@ -78,7 +82,10 @@ def compare_functions(ctx: Context) -> list[Operation]:
         reason = None
         if s is not None and t is not None:
             reason = "enum type swap" if swapped else "result type changes"
-        ops += pair(ObjectType.FUNCTION, old, new, name, reason=reason, **where)
+        dependent = swapped and s == t  # rebuilt, unchanged, around the swap of a type it uses
+        ops += pair(
+            ObjectType.FUNCTION, old, new, name, reason=reason, dependent=dependent, **where
+        )
     return ops
 
 

@@ -30,5 +30,6 @@ def compare_policies(ctx: Context) -> list[Operation]:
             ops.append(alter(ObjectType.POLICY, t, s, key[2], **where))
             continue
         reason = "table changes" if s == t else None
-        ops += pair(ObjectType.POLICY, t, s, key[2], reason=reason, **where)
+        dependent = s == t
+        ops += pair(ObjectType.POLICY, t, s, key[2], reason=reason, dependent=dependent, **where)
     return ops

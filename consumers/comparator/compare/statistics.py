@@ -23,5 +23,5 @@ def compare_statistics(ctx: Context) -> list[Operation]:
             ops.append(alter(ObjectType.STATISTICS, t, s, key[1], **where))
             continue
         reason = "its table is recreated" if s == t else None
-        ops += pair(ObjectType.STATISTICS, t, s, key[1], reason=reason, **where)
+        ops += pair(ObjectType.STATISTICS, t, s, key[1], reason=reason, dependent=s == t, **where)
     return ops

@@ -233,6 +233,7 @@ def _compare_parents(s: Table, t: Table, ctx: Context) -> list[Operation]:
             ".".join(parent),
             schema_name=schema,
             table=table,
+            dependent=a == b,  # detached and attached again around a recreated parent
         )
     return ops
 
@@ -260,6 +261,7 @@ def _compare_constraints(s: Table, t: Table, readded: set[str], ctx: Context) ->
             sc,
             name,
             reason="column re-added" if sc == tc else None,
+            dependent=sc == tc,
             **where,
         )
     return ops
@@ -284,6 +286,7 @@ def _compare_indexes(s: Table, t: Table, readded: set[str], ctx: Context) -> lis
             si and {**dump(si), "partitioned": s.partition_by is not None},
             name,
             reason="column re-added" if si == ti else None,
+            dependent=si == ti,
             **where,
         )
     return ops

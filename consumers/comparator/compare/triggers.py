@@ -34,5 +34,6 @@ def compare_triggers(ctx: Context) -> list[Operation]:
         ):
             ops.append(alter(ObjectType.TRIGGER, t, s, key[2], **where))  # enabled state only
             continue
-        ops += pair(ObjectType.TRIGGER, t, s, key[2], reason=reason, **where)
+        dependent = reason is not None
+        ops += pair(ObjectType.TRIGGER, t, s, key[2], reason=reason, dependent=dependent, **where)
     return ops

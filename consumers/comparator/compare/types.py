@@ -104,8 +104,8 @@ def _rebuild_mentions(ctx: Context, types: set[Key], direction: Direction) -> li
         s = src.get(t.key)
         if not (found or constraints) or s is None or t.key in ctx.dropped_tables:
             continue
-        where = {"schema_name": t.schema_name, "table": t.name}
-        where |= {"reason": reason, "direction": direction}
+        where: dict[str, Any] = {"schema_name": t.schema_name, "table": t.name}
+        where |= {"reason": reason, "direction": direction, "dependent": True}
         s_idx = {i.name: i for i in s.indexes}
         for index in found:
             key = (t.schema_name, t.name, index.name)

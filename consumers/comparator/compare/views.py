@@ -51,7 +51,7 @@ def compare_views(ctx: Context) -> list[Operation]:
     for key in sorted(rebuilt):
         s, t = src.get(key), tgt.get(key)
         reason = "dependency changes" if s == t else None
-        where = {"schema_name": key[0], "reason": reason}
+        where = {"schema_name": key[0], "reason": reason, "dependent": s == t}
         if t is not None:
             ops.append(op(OpKind.DROP, view_type(t), key[1], old=dump(t), **where))
         if s is not None:
@@ -112,11 +112,12 @@ def rebuild_for_reverse_swaps(ctx: Context) -> list[Operation]:
                 grew = True
     ops: list[Operation] = []
     where = {"reason": "enum type swap of the reverse script", "direction": "reverse"}
+    rebuilt = {**where, "dependent": True}
     for key in sorted(hit):
         data, kind = dump(src[key]), view_type(src[key])
         # A drop and a create, reversed, are a create and a drop: the reverse rebuilds it.
-        ops.append(op(OpKind.DROP, kind, key[1], old=data, schema_name=key[0], **where))
-        ops.append(op(OpKind.CREATE, kind, key[1], new=data, schema_name=key[0], **where))
+        ops.append(op(OpKind.DROP, kind, key[1], old=data, schema_name=key[0], **rebuilt))
+        ops.append(op(OpKind.CREATE, kind, key[1], new=data, schema_name=key[0], **rebuilt))
     for comment in ctx.target.comments:
         on_view = comment.object_type in ("view", "materialized view", "column")
         if on_view and tuple(comment.target[:2]) in hit:
@@ -131,7 +132,7 @@ def rebuild_for_reverse_swaps(ctx: Context) -> list[Operation]:
                 trigger.name,
                 schema_name=trigger.schema_name,
                 table=trigger.table,
-                **where,
+                **rebuilt,
             )
     recreated = {("table", *k) for k in hit}
     recreated |= {("function", *k) for k in ctx.reverse_rebuilt_functions}

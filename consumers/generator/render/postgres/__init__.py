@@ -88,10 +88,13 @@ RENDERER = PostgresRenderer()
 
 
 def render_operation(op: Operation, ctx: RenderContext) -> list[Statement]:
-    """The statements of one operation."""
+    """The statements of one operation. Those of an object dropped and created again only
+    because something it depends on changes (``op.dependent``) carry ``dependent_rebuild``."""
     out: list[Statement] = []
+    rebuild = (Hazard.DEPENDENT_REBUILD,) if op.dependent else ()
 
     def emit(sql: str, *hazards: Hazard, transactional: bool = True) -> None:
+        hazards += rebuild
         out.append(
             Statement(
                 sql=sql + ";",

@@ -92,7 +92,8 @@ def render_sequence(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         emit(f"CREATE SEQUENCE {name} {options}")
         return
     if op.kind is OpKind.DROP:
-        emit(f"DROP SEQUENCE {name}", H.DATA_LOSS)
+        # Its current value is lost: the reverse creates it again at START.
+        emit(f"DROP SEQUENCE {name}", H.DATA_LOSS, H.IRREVERSIBLE)
         return
     assert op.old is not None and op.new is not None
     old, new = op.old, op.new

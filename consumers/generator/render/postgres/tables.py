@@ -54,7 +54,13 @@ def render_table(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     ALTER TABLE of its flags (logged, row-level security)."""
     name = qn(op.schema_name, op.name)
     if op.kind is OpKind.DROP:
-        emit(f"DROP TABLE {name}", H.DATA_LOSS)
+        # The reverse creates it empty. A partitioned table's rows are its partitions', which
+        # are detached or dropped first.
+        emit(
+            f"DROP TABLE {name}",
+            H.DATA_LOSS,
+            *([] if op.obj.get("partition_by") else [H.IRREVERSIBLE]),
+        )
         return
     if op.kind is OpKind.ALTER:
         _alter_flags(name, op.old or {}, op.new or {}, emit)
@@ -161,7 +167,7 @@ def render_column(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         emit(f"{table} ADD COLUMN {column_definition(col)}", *hazards)
         return
     if op.kind is OpKind.DROP:
-        emit(f"{table} DROP COLUMN {q(op.name)}", H.DATA_LOSS)
+        emit(f"{table} DROP COLUMN {q(op.name)}", *_drop_column_hazards(op.obj))
         return
     assert op.old is not None and op.new is not None
     new_generation = (op.new.get("generated"), op.new.get("virtual"))
@@ -171,10 +177,16 @@ def render_column(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     ):
         # PostgreSQL 15 cannot add or change a generation expression in place. (The differ
         # emits drop+add itself, with dependents; this arises from reversing DROP EXPRESSION.)
-        emit(f"{table} DROP COLUMN {q(op.name)}", H.DATA_LOSS)
+        emit(f"{table} DROP COLUMN {q(op.name)}", *_drop_column_hazards(op.old))
         emit(f"{table} ADD COLUMN {column_definition(op.new)}", H.TABLE_REWRITE, H.LONG_LOCK)
         return
     _alter_column(op.schema_name, op.table or "", op.name, op.old, op.new, emit)
+
+
+def _drop_column_hazards(col: dict[str, Any]) -> list[Hazard]:
+    """DROP COLUMN loses the column's values; the reverse adds it back empty (irreversible),
+    except a generated column, whose values it computes again."""
+    return [H.DATA_LOSS] if col.get("generated") else [H.DATA_LOSS, H.IRREVERSIBLE]
 
 
 def _alter_column(
@@ -194,7 +206,8 @@ def _alter_column(
     if old.get("default") is not None and (default_changes or retype):
         emit(f"{alter} DROP DEFAULT")
     if old.get("identity") and not new.get("identity"):
-        emit(f"{alter} DROP IDENTITY")
+        # The identity's sequence goes with it: the reverse starts a new one at START.
+        emit(f"{alter} DROP IDENTITY", H.IRREVERSIBLE)
     if old.get("generated") and not new.get("generated"):
         emit(f"{alter} DROP EXPRESSION")
     if retype:
@@ -264,12 +277,14 @@ _TYPMOD = re.compile(r"^(?P<base>[a-z ]+?)(?:\((?P<args>[0-9, ]+)\))?(?P<array>(
 
 
 def type_change_hazards(old: dict[str, Any], new: dict[str, Any]) -> list[Hazard]:
-    """Hazards of ``ALTER COLUMN TYPE``: rewrite unless binary-compatible, loss if narrowing."""
+    """Hazards of ``ALTER COLUMN TYPE``: rewrite unless binary-compatible; loss if narrowing
+    (or a conversion not known to keep every value), which the reverse's widening cannot undo
+    (irreversible)."""
     a, b = _TYPMOD.match(old["type"]), _TYPMOD.match(new["type"])
     if old["type"] == new["type"]:  # collation only: indexes on it are rebuilt
         return [H.LONG_LOCK]
     if not a or not b or a["array"] != b["array"]:
-        return [H.TABLE_REWRITE, H.DATA_LOSS]
+        return [H.TABLE_REWRITE, H.DATA_LOSS, H.IRREVERSIBLE]
     base_a, base_b = a["base"], b["base"]
     args_a = [int(x) for x in (a["args"] or "").split(",") if x.strip()]
     args_b = [int(x) for x in (b["args"] or "").split(",") if x.strip()]
@@ -277,11 +292,11 @@ def type_change_hazards(old: dict[str, Any], new: dict[str, Any]) -> list[Hazard
     if base_a in textual and base_b in textual:
         if base_b == "text" or not args_b or (args_a and args_b[0] >= args_a[0]):
             return [H.LONG_LOCK]  # binary-compatible widening: no rewrite
-        return [H.LONG_LOCK, H.NEEDS_VALIDATION, H.DATA_LOSS]
+        return [H.LONG_LOCK, H.NEEDS_VALIDATION, H.DATA_LOSS, H.IRREVERSIBLE]
     if base_a == base_b == "numeric":
         if not args_b or (args_a and args_b[0] >= args_a[0] and args_b[1:] == args_a[1:]):
             return [H.LONG_LOCK]
-        return [H.TABLE_REWRITE, H.DATA_LOSS]
+        return [H.TABLE_REWRITE, H.DATA_LOSS, H.IRREVERSIBLE]
     if base_a in _INT_RANK and base_b in _INT_RANK and _INT_RANK[base_b] > _INT_RANK[base_a]:
         return [H.TABLE_REWRITE]
     if base_b == "text" or (base_a in _INT_RANK and base_b == "numeric" and not args_b):
@@ -291,7 +306,7 @@ def type_change_hazards(old: dict[str, Any], new: dict[str, Any]) -> list[Hazard
         ("timestamp without time zone", "timestamp with time zone"),
     }:
         return [H.TABLE_REWRITE]
-    return [H.TABLE_REWRITE, H.DATA_LOSS]
+    return [H.TABLE_REWRITE, H.DATA_LOSS, H.IRREVERSIBLE]
 
 
 def _link(statement: str, parent: str, child: str, link: dict[str, Any]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemashift.schemas.catalog import labels_only_added
+from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, H, RenderContext, literal, q, qn
@@ -57,14 +58,19 @@ def _swap_enum(op: Operation, emit: Emit) -> None:
         new = wanted[_key(old["domain"])]
         domain = qn(*_key(old["domain"]))
         _convert(old["used_by"], "text", emit, drop_defaults=True)
-        emit(f"DROP DOMAIN {domain}")
-        _create_domain(new["domain"], emit)
+        # A domain that stays as it is is rebuilt only because its base type is swapped.
+        rebuild = [H.DEPENDENT_REBUILD] if old["domain"] == new["domain"] else []
+        emit(f"DROP DOMAIN {domain}", *rebuild)
+        _create_domain(new["domain"], emit, *rebuild)
         if new.get("comment") is not None:
             emit(f"COMMENT ON DOMAIN {domain} IS {literal(new['comment'])}")
         _convert(old["used_by"], domain, emit, defaults=new["used_by"])
     used_by = op.old.get("used_by", [])
     _convert(used_by, name, emit, drop_defaults=True, defaults=op.new.get("used_by", []))
-    emit(f"DROP TYPE {qn(op.schema_name, old_name)}")
+    # Dropping the old type removes the values the new one lacks; the reverse adds them back
+    # as new values (a reorder alone is undone exactly).
+    removed = set(op.old["labels"]) - set(op.new["labels"])
+    emit(f"DROP TYPE {qn(op.schema_name, old_name)}", *([H.IRREVERSIBLE] if removed else []))
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -104,8 +110,9 @@ def _domain_constraints(domain: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in domain.get("constraints", [])}
 
 
-def _create_domain(domain: dict[str, Any], emit: Emit) -> None:
-    """CREATE DOMAIN, then the constraints it has NOT VALID (CREATE DOMAIN cannot say so)."""
+def _create_domain(domain: dict[str, Any], emit: Emit, *hazards: Hazard) -> None:
+    """CREATE DOMAIN, then the constraints it has NOT VALID (CREATE DOMAIN cannot say so),
+    each statement with ``hazards``."""
     name = qn(domain["schema_name"], domain["name"])
     checks = _domain_constraints(domain)
     parts = [f"CREATE DOMAIN {name} AS {domain['base_type']}"]
@@ -118,10 +125,13 @@ def _create_domain(domain: dict[str, Any], emit: Emit) -> None:
     parts += [
         f"CONSTRAINT {q(n)} {c['definition']}" for n, c in checks.items() if c.get("valid", True)
     ]
-    emit(" ".join(parts))
+    emit(" ".join(parts), *hazards)
     for n, c in checks.items():
         if not c.get("valid", True):
-            emit(f"ALTER DOMAIN {name} ADD CONSTRAINT {q(n)} {c['definition']} NOT VALID")
+            emit(
+                f"ALTER DOMAIN {name} ADD CONSTRAINT {q(n)} {c['definition']} NOT VALID",
+                *hazards,
+            )
 
 
 def render_domain(op: Operation, ctx: RenderContext, emit: Emit) -> None:
