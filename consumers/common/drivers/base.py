@@ -1,4 +1,4 @@
-"""What a dialect's driver provides: connections, pools and error translation.
+"""What a dialect's driver provides: connections, pools, error translation and quoting.
 
 A driver is the only code that talks to a database library (asyncpg for PostgreSQL). The rest
 of the engine holds its connections as opaque objects and hands them to the same dialect's
@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from sqlalchemy.engine.interfaces import Dialect as SQLDialect
 
 from schemashift.consumers.common.drivers.errors import IntrospectionError
 from schemashift.schemas.dialects import Dialect
@@ -38,6 +40,14 @@ class Driver(ABC):
     """One dialect's way of connecting: register an instance in :mod:`.drivers`."""
 
     dialect: ClassVar[Dialect]
+    # SQLAlchemy's dialect of the same database: its identifier preparer quotes names exactly
+    # as the server does (reserved words, case, embedded quotes) for every stage alike.
+    sql_dialect: ClassVar[SQLDialect]
+
+    def quote(self, name: str) -> str:
+        """``name`` as an identifier, quoted only where the dialect needs it."""
+        return self.sql_dialect.identifier_preparer.quote(name)
+
     # URL schemes (lower case, as ``urlsplit`` reads them) whose URLs this driver connects to.
     schemes: ClassVar[frozenset[str]]
 

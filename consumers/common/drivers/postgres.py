@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+from sqlalchemy.dialects import postgresql
 
 from schemashift.consumers.common.drivers.base import Driver, Pool
 from schemashift.consumers.common.drivers.errors import (
@@ -24,6 +25,7 @@ class PostgresDriver(Driver):
 
     dialect = Dialect.POSTGRESQL
     schemes = frozenset({"postgresql", "postgres"})
+    sql_dialect = postgresql.dialect()
 
     @asynccontextmanager
     async def connect(self, url: str, *, timeout: float) -> AsyncIterator[Any]:

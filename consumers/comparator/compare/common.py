@@ -6,20 +6,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy.dialects import postgresql
-
+from schemashift.consumers.common.drivers import driver_for_dialect
 from schemashift.schemas.catalog import Catalog, CatalogModel, Key
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
-_quote = postgresql.dialect().identifier_preparer.quote
-
 T = TypeVar("T")
 ColumnKey = tuple[str, str, str]
-
-
-def q(name: str) -> str:
-    """Quote like PostgreSQL's format_type() does (only when needed)."""
-    return _quote(name)
 
 
 class Unsupported(ValueError):
@@ -51,6 +43,10 @@ class Context:
     # functions it rebuilds around that swap.
     reverse_retyped: set[ColumnKey] = field(default_factory=set)
     reverse_rebuilt_functions: set[Key] = field(default_factory=set)
+
+    def quote(self, name: str) -> str:
+        """``name`` quoted as the target's server quotes identifiers in the text it prints."""
+        return driver_for_dialect(self.target.dialect).quote(name)
 
     def touched_tables(self) -> set[Key]:
         """Tables with a column that is dropped, re-added or changes type."""

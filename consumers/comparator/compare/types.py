@@ -8,7 +8,7 @@ from typing import Any
 from schemashift.schemas.catalog import Catalog, Column, ForeignKey, Key, Table, labels_only_added
 from schemashift.schemas.operations import Direction, ObjectType, Operation
 
-from .common import Context, Unsupported, alter, by_key, dump, pair, q
+from .common import Context, Unsupported, alter, by_key, dump, pair
 
 
 def enum_swaps(source: Catalog, target: Catalog) -> tuple[set[Key], set[Key]]:
@@ -89,7 +89,7 @@ def _rebuild_mentions(ctx: Context, types: set[Key], direction: Direction) -> li
     (which swaps a type the migration adds values to) rebuilds them."""
     if not types:
         return []
-    spellings = (re.escape(s) for key in types for s in _spellings(key))
+    spellings = (re.escape(s) for key in types for s in _spellings(key, ctx))
     mention = re.compile("::(?:" + "|".join(spellings) + r")(?![\w$])")
     reason = "enum type swap" + (" of the reverse script" if direction == "reverse" else "")
     src = ctx.source.tables_by_key
@@ -192,7 +192,7 @@ def _converted_columns(catalog: Catalog, other: Catalog, types: list[Key], ctx: 
     (ALTER on the parent converts them)."""
     if not types:
         return {}
-    spellings = {spelling: key for key in types for spelling in _spellings(key)}
+    spellings = {spelling: key for key in types for spelling in _spellings(key, ctx)}
     found: _Users = {}
     for t in catalog.tables:
         for c in t.columns:
@@ -206,8 +206,9 @@ def _converted_columns(catalog: Catalog, other: Catalog, types: list[Key], ctx: 
     return found
 
 
-def _spellings(key: Key) -> tuple[str, str]:
+def _spellings(key: Key, ctx: Context) -> tuple[str, str]:
     """How format_type() names a type: qualified, or not when its schema is on the search_path."""
+    q = ctx.quote
     return f"{q(key[0])}.{q(key[1])}", q(key[1])
 
 

@@ -5,21 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy.dialects import postgresql
-
+from schemashift.consumers.common.drivers.postgres import DRIVER
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
-
-_PREPARER = postgresql.dialect().identifier_preparer
 
 H = Hazard
 Emit = Callable[..., None]
 """``emit(sql, *hazards, transactional=True)``: add one statement (without the semicolon)."""
 
 
-def q(name: str) -> str:
-    """Quote one identifier (only when PostgreSQL needs it)."""
-    return _PREPARER.quote(name)
+q = DRIVER.quote
+"""Quote one identifier (only when PostgreSQL needs it)."""
 
 
 def qn(schema: str | None, name: str) -> str:
