@@ -29,6 +29,7 @@ from schemashift.consumers.common.drivers import (
 )
 from schemashift.consumers.common.drivers.postgres import PostgresDriver
 from schemashift.consumers.comparator import introspect as introspect_module
+from schemashift.consumers.comparator.rules import RULES as VERSION_RULES
 from schemashift.consumers.executor.adapters import DatabaseError, ExecutorAdapter, HistoryRecord
 from schemashift.consumers.executor.apply import (
     Applied,
@@ -39,6 +40,7 @@ from schemashift.consumers.executor.apply import (
 )
 from schemashift.consumers.executor.postgres import PostgresExecutor
 from schemashift.consumers.executor.registry import ADAPTERS, adapter_for
+from schemashift.consumers.generator.render import RENDERERS
 from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Statement
@@ -47,10 +49,12 @@ from tests.conftest import REPO_ROOT
 # --- registry lookups ---------------------------------------------------------------------
 
 
-def test_every_dialect_has_a_driver_an_introspector_and_an_executor_adapter():
+def test_every_dialect_is_registered_at_every_stage():
     for dialect in Dialect:
         assert DRIVERS[dialect].dialect is dialect
         assert dialect in introspect_module.INTROSPECTORS
+        assert VERSION_RULES[dialect].dialect is dialect
+        assert RENDERERS[dialect].dialect is dialect
         assert ADAPTERS[dialect].dialect is dialect
 
 
