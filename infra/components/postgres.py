@@ -262,19 +262,7 @@ class PostgresCluster(Component):
                     pg_mod.ensure_role_and_database(
                         layout, Path(record["bin_dir"]), rec_port, password
                     )
-                version = wait_database(url)
-                address = f"{pg_mod.HOST}:{rec_port}"
-                detail = f"pid {pid} on {address} ({version})"
-                report(name, f"{'running':<9} {detail}")
-                return Status(
-                    name,
-                    State.RUNNING,
-                    detail,
-                    pid=pid,
-                    address=address,
-                    version=version,
-                    env={self.url_env: url},
-                )
+                return self._running("running", int(record["pid"]), rec_port, url)
             if record:
                 progress(f"{name}: dropping stale pid record (pid {record['pid']} is gone)")
                 state.drop_record(name)
@@ -314,15 +302,33 @@ class PostgresCluster(Component):
             )
             pg_mod.ensure_role_and_database(layout, bin_dir, port, password)
         url = pg_mod.database_url(password, port)
+        return self._running(
+            action, pid, port, url, took=time.monotonic() - started, log=layout.log_file
+        )
+
+    def _running(
+        self,
+        action: str,
+        pid: int,
+        port: int,
+        url: str,
+        *,
+        took: float | None = None,
+        log: Path | None = None,
+    ) -> Status:
+        """Wait until the server at ``url`` answers, report ``action`` and return its status
+        (a fresh start also says how long it took and where its log is)."""
         version = wait_database(url)
         address = f"{pg_mod.HOST}:{port}"
-        detail = (
-            f"pid {pid} on {address} in {time.monotonic() - started:.1f}s ({version}; "
-            f"db {pg_mod.DATABASE}, log {layout.log_file})"
-        )
-        report(name, f"{action:<9} {detail}")
+        detail = f"pid {pid} on {address} ({version})"
+        if took is not None:
+            detail = (
+                f"pid {pid} on {address} in {took:.1f}s "
+                f"({version}; db {pg_mod.DATABASE}, log {log})"
+            )
+        report(self.name, f"{action:<9} {detail}")
         return Status(
-            name,
+            self.name,
             State.RUNNING,
             detail,
             pid=pid,
