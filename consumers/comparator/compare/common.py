@@ -11,7 +11,8 @@ from sqlalchemy.dialects import postgresql
 from schemashift.schemas.catalog import Catalog, CatalogModel, Key
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
-_quote = postgresql.dialect().identifier_preparer.quote
+# SQLAlchemy leaves the psycopg dialect's __init__(**kwargs) unannotated.
+_quote = postgresql.dialect().identifier_preparer.quote  # type: ignore[no-untyped-call]
 
 T = TypeVar("T")
 ColumnKey = tuple[str, str, str]
