@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy.dialects import postgresql
 
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
-_PREPARER = postgresql.dialect().identifier_preparer
+# SQLAlchemy leaves the psycopg dialect's __init__(**kwargs) unannotated.
+_PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
 
 H = Hazard
-Emit = Callable[..., None]
-"""``emit(sql, *hazards, transactional=True)``: add one statement (without the semicolon)."""
+
+
+class Emit(Protocol):
+    """``emit(sql, *hazards, transactional=True)``: add one statement (without the semicolon)."""
+
+    def __call__(self, sql: str, *hazards: Hazard, transactional: bool = True) -> None: ...
 
 
 def q(name: str) -> str:
