@@ -622,7 +622,8 @@ class Catalog(CatalogModel):
     def canonical(self) -> dict[str, Any]:
         """A JSON-able form in which order that carries no meaning is normalised away."""
         data = self.model_dump(mode="json", exclude=_PROVENANCE)
-        return _canonical(data)
+        canonical: dict[str, Any] = _canonical(data)  # a dict stays a dict
+        return canonical
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON: equal schemas (ignoring column order) hash equal."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
@@ -14,6 +14,9 @@ from schemashift.consumers.common.deadletter import PermanentError, dead_letter_
 from schemashift.consumers.common.kafka import make_broker, publish_events, subscriber_options
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import Event, EventType
+
+if TYPE_CHECKING:
+    from faststream.kafka.subscriber.usecase import DefaultSubscriber
 
 
 def should_handle(event: Event, *expected: EventType) -> bool:
@@ -60,8 +63,12 @@ class Role:
             raise RuntimeError(f"{self.name} has not started")
         return self._engine
 
-    def subscriber(self, *topics: str, **overrides: Any) -> Any:
-        """Subscribe a handler to ``topics`` in this role's consumer group."""
+    def subscriber(self, *topics: str, **overrides: Any) -> DefaultSubscriber:
+        """Subscribe a handler to ``topics`` in this role's consumer group.
+
+        The subscriber decorates the handler (FastStream's overloads cannot pick a return type
+        for options passed as a dict, hence the annotation; ``batch=True`` is never passed).
+        """
         options = subscriber_options(self.name, self.settings) | overrides
         return self.broker.subscriber(*topics, **options)
 

@@ -25,7 +25,8 @@ class PostgresDriver(Driver):
 
     dialect = Dialect.POSTGRESQL
     schemes = frozenset({"postgresql", "postgres"})
-    sql_dialect = postgresql.dialect()
+    # SQLAlchemy leaves the psycopg dialect's __init__(**kwargs) unannotated.
+    sql_dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
     @asynccontextmanager
     async def connect(self, url: str, *, timeout: float) -> AsyncIterator[Any]:

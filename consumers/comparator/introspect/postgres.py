@@ -11,7 +11,8 @@ schema would cost more than the queries. A test checks that the result validates
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
 
 import asyncpg
 
@@ -36,6 +37,7 @@ from schemashift.schemas.catalog import (
     Function,
     Identity,
     Index,
+    Key,
     OwnedBy,
     Policy,
     PrimaryKey,
@@ -56,6 +58,14 @@ _USER_SCHEMA = """
     {n}.nspname NOT IN ('pg_catalog', 'information_schema', '{history}')
     AND {n}.nspname NOT LIKE 'pg\\_toast%' AND {n}.nspname NOT LIKE 'pg\\_temp\\_%'
 """
+
+
+class Row(Protocol):
+    """One result row, by column name: an ``asyncpg.Record`` (asyncpg has no type information)."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+    def keys(self) -> Iterable[str]: ...
 
 
 def _user_schema(alias: str) -> str:
@@ -600,7 +610,7 @@ _POLICY_COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE
 }
 
 
-async def fetch_without_keeping_locks(conn: asyncpg.Connection, sql: str) -> list[Any]:
+async def fetch_without_keeping_locks(conn: asyncpg.Connection, sql: str) -> list[Row]:
     """The rows of ``sql``, read in a savepoint that is rolled back afterwards.
 
     pg_get_viewdef() locks every relation a view reads until the end of the (sub)transaction:
@@ -609,7 +619,8 @@ async def fetch_without_keeping_locks(conn: asyncpg.Connection, sql: str) -> lis
     """
     await conn.execute("SAVEPOINT schemashift_read")
     try:
-        return await conn.fetch(sql)
+        rows: list[Row] = await conn.fetch(sql)
+        return rows
     finally:
         await conn.execute("ROLLBACK TO SAVEPOINT schemashift_read")
 
@@ -671,7 +682,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
                     columns=list(r["columns"]),
                 )
             )
-        rows = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
+        rows: dict[str, list[Row]] = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
         rows["views"] = await fetch_without_keeping_locks(conn, VIEWS_SQL)
 
     tables = sorted((_table(r, columns, constraints, indexes) for r in rows["tables"]), key=_key)
@@ -820,12 +831,12 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
 _RELATION_COMMENTS = {"table", "view", "materialized view"}
 
 
-def _key(obj: Any) -> Any:
+def _key(obj: Table | Privilege | Comment) -> Key:
     return obj.key
 
 
 def _table(
-    r: Any,
+    r: Row,
     columns: dict[int, list[Column]],
     constraints: dict[int, list[Constraint]],
     indexes: dict[int, list[Index]],
@@ -850,7 +861,7 @@ def _table(
     )
 
 
-def _range_type(r: Any) -> RangeType:
+def _range_type(r: Row) -> RangeType:
     # PostgreSQL names the multirange after the range: "range" becomes "multirange", or
     # "_multirange" is appended.
     name = r["name"]
@@ -869,7 +880,7 @@ def _range_type(r: Any) -> RangeType:
     )
 
 
-def _domain(r: Any) -> Domain:
+def _domain(r: Row) -> Domain:
     return Domain.trusted(
         schema_name=r["schema_name"],
         name=r["name"],
@@ -888,7 +899,7 @@ def _domain(r: Any) -> Domain:
     )
 
 
-def _column(r: Any) -> Column:
+def _column(r: Row) -> Column:
     identity = None
     if r["identity"]:
         identity = Identity.trusted(
@@ -934,7 +945,7 @@ _CONSTRAINT_KINDS = {
 }
 
 
-def _constraint(r: Any, attnames: dict[tuple[int, int], str]) -> Constraint:
+def _constraint(r: Row, attnames: dict[tuple[int, int], str]) -> Constraint:
     # NOT VALID is kept apart (``valid``): the definition is the same either way.
     definition = r["definition"].removesuffix(" NOT VALID")
     code = r["type"]
@@ -961,7 +972,7 @@ def _constraint(r: Any, attnames: dict[tuple[int, int], str]) -> Constraint:
     return _CONSTRAINT_CLASSES[code].trusted_dict(values)
 
 
-def _sequence(r: Any) -> Sequence:
+def _sequence(r: Row) -> Sequence:
     owned_by = None
     if r["owner_table"] is not None:
         owned_by = OwnedBy.trusted(

@@ -49,14 +49,14 @@ def same_query(a: str, b: str) -> bool:
         return False
 
 
-def _normalized(text: str) -> Any:
+def _normalized(text: str) -> dict[str, Any]:
     from pglast import parse_sql  # only for comparisons across versions: keep start-up lean
 
     statements = parse_sql(text)
     statement = statements[0].stmt if len(statements) == 1 else None
     if statement is None:
         raise ValueError("not one statement")
-    tree = _without_positions(statement(skip_none=True))
+    tree: dict[str, Any] = _without_positions(statement(skip_none=True))
     sources = tree.get("fromClause") or []
     if tree.get("@") == "SelectStmt" and len(sources) == 1:
         name = _reference_name(sources[0])

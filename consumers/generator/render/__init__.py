@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemashift.consumers.common.gcpause import gc_paused
 from schemashift.consumers.generator.order import plan
 from schemashift.schemas.dialects import Dialect
@@ -12,14 +14,15 @@ from .base import Renderer
 
 __all__ = ["RENDERERS", "Renderer", "UnsupportedDialect", "generate", "renderer_for"]
 
-RENDERERS: dict[Dialect, Renderer] = {Dialect.POSTGRESQL: postgres.RENDERER}
+# Each dialect's renderer has its own context type, which only it sees: hence ``Renderer[Any]``.
+RENDERERS: dict[Dialect, Renderer[Any]] = {Dialect.POSTGRESQL: postgres.RENDERER}
 
 
 class UnsupportedDialect(ValueError):
     """No renderer exists for the requested dialect."""
 
 
-def renderer_for(dialect: Dialect | str) -> Renderer:
+def renderer_for(dialect: Dialect | str) -> Renderer[Any]:
     """The renderer of ``dialect``; :class:`UnsupportedDialect` when there is none."""
     try:
         return RENDERERS[Dialect(dialect)]

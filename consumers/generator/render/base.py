@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from schemashift.consumers.generator.order import OrderRules
 from schemashift.schemas.dialects import Dialect
@@ -29,8 +29,11 @@ TABLE_PARTS = frozenset(
     }
 )
 
+ContextT = TypeVar("ContextT")
+"""What a dialect's renderer knows about the whole script while rendering one unit."""
 
-class Renderer(ABC):
+
+class Renderer(ABC, Generic[ContextT]):
     """One dialect's SQL for ordered operations; register an instance in :mod:`.render`."""
 
     dialect: ClassVar[Dialect]
@@ -50,11 +53,11 @@ class Renderer(ABC):
             yield (op,)
 
     @abstractmethod
-    def context(self, ops: list[Operation], *, concurrent_indexes: bool) -> Any:
+    def context(self, ops: list[Operation], *, concurrent_indexes: bool) -> ContextT:
         """What rendering one unit may need to know about the whole script."""
 
     @abstractmethod
-    def render_unit(self, unit: Sequence[Operation], context: Any) -> list[Statement]:
+    def render_unit(self, unit: Sequence[Operation], context: ContextT) -> list[Statement]:
         """The statements of one unit (see :meth:`units`)."""
 
 

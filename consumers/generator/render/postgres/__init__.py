@@ -70,7 +70,7 @@ _RENDERERS: dict[ObjectType, Callable[[Operation, RenderContext, Emit], None]] =
 }
 
 
-class PostgresRenderer(Renderer):
+class PostgresRenderer(Renderer[RenderContext]):
     """PostgreSQL's statements: one operation at a time (ALTER TABLE needs no merging)."""
 
     dialect = Dialect.POSTGRESQL

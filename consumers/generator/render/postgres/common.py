@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from schemashift.consumers.common.drivers.postgres import DRIVER
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 H = Hazard
-Emit = Callable[..., None]
-"""``emit(sql, *hazards, transactional=True)``: add one statement (without the semicolon)."""
+
+
+class Emit(Protocol):
+    """``emit(sql, *hazards, transactional=True)``: add one statement (without the semicolon)."""
+
+    def __call__(self, sql: str, *hazards: Hazard, transactional: bool = True) -> None: ...
 
 
 q = DRIVER.quote
