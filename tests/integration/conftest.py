@@ -1,62 +1,26 @@
-"""The running service for integration tests: `schemashift serve` against the real infrastructure.
+"""The running service for the tests that go through it: `schemashift serve` against the real
+infrastructure.
 
 One supervisor (gateway and the four consumers, each its own process) serves the whole session,
-with its logs captured to a file so that tests can read what every role printed.
+with its logs captured to a file so that tests can read what every role printed. What tests do
+with it (tokens, connections, waiting for migrations, reading topics) is in
+tests/support/service.py.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from schemashift.consumers.tracker.causal import progress_before
-from schemashift.schemas.events import ComparisonRequested, Event, EventType, Mode
-from schemashift.schemas.hazards import Hazard
-from tests.conftest import REPO_ROOT
-
-pytestmark = pytest.mark.integration
-
-OUTCOMES = (EventType.MIGRATION_APPLIED, EventType.MIGRATION_FAILED, EventType.MIGRATION_REJECTED)
-
-# For requests whose hazards are not under test.
-ALL_HAZARDS = [h.value for h in Hazard]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Service:
-    base_url: str
-    log_path: Path
-    process: subprocess.Popen[bytes]
-    pid_dir: Path
-    env: dict[str, str]
-    admin_token: str = ""
-
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def pid(self, role: str) -> int:
-        """The current pid of ``role`` (the supervisor rewrites it when it restarts one)."""
-        return int((self.pid_dir / f"{role}.pid").read_text())
+from tests.support.engine import Pair, open_pair
+from tests.support.infra import REPO_ROOT
+from tests.support.service import Service, create_token, free_port
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +28,7 @@ def service(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """`schemashift serve` on a free port, stopped (SIGTERM, as Ctrl-C would) at the end."""
-    port = _free_port()
+    port = free_port()
     run_dir = tmp_path_factory.mktemp("service")
     log_path = run_dir / "serve.log"
     env = os.environ | {
@@ -108,30 +72,6 @@ def service(
         process.kill()
 
 
-def create_token(service: Service, scopes: str, name: str | None = None) -> str:
-    """A new API token with ``scopes`` (comma-separated), made with `schemashift token create`."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "schemashift.gateway.cli",
-            "token",
-            "create",
-            "--name",
-            name or f"test-{scopes.replace(',', '-')}-{uuid.uuid4().hex[:8]}",
-            "--scopes",
-            scopes,
-        ],
-        cwd=REPO_ROOT,
-        env=service.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 @pytest.fixture
 async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client on the gateway, with an admin token."""
@@ -143,201 +83,8 @@ async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def register(api: httpx.AsyncClient, url: str, prefix: str = "db") -> str:
-    """Register ``url`` under a fresh name; returns the name."""
-    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    response = await api.post("/api/v1/connections", json={"name": name, "url": url})
-    assert response.status_code == 201, response.text
-    return name
-
-
-def comparison_event(source: str, target: str) -> Event:
-    """A comparison.requested event in mode apply with every hazard allowed, to publish
-    straight onto Kafka (bypassing the gateway)."""
-    return Event(
-        type=EventType.COMPARISON_REQUESTED,
-        migration_id=uuid.uuid4(),
-        target=target,
-        producer="test",
-        payload=ComparisonRequested(
-            source=source, target=target, mode=Mode.APPLY, allow_hazards=list(Hazard)
-        ),
-    )
-
-
-async def registered_pair(
-    api: httpx.AsyncClient, new_database: Any, source_sql: str | None, target_sql: str | None
-) -> tuple[str, str, str, str]:
-    """Fresh source and target databases with this DDL, registered under fresh names:
-    (source_url, target_url, source_name, target_name)."""
-    source_url = await new_database(source_sql or None)
-    target_url = await new_database(target_sql or None)
-    return (
-        source_url,
-        target_url,
-        await register(api, source_url, "src"),
-        await register(api, target_url, "tgt"),
-    )
-
-
-async def wait_for_status(
-    api: httpx.AsyncClient, migration_id: str, statuses: set[str], timeout: float = 90
-) -> dict[str, Any]:
-    """Poll the migration until its status is one of ``statuses``."""
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        response = await api.get(f"/api/v1/migrations/{migration_id}")
-        if response.status_code == 200:
-            last = response.json()
-            if last["status"] in statuses:
-                return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"migration {migration_id} did not reach {statuses}: {last}")
-
-
-def missing_events(events: list[dict[str, Any]]) -> list[str]:
-    """What an ended migration's event list still lacks, in words; empty when complete.
-
-    Complete means: an outcome, the cause of every event (the chain back to the request), and
-    the progress of every statement that the outcome reports.
-    """
-    ids = {e["event_id"] for e in events}
-    missing = [
-        f"the cause of {e['type']} ({e['causation_id']})"
-        for e in events
-        if e["causation_id"] and e["causation_id"] not in ids
-    ]
-    outcomes = [Event.model_validate(e) for e in events if e["type"] in OUTCOMES]
-    if not outcomes:
-        missing.append("an outcome")
-    progress = sum(e["type"] == EventType.MIGRATION_PROGRESS for e in events)
-    for outcome in outcomes:
-        if progress < (expected := progress_before(outcome)):
-            missing.append(f"{expected - progress} of {expected} progress events")
-    return missing
-
-
-async def settled_events(
-    api: httpx.AsyncClient, migration_id: str, timeout: float = 30
-) -> list[dict[str, Any]]:
-    """The events of an ended migration, once the tracker has stored every one it must have.
-
-    A migration's events travel on several topics, so the tracker may store them in any
-    order: wait until none is missing (:func:`missing_events`), then check their order.
-    """
-    await wait_for_status(api, migration_id, {"applied", "failed", "rejected"}, timeout)
-    deadline = time.monotonic() + timeout
-    while True:
-        events = (await api.get(f"/api/v1/migrations/{migration_id}/events")).json()
-        missing = missing_events(events)
-        if not missing:
-            assert_causal_order(events)
-            return events
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the tracker did not store {missing} of {migration_id}")
-        await asyncio.sleep(0.1)
-
-
-def assert_causal_order(events: list[dict[str, Any]]) -> None:
-    """Each event after its cause, progress in statement order, the outcome after them all."""
-    seen: set[str] = set()
-    for position, event in enumerate(events):
-        cause = event["causation_id"]
-        assert cause is None or cause in seen, (
-            f"event {position} ({event['type']}) before its cause"
-        )
-        seen.add(event["event_id"])
-    kinds = [e["type"] for e in events]
-    assert kinds[0] == EventType.COMPARISON_REQUESTED, kinds
-    indexes = [e["payload"]["index"] for e in events if e["type"] == EventType.MIGRATION_PROGRESS]
-    assert indexes == sorted(indexes), f"progress out of order: {indexes}"
-    last_progress = max(
-        (i for i, k in enumerate(kinds) if k == EventType.MIGRATION_PROGRESS), default=-1
-    )
-    assert all(i > last_progress for i, k in enumerate(kinds) if k in OUTCOMES), kinds
-
-
-async def live_events(api: httpx.AsyncClient, migration_id: str, timeout: float = 60) -> list[str]:
-    """The event ids that the SSE stream of ``migration_id`` sends until its ``end``."""
-    ids: list[str] = []
-
-    async def listen() -> None:
-        async with api.stream(
-            "GET",
-            f"/api/v1/migrations/{migration_id}/events",
-            headers={"Accept": "text/event-stream"},
-        ) as response:
-            assert response.status_code == 200, await response.aread()
-            event = ""
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                    if event == "end":
-                        return
-                elif line.startswith("data: "):
-                    ids.append(json.loads(line[6:])["event_id"])
-
-    await asyncio.wait_for(listen(), timeout)
-    return ids
-
-
-async def wait_until_consumed(
-    bootstrap: str, group: str, topic: str, partition: int, offset: int, timeout: float = 30
-) -> None:
-    """Wait until consumer group ``group`` has committed past ``offset`` of the partition."""
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    tp = TopicPartition(topic, partition)
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            committed = await admin.list_consumer_group_offsets(group, partitions=[tp])
-            meta = committed.get(tp)
-            if meta is not None and meta.offset > offset:
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{group} did not consume {topic}[{partition}]@{offset}")
-            await asyncio.sleep(0.1)
-    finally:
-        await admin.close()
-
-
-class TopicReader:
-    """Reads a topic from its current end, to find what a test causes to be published."""
-
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self.topic = topic
-        self.consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20
-        )
-
-    async def __aenter__(self) -> TopicReader:
-        await self.consumer.start()
-        partitions = self.consumer.partitions_for_topic(self.topic)
-        if partitions is None:
-            await self.consumer._client.force_metadata_update()
-            partitions = self.consumer.partitions_for_topic(self.topic) or set()
-        assert partitions, f"topic {self.topic} does not exist"
-        self.consumer.assign([TopicPartition(self.topic, p) for p in partitions])
-        await self.consumer.seek_to_end()
-        for tp in self.consumer.assignment():
-            await self.consumer.position(tp)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.consumer.stop()
-
-    async def read_until(self, predicate: Any, timeout: float = 30) -> list[Any]:
-        """Records read until ``predicate(records)`` holds (AssertionError on timeout)."""
-        records: list[Any] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            batch = await self.consumer.getmany(timeout_ms=200)
-            for items in batch.values():
-                records.extend(items)
-            if predicate(records):
-                return records
-        raise AssertionError(f"{self.topic}: condition not met; read {len(records)} records")
+@pytest.fixture(scope="module")
+async def pair(database_url: str) -> AsyncIterator[Pair]:
+    """Two databases for the module (and the role the cases grant to)."""
+    async with open_pair(database_url) as opened:
+        yield opened

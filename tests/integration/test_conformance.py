@@ -28,7 +28,7 @@ import pytest
 
 from tests.conformance.fixtures import Case, FixturesMissing, Outcome, all_cases, run_cases
 from tests.conformance.unsupported import UNSUPPORTED
-from tests.conftest import server_names, server_url
+from tests.support.infra import server_names, server_url
 
 pytestmark = pytest.mark.integration
 

@@ -12,8 +12,7 @@ import pytest
 
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Script, Statement
-from tests.integration.test_engine_objects import ROLE, Pair, migrate
-from tests.integration.test_engine_objects import pair as pair  # the fixture
+from tests.support.engine import ROLE, Pair, migrate
 
 pytestmark = pytest.mark.integration
 

@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.integration.conftest import Service, _free_port
+from tests.support.infra import REPO_ROOT
+from tests.support.service import Service, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -345,7 +345,7 @@ async def gateway_behind_relay(
             "",
         )
     )
-    port = _free_port()
+    port = free_port()
     env = service.env | {
         "SCHEMASHIFT_DATABASE_URL": relayed,
         "SCHEMASHIFT_GATEWAY_PORT": str(port),

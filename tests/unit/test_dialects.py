@@ -42,7 +42,7 @@ from schemashift.consumers.executor.registry import ADAPTERS, adapter_for
 from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Statement
-from tests.conftest import REPO_ROOT
+from tests.support.infra import REPO_ROOT
 
 # --- registry lookups ---------------------------------------------------------------------
 
