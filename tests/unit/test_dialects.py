@@ -1,7 +1,7 @@
 """The dialect registry: each dialect's driver, introspector and executor adapter, found by name.
 
 Everything here runs without a database or a broker; the PostgreSQL adapter against a real
-server is tested in tests/integration/test_executor_postgres.py.
+server is tested in tests/executor/postgres/test_adapter.py.
 """
 
 from __future__ import annotations

@@ -55,3 +55,26 @@ def test_support_modules_hold_no_tests():
             and node.name.lower().startswith("test")
         ]
         assert tests == [], f"{path.relative_to(REPO_ROOT)} defines tests: {tests}"
+
+
+def _marks(path) -> str:
+    """The source of the module's ``pytestmark`` (empty without one)."""
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
+        ):
+            return ast.unparse(node.value)
+    return ""
+
+
+def test_modules_on_infrastructure_are_marked_integration_and_with_their_dialect():
+    """`make unit` runs tests/unit (and the layout check) and `-m integration` the rest; the
+    tests under a dialect's folder (tests/<stage>/<dialect>/) carry that dialect's marker."""
+    for path in sorted(TESTS.rglob("test_*.py")):
+        relative = path.relative_to(TESTS)
+        if relative.parts[0] in ("unit", "packaging"):
+            continue
+        marks = _marks(path)
+        assert "pytest.mark.integration" in marks, f"{relative}: mark it integration"
+        if "postgres" in relative.parts[:-1] or relative.parts[0] == "conformance":
+            assert "pytest.mark.postgres" in marks, f"{relative}: mark it postgres"

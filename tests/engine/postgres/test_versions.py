@@ -32,7 +32,7 @@ from tests.support.engine import (
 )
 from tests.support.infra import server_names, server_url
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 # A statement using each feature of the version gate (PostgreSQL 12's generated columns are
 # older than every server under test).

@@ -17,7 +17,7 @@ from schemashift.schemas.hazards import Hazard
 from tests.support.engine import ROLE, Pair, migrate
 from tests.support.object_cases import CASES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 # Every PostgreSQL version under test (tests/conftest.py).
 
 

@@ -31,7 +31,7 @@ from tests.conformance.fixtures import RESET_SQL
 from tests.support.engine import apply, assert_same
 from tests.support.infra import with_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 # Every PostgreSQL version under test (tests/conftest.py).
 
 

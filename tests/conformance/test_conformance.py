@@ -30,7 +30,7 @@ from tests.conformance.fixtures import Case, FixturesMissing, Outcome, all_cases
 from tests.conformance.unsupported import UNSUPPORTED
 from tests.support.infra import server_names, server_url
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def _params() -> list[Any]:

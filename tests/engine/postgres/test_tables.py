@@ -23,7 +23,7 @@ from schemashift.schemas.operations import Script
 from tests.support.engine import Pair, apply_at, assert_same
 from tests.support.engine import migrate as migrate_pair
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 # Every PostgreSQL version under test (tests/conftest.py).
 
 

@@ -14,7 +14,7 @@ from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Script, Statement
 from tests.support.engine import ROLE, Pair, migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 REBUILD = Hazard.DEPENDENT_REBUILD
 IRREVERSIBLE = Hazard.IRREVERSIBLE

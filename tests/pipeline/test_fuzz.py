@@ -7,7 +7,7 @@ token (`--header`), the schema included; the coverage phase also sends some requ
 on purpose (they must answer 401). The run is bounded: a fixed seed, `--max-examples` per
 operation, and the examples, coverage and fuzzing phases. The stateful phase is left out only
 for time (it doubles the run, ~50 s, and the operations it chains are covered one by one here and
-in test_pipeline.py). No operation is excluded: registering connections, requesting comparisons
+in test_flows.py). No operation is excluded: registering connections, requesting comparisons
 (which the pipeline then runs) and replays (published to Kafka) are all fine on this service.
 """
 

@@ -2,7 +2,7 @@
 
 Each case migrates TARGET to SOURCE, asserts convergence (empty re-diff, equal fingerprints),
 and, where it applies, runs the reverse script and asserts the original target is back. The
-databases and helpers are those of :mod:`tests.integration.test_engine_objects`.
+databases and helpers are those of :mod:`tests.support.engine`.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tests.support.engine import (
 )
 from tests.support.object_cases import CASES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 # Every PostgreSQL version under test (tests/conftest.py).
 
 

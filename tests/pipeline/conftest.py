@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.support.engine import Pair, open_pair
 from tests.support.infra import REPO_ROOT
 from tests.support.service import Service, create_token, free_port
 
@@ -81,10 +80,3 @@ async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
         headers={"Authorization": f"Bearer {service.admin_token}"},
     ) as client:
         yield client
-
-
-@pytest.fixture(scope="module")
-async def pair(database_url: str) -> AsyncIterator[Pair]:
-    """Two databases for the module (and the role the cases grant to)."""
-    async with open_pair(database_url) as opened:
-        yield opened
