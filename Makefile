@@ -13,7 +13,7 @@ LINT = $(BIN)/ruff check . && $(BIN)/ruff format --check . && mkdir -p $(TYPECHE
 	for d in schemas consumers gateway infra; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done && \
 	$(BIN)/mypy
 
-.PHONY: run test unit install infra-up infra-down lint bench clean
+.PHONY: run test unit dialect install infra-up infra-down lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: install
 # The quick loop: tests that need no broker and no database server.
 unit: install
 	$(BIN)/pytest -p no:cacheprovider -q tests/unit tests/packaging/test_layout.py
+
+# The loop of one dialect: its engine, executor and conformance tests, on its servers (every
+# version `infra up` started), no broker. `make dialect DIALECT=postgres`.
+DIALECT ?= postgres
+dialect: install
+	$(BIN)/pytest -p no:cacheprovider -q -m $(DIALECT)
 
 lint: install
 	$(LINT)

@@ -1,54 +1,18 @@
-"""Shared fixtures: where the real infrastructure is, and throwaway databases on it.
+"""Fixtures every folder may use: the real infrastructure's addresses and throwaway databases.
 
-The integration tests need the Kafka broker and PostgreSQL server that `schemashift infra up`
-starts. Their addresses come from the environment or from the `.schemashift/env` file that
-`infra up` writes; without either, integration tests fail loudly rather than skip.
-
-The engine's tests also run on the servers of other PostgreSQL major versions that
-`infra up --postgres-versions` starts (``SCHEMASHIFT_DATABASE_URL_PG<M>``): a module opts in
-by overriding ``database_url`` with :func:`every_server`.
+Where the infrastructure is comes from tests/support/infra.py; a module that should run on
+every PostgreSQL server under test overrides ``database_url`` with :func:`every_server`.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
 
-from schemashift.infra import envfile, pgversions
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ENV_FILE = REPO_ROOT / ".schemashift" / "env"
-
-
-def _infra_env() -> dict[str, str]:
-    values = envfile.read(ENV_FILE)
-    values.update({k: v for k, v in os.environ.items() if k.startswith("SCHEMASHIFT_") and v})
-    return values
-
-
-def server_names() -> list[str]:
-    """``main`` (the server of ``SCHEMASHIFT_DATABASE_URL``), then ``pg<M>`` for each server of
-    another major version, in version order."""
-    env = _infra_env()
-    majors = sorted(
-        major
-        for key, url in env.items()
-        if (major := pgversions.major_of_url_env(key)) is not None
-        and url != env.get("SCHEMASHIFT_DATABASE_URL")  # the main server's own version
-    )
-    return ["main", *(f"pg{m}" for m in majors)]
-
-
-def server_url(name: str) -> str:
-    """The superuser URL of the server ``name`` (see :func:`server_names`)."""
-    if name == "main":
-        return _require("SCHEMASHIFT_DATABASE_URL")
-    return _require(pgversions.url_env(int(name.removeprefix("pg"))))
+from tests.support.infra import NewDatabase, require, server_names, server_url, with_database
 
 
 @pytest.fixture(scope="module", params=server_names())
@@ -58,32 +22,16 @@ def every_server(request: pytest.FixtureRequest) -> str:
     return server_url(request.param)
 
 
-def _require(key: str) -> str:
-    value = _infra_env().get(key)
-    if not value:
-        pytest.fail(f"{key} is not set and {ENV_FILE} has no value: run `schemashift infra up`")
-    return value
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """host:port of the real Kafka broker."""
-    return _require("SCHEMASHIFT_KAFKA_BOOTSTRAP")
+    return require("SCHEMASHIFT_KAFKA_BOOTSTRAP")
 
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """URL of the metadata PostgreSQL database (a superuser may create databases there)."""
-    return _require("SCHEMASHIFT_DATABASE_URL")
-
-
-def with_database(url: str, name: str) -> str:
-    """The same server URL pointing at database ``name``."""
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{name}"
-
-
-NewDatabase = Callable[..., Awaitable[str]]
+    return require("SCHEMASHIFT_DATABASE_URL")
 
 
 @pytest.fixture

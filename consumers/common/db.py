@@ -7,7 +7,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Every table of the metadata database, whichever role owns it; Alembic migrations
-# (infra/alembic) create them, and tests/integration/test_metadata_migrations.py checks that
+# (infra/alembic) create them, and tests/infra/test_metadata_migrations.py checks that
 # the two agree.
 metadata = MetaData()
 

@@ -2,7 +2,7 @@
 
 ``python -m tests.conformance.report [--concurrency N] [--only SUBSTRING] [--no-write]``
 
-It uses the same functions as ``tests/integration/test_conformance.py``
+It uses the same functions as ``tests/conformance/test_conformance.py``
 (:func:`tests.conformance.fixtures.run_cases`), prints one table per suite (total, passed,
 failed by reason category, skipped by reason) and writes ``tests/conformance/RESULTS.md`` with
 the per-case failures. The server is the one of ``SCHEMASHIFT_DATABASE_URL`` (environment or

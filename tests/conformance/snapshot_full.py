@@ -1,10 +1,11 @@
 """The independent catalog comparison of the conformance harness, covering every kind it meets.
 
-Like :mod:`tests.schema_snapshot` (whose kinds it includes unchanged) it reads the catalogs with
-its own plain queries, never the engine's introspection, and every kind is one query returning
-a set of tuples, so that column order does not count. It adds sequences, views, functions,
-triggers, domains, composite and range types, extensions, comments, partitions, inheritance,
-row-level security, collations, rules, extended statistics and (on request) privileges.
+Like :mod:`tests.support.schema_snapshot` (whose kinds it includes unchanged) it reads the
+catalogs with its own plain queries, never the engine's introspection, and every kind is one
+query returning a set of tuples, so that column order does not count. It adds sequences, views,
+functions, triggers, domains, composite and range types, extensions, comments, partitions,
+inheritance, row-level security, collations, rules, extended statistics and (on request)
+privileges.
 
 Objects that belong to an extension are left out: the ``extensions`` kind covers them. Names
 are compared, never OIDs, and PostgreSQL renders every expression (``pg_get_*``), so that two
@@ -18,7 +19,7 @@ from typing import Any
 import asyncpg
 
 from schemashift.schemas.reserved import HISTORY_SCHEMA
-from tests.schema_snapshot import _QUERIES as _BASE_QUERIES
+from tests.support.schema_snapshot import _QUERIES as _BASE_QUERIES
 
 _EXCLUDED = f"('pg_catalog', 'information_schema', '{HISTORY_SCHEMA}')"
 

@@ -1,6 +1,6 @@
 """Conformance cases we knowingly do not support yet: ``{"suite/case": "reason"}``.
 
-``tests/integration/test_conformance.py`` marks them ``xfail(strict=True)``, so a case that
+``tests/conformance/test_conformance.py`` marks them ``xfail(strict=True)``, so a case that
 starts passing fails the suite until it is removed from here. Each reason names the missing
 feature or the engine bug (an engine bug listed here is a known, open defect).
 ``python -m tests.conformance.report --suggest-unsupported`` prints candidates and stale entries.

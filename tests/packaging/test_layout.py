@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from tests.conftest import REPO_ROOT
+from tests.support.infra import REPO_ROOT
 
 ROOTS = ("schemas", "consumers", "gateway", "infra")
 

@@ -3,7 +3,7 @@
 import re
 
 from schemashift.schemas.events import ALL_TOPICS
-from tests.conftest import REPO_ROOT
+from tests.support.infra import REPO_ROOT
 
 
 def test_compose_creates_every_topic():

@@ -1,6 +1,6 @@
 """Dead letters, in memory: a bad message goes aside with its reason and bytes; the next is handled.
 
-The same behaviour on the real broker is covered by tests/integration/test_pipeline.py.
+The same behaviour on the real broker is covered by tests/pipeline/test_flows.py.
 """
 
 import base64

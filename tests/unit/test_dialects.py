@@ -1,7 +1,7 @@
 """The dialect registry: each dialect's driver, introspector and executor adapter, found by name.
 
 Everything here runs without a database or a broker; the PostgreSQL adapter against a real
-server is tested in tests/integration/test_executor_postgres.py.
+server is tested in tests/executor/postgres/test_adapter.py.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from schemashift.consumers.generator.render import RENDERERS
 from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Statement
-from tests.conftest import REPO_ROOT
+from tests.support.infra import REPO_ROOT
 
 # --- registry lookups ---------------------------------------------------------------------
 

@@ -71,7 +71,7 @@ def _with_view_texts_of(target: Catalog, source: Catalog) -> Catalog:
 
 # (minimum major version, feature, pattern in SQL text the engine would run verbatim). Each
 # entry is checked against real servers of the versions around its minimum by
-# tests/integration/test_engine_versions.py.
+# tests/engine/postgres/test_versions.py.
 FEATURES: list[tuple[int, str, re.Pattern[str]]] = [
     (18, "virtual generated columns", re.compile(r"\bGENERATED ALWAYS AS \(.*\) VIRTUAL$", re.S)),
     (18, "NOT ENFORCED constraints", re.compile(r"\bNOT ENFORCED\b", re.I)),

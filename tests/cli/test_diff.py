@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from tests.conformance.fixtures import ensure_roles
-from tests.conftest import REPO_ROOT
+from tests.support.infra import REPO_ROOT
 
 pytestmark = pytest.mark.integration
 

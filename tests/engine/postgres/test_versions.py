@@ -23,16 +23,16 @@ from schemashift.consumers.comparator.introspect.postgres import introspect_conn
 from schemashift.consumers.comparator.rules.postgres import FEATURES, NAMED_NOT_NULL
 from schemashift.consumers.generator.render import generate
 from tests.conformance.snapshot_full import compare, format_differences, snapshot_connection
-from tests.conftest import server_names, server_url
-from tests.integration.test_engine_objects import (
+from tests.support.engine import (
     Pair,
     apply,
     assert_no_difference,
     migrate,
     open_pair,
 )
+from tests.support.infra import server_names, server_url
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 # A statement using each feature of the version gate (PostgreSQL 12's generated columns are
 # older than every server under test).

@@ -28,12 +28,17 @@ from schemashift.consumers.comparator.diff import diff
 from schemashift.consumers.comparator.introspect.postgres import introspect_connection
 from schemashift.consumers.generator.render import generate
 from tests.conformance.fixtures import RESET_SQL
-from tests.conftest import every_server, with_database
-from tests.integration.test_engine_objects import apply, assert_same
+from tests.support.engine import apply, assert_same
+from tests.support.infra import with_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 # Every PostgreSQL version under test (tests/conftest.py).
-database_url = every_server
+
+
+@pytest.fixture(scope="module")
+def database_url(every_server: str) -> str:
+    return every_server
+
 
 # Column name -> the types it may have: within a family every change has a cast.
 TYPES = {

@@ -1,8 +1,8 @@
 """The executor's PostgreSQL adapter and the apply loop against a real server, without Kafka.
 
-The service-level behaviour (events, retries, redelivery) is covered by test_pipeline.py,
-test_safety.py and test_crashes.py; this module pins the adapter: the advisory lock, the history
-table, resuming, and which of PostgreSQL's errors are transient.
+The service-level behaviour (events, retries, redelivery) is covered by tests/pipeline/
+(test_flows.py, test_safety.py, test_crashes.py); this module pins the adapter: the advisory
+lock, the history table, resuming, and which of PostgreSQL's errors are transient.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Statement
 from schemashift.schemas.reserved import HISTORY_SCHEMA
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 @asynccontextmanager

@@ -4,8 +4,8 @@ digits and trailing spaces as names of schemas, tables, columns, constraints, in
 
 Every generated statement must quote (or literal-escape) what it names: a name that is not
 quoted either fails to parse, names another object, or — with a semicolon — runs SQL of its own.
-Convergence is checked with an independent catalog reader (tests.schema_snapshot) as well as an
-empty re-diff.
+Convergence is checked with an independent catalog reader (tests.support.schema_snapshot) as
+well as an empty re-diff.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pytest
 from schemashift.consumers.comparator.diff import diff
 from schemashift.consumers.comparator.introspect import introspect
 from schemashift.consumers.generator.render import generate
-from tests.integration.conftest import ALL_HAZARDS, register, wait_for_status
-from tests.integration.test_engine_objects import apply_at, assert_no_difference
-from tests.schema_snapshot import assert_same_schema, snapshot
+from tests.support.engine import apply_at, assert_no_difference
+from tests.support.schema_snapshot import assert_same_schema, snapshot
+from tests.support.service import ALL_HAZARDS, register, wait_for_status
 
 pytestmark = pytest.mark.integration
 

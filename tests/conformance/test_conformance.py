@@ -28,9 +28,9 @@ import pytest
 
 from tests.conformance.fixtures import Case, FixturesMissing, Outcome, all_cases, run_cases
 from tests.conformance.unsupported import UNSUPPORTED
-from tests.conftest import server_names, server_url
+from tests.support.infra import server_names, server_url
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def _params() -> list[Any]:

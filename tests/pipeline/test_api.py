@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from schemashift.schemas.events import ALL_TOPICS
-from tests.conftest import REPO_ROOT
-from tests.integration.conftest import create_token, register
+from tests.support.infra import REPO_ROOT
+from tests.support.service import create_token, register
 
 pytestmark = pytest.mark.integration
 

@@ -20,19 +20,16 @@ from schemashift.consumers.comparator.introspect import (
 from schemashift.consumers.generator.render import generate
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Script
-from tests.conftest import every_server
-from tests.integration.test_engine_objects import (  # noqa: F401 (pair: a fixture)
-    Pair,
-    apply,
-    apply_at,
-    assert_same,
-    pair,
-)
-from tests.integration.test_engine_objects import migrate as migrate_pair
+from tests.support.engine import Pair, apply_at, assert_same
+from tests.support.engine import migrate as migrate_pair
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 # Every PostgreSQL version under test (tests/conftest.py).
-database_url = every_server
+
+
+@pytest.fixture(scope="module")
+def database_url(every_server: str) -> str:
+    return every_server
 
 
 async def migrate(new_database, source_sql: str, target_sql: str) -> Script:
@@ -226,7 +223,7 @@ CASES: dict[str, tuple[str, str]] = {
 
 
 @pytest.mark.parametrize(("source_sql", "target_sql"), CASES.values(), ids=CASES.keys())
-async def test_converges(pair: Pair, source_sql: str, target_sql: str) -> None:  # noqa: F811
+async def test_converges(pair: Pair, source_sql: str, target_sql: str) -> None:
     # two reused databases (emptied between cases) instead of two new ones per case
     await migrate_pair(pair, source_sql, target_sql)
 

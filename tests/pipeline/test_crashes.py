@@ -23,7 +23,8 @@ from schemashift.consumers.common.settings import Settings
 from schemashift.infra import manager
 from schemashift.schemas.events import EventType
 from schemashift.schemas.reserved import HISTORY_SCHEMA
-from tests.integration.conftest import (
+from tests.support.schema_snapshot import assert_same_schema
+from tests.support.service import (
     ALL_HAZARDS,
     TopicReader,
     comparison_event,
@@ -32,7 +33,6 @@ from tests.integration.conftest import (
     settled_events,
     wait_for_status,
 )
-from tests.schema_snapshot import assert_same_schema
 
 pytestmark = pytest.mark.integration
 

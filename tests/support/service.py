@@ -1,34 +1,30 @@
-"""The running service for integration tests: `schemashift serve` against the real infrastructure.
+"""The running service and what tests do through it: tokens, connections, migrations and their
+events, and the Kafka topics underneath.
 
-One supervisor (gateway and the four consumers, each its own process) serves the whole session,
-with its logs captured to a file so that tests can read what every role printed.
+The ``service`` and ``api`` fixtures (tests/pipeline/conftest.py) start one `schemashift serve`
+for the session and give an HTTP client on its gateway; these functions take them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemashift.consumers.tracker.causal import progress_before
 from schemashift.schemas.events import ComparisonRequested, Event, EventType, Mode
 from schemashift.schemas.hazards import Hazard
-from tests.conftest import REPO_ROOT
-
-pytestmark = pytest.mark.integration
+from tests.support.infra import REPO_ROOT
 
 OUTCOMES = (EventType.MIGRATION_APPLIED, EventType.MIGRATION_FAILED, EventType.MIGRATION_REJECTED)
 
@@ -36,7 +32,7 @@ OUTCOMES = (EventType.MIGRATION_APPLIED, EventType.MIGRATION_FAILED, EventType.M
 ALL_HAZARDS = [h.value for h in Hazard]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -57,55 +53,6 @@ class Service:
     def pid(self, role: str) -> int:
         """The current pid of ``role`` (the supervisor rewrites it when it restarts one)."""
         return int((self.pid_dir / f"{role}.pid").read_text())
-
-
-@pytest.fixture(scope="session")
-def service(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Service]:
-    """`schemashift serve` on a free port, stopped (SIGTERM, as Ctrl-C would) at the end."""
-    port = _free_port()
-    run_dir = tmp_path_factory.mktemp("service")
-    log_path = run_dir / "serve.log"
-    env = os.environ | {
-        "SCHEMASHIFT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "SCHEMASHIFT_DATABASE_URL": database_url,
-        "SCHEMASHIFT_GATEWAY_PORT": str(port),
-        "SCHEMASHIFT_LOG_LEVEL": "INFO",
-        # Short, so that lock conflicts in tests resolve (or fail) in seconds.
-        "SCHEMASHIFT_LOCK_TIMEOUT_MS": "500",
-        "SCHEMASHIFT_APPLY_BACKOFF_S": "0.3",
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "schemashift.gateway.cli", "serve", "--pid-dir", str(run_dir)],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if process.poll() is not None:
-            pytest.fail(f"serve exited at start-up:\n{log_path.read_text()[-4000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"the gateway did not come up:\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.3)
-    service = Service(base, log_path, process, run_dir, env)
-    service.admin_token = create_token(service, "admin")
-    yield service
-    process.terminate()
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def create_token(service: Service, scopes: str, name: str | None = None) -> str:
@@ -130,17 +77,6 @@ def create_token(service: Service, scopes: str, name: str | None = None) -> str:
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
-
-
-@pytest.fixture
-async def api(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the gateway, with an admin token."""
-    async with httpx.AsyncClient(
-        base_url=service.base_url,
-        timeout=30,
-        headers={"Authorization": f"Bearer {service.admin_token}"},
-    ) as client:
-        yield client
 
 
 async def register(api: httpx.AsyncClient, url: str, prefix: str = "db") -> str:

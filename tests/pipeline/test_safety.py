@@ -9,14 +9,14 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.integration.conftest import (
+from tests.support.schema_snapshot import assert_same_schema, snapshot
+from tests.support.service import (
     ALL_HAZARDS,
     create_token,
     registered_pair,
     settled_events,
     wait_for_status,
 )
-from tests.schema_snapshot import assert_same_schema, snapshot
 
 pytestmark = pytest.mark.integration
 

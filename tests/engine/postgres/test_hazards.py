@@ -12,10 +12,9 @@ import pytest
 
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Script, Statement
-from tests.integration.test_engine_objects import ROLE, Pair, migrate
-from tests.integration.test_engine_objects import pair as pair  # the fixture
+from tests.support.engine import ROLE, Pair, migrate
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 REBUILD = Hazard.DEPENDENT_REBUILD
 IRREVERSIBLE = Hazard.IRREVERSIBLE

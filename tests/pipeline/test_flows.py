@@ -26,8 +26,9 @@ from schemashift.schemas.events import (
 )
 from schemashift.schemas.hazards import Hazard
 from tests.conformance.fixtures import ensure_roles
-from tests.conftest import REPO_ROOT, server_names, server_url, with_database
-from tests.integration.conftest import (
+from tests.support.infra import REPO_ROOT, server_names, server_url, with_database
+from tests.support.schema_snapshot import assert_same_schema, snapshot
+from tests.support.service import (
     ALL_HAZARDS,
     TopicReader,
     comparison_event,
@@ -38,7 +39,6 @@ from tests.integration.conftest import (
     wait_for_status,
     wait_until_consumed,
 )
-from tests.schema_snapshot import assert_same_schema, snapshot
 
 pytestmark = pytest.mark.integration
 

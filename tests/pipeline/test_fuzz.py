@@ -7,7 +7,7 @@ token (`--header`), the schema included; the coverage phase also sends some requ
 on purpose (they must answer 401). The run is bounded: a fixed seed, `--max-examples` per
 operation, and the examples, coverage and fuzzing phases. The stateful phase is left out only
 for time (it doubles the run, ~50 s, and the operations it chains are covered one by one here and
-in test_pipeline.py). No operation is excluded: registering connections, requesting comparisons
+in test_flows.py). No operation is excluded: registering connections, requesting comparisons
 (which the pipeline then runs) and replays (published to Kafka) are all fine on this service.
 """
 
@@ -28,8 +28,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.integration.conftest import Service, _free_port
+from tests.support.infra import REPO_ROOT
+from tests.support.service import Service, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -345,7 +345,7 @@ async def gateway_behind_relay(
             "",
         )
     )
-    port = _free_port()
+    port = free_port()
     env = service.env | {
         "SCHEMASHIFT_DATABASE_URL": relayed,
         "SCHEMASHIFT_GATEWAY_PORT": str(port),

@@ -2,7 +2,7 @@
 
 Each case migrates TARGET to SOURCE, asserts convergence (empty re-diff, equal fingerprints),
 and, where it applies, runs the reverse script and asserts the original target is back. The
-databases and helpers are those of :mod:`tests.integration.test_engine_objects`.
+databases and helpers are those of :mod:`tests.support.engine`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from schemashift.consumers.comparator.introspect.postgres import (
 from schemashift.consumers.generator.render import generate
 from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.hazards import Hazard
-from tests.conftest import every_server
-from tests.integration.test_engine_objects import (
+from tests.support.engine import (
     ROLE,
     Pair,
     apply,
@@ -26,11 +25,16 @@ from tests.integration.test_engine_objects import (
     has_icu,
     migrate,
 )
-from tests.integration.test_engine_objects import pair as pair  # the fixture
+from tests.support.object_cases import CASES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 # Every PostgreSQL version under test (tests/conftest.py).
-database_url = every_server
+
+
+@pytest.fixture(scope="module")
+def database_url(every_server: str) -> str:
+    return every_server
+
 
 _LONG_ARGS = "first_argument_name integer, second_argument_name text, third_one boolean"
 
@@ -259,8 +263,6 @@ async def test_not_valid_constraints_keep_their_state(pair: Pair) -> None:
 async def test_introspected_catalog_validates(pair: Pair) -> None:
     """The introspector builds its models without validation (for speed): what it builds must
     be exactly what validation would give."""
-    from tests.integration.test_engine_objects import CASES
-
     sql = "".join(
         f"create schema s{i}; set search_path = s{i}, public; {source}"
         for i, (source, _) in enumerate(CASES.values())

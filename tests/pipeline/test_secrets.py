@@ -36,9 +36,9 @@ from cryptography.fernet import Fernet
 from schemashift.consumers.comparator.introspect import introspect
 from schemashift.consumers.comparator.introspect.postgres import introspect_connection
 from schemashift.schemas.events import ALL_TOPICS, TOPIC_PREFIX
-from tests.conftest import ENV_FILE, REPO_ROOT, _infra_env, with_database
-from tests.integration.conftest import ALL_HAZARDS, Service, settled_events, wait_for_status
-from tests.schema_snapshot import assert_same_schema, snapshot
+from tests.support.infra import ENV_FILE, REPO_ROOT, infra_env, with_database
+from tests.support.schema_snapshot import assert_same_schema, snapshot
+from tests.support.service import ALL_HAZARDS, Service, settled_events, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -280,7 +280,7 @@ async def metadata_rows_with(database_url: str, needles: list[str]) -> dict[str,
 
 
 def _secret_key() -> bytes | None:
-    env = _infra_env() | {k: v for k, v in os.environ.items() if k.startswith("SCHEMASHIFT_")}
+    env = infra_env() | {k: v for k, v in os.environ.items() if k.startswith("SCHEMASHIFT_")}
     if env.get("SCHEMASHIFT_SECRET_KEY"):
         return env["SCHEMASHIFT_SECRET_KEY"].encode()
     path = Path(env.get("SCHEMASHIFT_SECRET_KEY_FILE") or REPO_ROOT / ".schemashift/secret.key")
@@ -557,7 +557,7 @@ def _mode(path: Path) -> int:
 
 
 def test_key_and_env_files_are_private() -> None:
-    env = _infra_env()
+    env = infra_env()
     if ENV_FILE.exists():
         # It holds the metadata database's URL with its password.
         assert _mode(ENV_FILE) == 0o600, oct(_mode(ENV_FILE))
