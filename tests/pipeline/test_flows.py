@@ -31,8 +31,10 @@ from tests.support.schema_snapshot import assert_same_schema, snapshot
 from tests.support.service import (
     ALL_HAZARDS,
     TopicReader,
+    assert_causal_order,
     comparison_event,
     create_token,
+    live_events,
     register,
     registered_pair,
     settled_events,
@@ -481,28 +483,13 @@ async def test_live_events_stream_until_the_end(api, new_database):
     _, _, source, target = await _pair(new_database, api)
     migration_id = await _request(api, source, target, mode="plan")
     await wait_for_status(api, migration_id, {"awaiting_approval"})
-    kinds: list[str] = []
-
-    async def listen() -> None:
-        async with api.stream(
-            "GET",
-            f"/api/v1/migrations/{migration_id}/events",
-            headers={"Accept": "text/event-stream"},
-        ) as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    kinds.append(line[7:])
-                    if kinds[-1] == "end":
-                        return
-
-    listener = asyncio.create_task(listen())
+    listener = asyncio.create_task(live_events(api, migration_id))
     await asyncio.sleep(0.3)
     await api.post(f"/api/v1/migrations/{migration_id}/approve", json={})
-    await asyncio.wait_for(listener, 60)
+    kinds = [e["type"] for e in await listener]
     assert kinds[0] == "comparison.requested"
-    assert "migration.approved" in kinds and kinds[-1] == "end"
-    assert "migration.applied" in kinds
+    assert "migration.approved" in kinds and kinds[-1] == "migration.applied"
+    assert_causal_order(await listener)
 
 
 async def test_rebuild_reproduces_the_migrations_table(api, new_database, database_url):

@@ -194,9 +194,11 @@ def assert_causal_order(events: list[dict[str, Any]]) -> None:
     assert all(i > last_progress for i, k in enumerate(kinds) if k in OUTCOMES), kinds
 
 
-async def live_events(api: httpx.AsyncClient, migration_id: str, timeout: float = 60) -> list[str]:
-    """The event ids that the SSE stream of ``migration_id`` sends until its ``end``."""
-    ids: list[str] = []
+async def live_events(
+    api: httpx.AsyncClient, migration_id: str, timeout: float = 60
+) -> list[dict[str, Any]]:
+    """The events that the SSE stream of ``migration_id`` sends until its ``end`` event."""
+    events: list[dict[str, Any]] = []
 
     async def listen() -> None:
         async with api.stream(
@@ -205,17 +207,15 @@ async def live_events(api: httpx.AsyncClient, migration_id: str, timeout: float 
             headers={"Accept": "text/event-stream"},
         ) as response:
             assert response.status_code == 200, await response.aread()
-            event = ""
+            assert response.headers["content-type"].startswith("text/event-stream")
             async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                    if event == "end":
-                        return
-                elif line.startswith("data: "):
-                    ids.append(json.loads(line[6:])["event_id"])
+                if line == "event: end":
+                    return
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
 
     await asyncio.wait_for(listen(), timeout)
-    return ids
+    return events
 
 
 async def wait_until_consumed(
