@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from schemashift.consumers.common.drivers import drivers
+from schemashift.consumers.common.kafka import LOST_PRODUCER_ERRORS, exit_for_a_new_producer
 from schemashift.consumers.common.redact import redact_text
 from schemashift.consumers.common.settings import get_settings
 from schemashift.schemas.events import DEAD_LETTER_TOPIC, DeadLetter
@@ -128,10 +129,13 @@ def dead_letter_middleware(broker: KafkaBroker, consumer: str) -> type[BaseMiddl
                 record.offset,
                 reason,
             )
-            await publisher.publish(
-                letter.model_dump_json().encode(),
-                key=record.key,
-                headers={"schemashift_reason": reason[:200], "schemashift_consumer": consumer},
-            )
+            try:
+                await publisher.publish(
+                    letter.model_dump_json().encode(),
+                    key=record.key,
+                    headers={"schemashift_reason": reason[:200], "schemashift_consumer": consumer},
+                )
+            except LOST_PRODUCER_ERRORS as exc:
+                exit_for_a_new_producer(exc)  # the message stays uncommitted: it comes back
 
     return DeadLetterMiddleware

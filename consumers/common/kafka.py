@@ -9,16 +9,20 @@ its partition (:mod:`schemashift.consumers.common.deadletter`).
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
+from aiokafka.errors import OutOfOrderSequenceNumber, ProducerFenced
 from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import Event
+
+log = logging.getLogger("schemashift.kafka")
 
 
 def broker_security(settings: Settings) -> BaseSecurity | None:
@@ -94,14 +98,44 @@ def subscriber_options(role: str, settings: Settings | None = None) -> dict[str,
     }
 
 
+# After these, aiokafka's idempotent producer never delivers to the partition again: it keeps a
+# producer id and sequence that the broker no longer accepts (seen when a broker restart failed
+# a batch in flight: every later batch is "out of order"). Only a new producer recovers.
+LOST_PRODUCER_ERRORS: tuple[type[Exception], ...] = (OutOfOrderSequenceNumber, ProducerFenced)
+# EX_TEMPFAIL: the process ends so that its supervisor starts it again with a new producer.
+EXIT_PRODUCER_LOST = 75
+
+
 async def publish_event(broker: KafkaBroker, event: Event) -> None:
-    """Publish ``event`` on its topic, keyed by its target, with CloudEvents headers."""
-    await broker.publish(
-        event.model_dump_json().encode(),
-        topic=event.topic,
-        key=event.key,
-        headers=event.cloudevents_headers(),
+    """Publish ``event`` on its topic, keyed by its target, with CloudEvents headers.
+
+    If the producer can no longer deliver (:data:`LOST_PRODUCER_ERRORS`), the process exits
+    at once, before the message in hand is committed or dead-lettered: restarted, it gets the
+    message again and publishes with a new producer, as after a crash.
+    """
+    try:
+        await broker.publish(
+            event.model_dump_json().encode(),
+            topic=event.topic,
+            key=event.key,
+            headers=event.cloudevents_headers(),
+        )
+    except LOST_PRODUCER_ERRORS as exc:
+        exit_for_a_new_producer(exc)
+
+
+def exit_for_a_new_producer(exc: BaseException) -> NoReturn:
+    """End the process now (no commit, no cleanup), saying why, so that it restarts."""
+    log.critical(
+        "the Kafka producer can no longer deliver (%s: %s); exiting with %d so that the "
+        "process restarts with a new one; the message in hand is delivered again",
+        type(exc).__name__,
+        exc,
+        EXIT_PRODUCER_LOST,
     )
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_PRODUCER_LOST)
 
 
 async def publish_events(broker: KafkaBroker, events: Iterable[Event]) -> None:
