@@ -23,6 +23,9 @@ pytestmark = pytest.mark.integration
 TARGET = "CREATE TABLE t (id integer PRIMARY KEY, a text); CREATE TABLE old (id integer);"
 SOURCE = "CREATE TABLE t (id integer PRIMARY KEY, a text, b integer); CREATE INDEX t_a ON t (a);"
 SAFE = "CREATE TABLE t (id integer PRIMARY KEY, a text); CREATE TABLE old (id integer, c text);"
+# What SOURCE's migration risks: an index build, and dropping table "old" loses its rows for
+# good (the reverse script recreates it empty); its rollback drops column b and the index.
+DROP_AND_INDEX = ["index_build", "data_loss", "irreversible"]
 
 
 async def _setup(api, new_database, source_sql=SOURCE, target_sql=TARGET):
@@ -66,7 +69,7 @@ async def test_hazard_not_allowed_waits_for_approval(api, service, new_database)
 
 async def test_allowed_hazards_apply_at_once(api, new_database):
     source_url, target_url, source, target = await _setup(api, new_database)
-    migration_id = await _request(api, source, target, allow=["index_build", "data_loss"])
+    migration_id = await _request(api, source, target, allow=DROP_AND_INDEX)
     migration = await wait_for_status(api, migration_id, {"applied", "failed", "awaiting_approval"})
     assert migration["status"] == "applied", migration
     await assert_same_schema(source_url, target_url)
@@ -75,7 +78,7 @@ async def test_allowed_hazards_apply_at_once(api, new_database):
 async def test_rejected_plan_ends_and_the_next_request_runs(api, service, new_database):
     source_url, target_url, source, target = await _setup(api, new_database)
     first = await _request(api, source, target, mode="plan")
-    second = await _request(api, source, target, allow=["index_build", "data_loss"])
+    second = await _request(api, source, target, allow=DROP_AND_INDEX)
     await wait_for_status(api, first, {"awaiting_approval"})
     # One migration of a target in flight at a time: the second waits in the queue.
     await asyncio.sleep(0.5)
@@ -99,7 +102,7 @@ async def test_rejected_plan_ends_and_the_next_request_runs(api, service, new_da
 async def test_requests_on_one_target_run_in_order_without_going_stale(api, new_database):
     source_url, target_url, source, target = await _setup(api, new_database)
     ids = [
-        await _request(api, source, target, allow=["index_build", "data_loss"]) for _ in range(3)
+        await _request(api, source, target, allow=DROP_AND_INDEX) for _ in range(3)
     ]
     results = [await wait_for_status(api, i, {"applied", "failed"}) for i in ids]
     assert [r["status"] for r in results] == ["applied"] * 3, [r["error"] for r in results]
@@ -136,13 +139,13 @@ async def test_stale_plan_is_refused(api, new_database):
 async def test_rollback_restores_the_previous_schema(api, new_database):
     source_url, target_url, source, target = await _setup(api, new_database, SOURCE, SAFE)
     original = await snapshot(target_url)
-    migration_id = await _request(api, source, target, allow=["index_build", "data_loss"])
+    migration_id = await _request(api, source, target, allow=DROP_AND_INDEX)
     assert (await wait_for_status(api, migration_id, {"applied", "failed"}))["status"] == "applied"
     await assert_same_schema(source_url, target_url)
 
     response = await api.post(
         f"/api/v1/migrations/{migration_id}/rollback",
-        json={"mode": "apply", "allow_hazards": ["data_loss", "index_build"]},
+        json={"mode": "apply", "allow_hazards": DROP_AND_INDEX},
     )
     assert response.status_code == 202, response.text
     rollback_id = response.json()["migration_id"]
@@ -156,7 +159,7 @@ async def test_rollback_restores_the_previous_schema(api, new_database):
 
 async def test_rollback_refuses_a_target_changed_since(api, new_database):
     _, target_url, source, target = await _setup(api, new_database, SOURCE, SAFE)
-    migration_id = await _request(api, source, target, allow=["index_build", "data_loss"])
+    migration_id = await _request(api, source, target, allow=DROP_AND_INDEX)
     await wait_for_status(api, migration_id, {"applied"})
     conn = await asyncpg.connect(target_url)
     try:
@@ -178,7 +181,7 @@ async def test_lock_conflict_is_retried_until_it_clears(api, new_database):
         tx = blocker.transaction()
         await tx.start()
         await blocker.execute("LOCK TABLE t IN ACCESS SHARE MODE")
-        migration_id = await _request(api, source, target, allow=["index_build", "data_loss"])
+        migration_id = await _request(api, source, target, allow=DROP_AND_INDEX)
         await asyncio.sleep(1.0)
         await tx.rollback()
     finally:
@@ -196,7 +199,7 @@ async def test_lasting_lock_conflict_fails_cleanly_after_bounded_retries(api, ne
         await tx.start()
         await blocker.execute("LOCK TABLE t IN ACCESS SHARE MODE")
         before = await snapshot(target_url)
-        migration_id = await _request(api, source, target, allow=["index_build", "data_loss"])
+        migration_id = await _request(api, source, target, allow=DROP_AND_INDEX)
         migration = await wait_for_status(api, migration_id, {"applied", "failed"}, timeout=60)
         await tx.rollback()
     finally:
