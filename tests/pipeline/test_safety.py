@@ -101,9 +101,7 @@ async def test_rejected_plan_ends_and_the_next_request_runs(api, service, new_da
 
 async def test_requests_on_one_target_run_in_order_without_going_stale(api, new_database):
     source_url, target_url, source, target = await _setup(api, new_database)
-    ids = [
-        await _request(api, source, target, allow=DROP_AND_INDEX) for _ in range(3)
-    ]
+    ids = [await _request(api, source, target, allow=DROP_AND_INDEX) for _ in range(3)]
     results = [await wait_for_status(api, i, {"applied", "failed"}) for i in ids]
     assert [r["status"] for r in results] == ["applied"] * 3, [r["error"] for r in results]
     # The first did the work; the others were compared after it and found nothing to do.
