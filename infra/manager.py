@@ -42,7 +42,7 @@ from pathlib import Path
 
 from schemashift.infra import envfile, pgversions
 from schemashift.infra.components.interface import Component, InfraError, State, Status
-from schemashift.infra.components.kafka import KAFKA_ENV, KafkaBroker, default_topics
+from schemashift.infra.components.kafka import KAFKA_ENV, KafkaBroker
 from schemashift.infra.components.postgres import (
     DATABASE_ENV,
     PostgresCluster,
@@ -51,6 +51,7 @@ from schemashift.infra.components.postgres import (
 )
 from schemashift.infra.console import report
 from schemashift.infra.state import STATE_ENV, StateDir, default_state_dir
+from schemashift.schemas.events import ALL_TOPICS
 
 __all__ = [
     "DATABASE_ENV",
@@ -148,7 +149,7 @@ def up(
     be started or does not answer.
     """
     state = StateDir.open(state_dir)
-    wanted_topics = tuple(topics) if topics is not None else (default_topics() if kafka else ())
+    wanted_topics = tuple(topics) if topics is not None else (ALL_TOPICS if kafka else ())
     # Validated before anything starts: a typo must not leave half the infrastructure up.
     versions = _versions(postgres_versions) if postgres else ()
     with state.locked():

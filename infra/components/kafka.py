@@ -24,19 +24,9 @@ from schemashift.infra.components.interface import (
 )
 from schemashift.infra.console import progress, report
 from schemashift.infra.state import StateDir
+from schemashift.schemas.events import ALL_TOPICS
 
 KAFKA_ENV = "SCHEMASHIFT_KAFKA_BOOTSTRAP"
-
-
-def default_topics() -> tuple[str, ...]:
-    """The topics schemashift's roles use (``schemas.events.ALL_TOPICS``)."""
-    try:
-        from schemashift.schemas.events import ALL_TOPICS
-    except ImportError as exc:
-        raise InfraError(
-            f"cannot import schemas.events.ALL_TOPICS for topic creation: {exc}"
-        ) from exc
-    return tuple(ALL_TOPICS)
 
 
 def external_bootstrap(port: int) -> str | None:
@@ -58,14 +48,14 @@ class KafkaBroker(Component):
     name = "kafka"
 
     def __init__(self, topics: Sequence[str] | None = None) -> None:
-        """``topics``: what ``up`` ensures exists; None means :func:`default_topics`."""
+        """``topics``: what ``up`` ensures exists; None means every topic (``ALL_TOPICS``)."""
         self.topics = tuple(topics) if topics is not None else None
 
     # ----------------------------------------------------------------------- up
 
     def up(self, state: StateDir) -> Status:
         """Reuse, adopt or start the broker (or check the external one); ensure the topics."""
-        topics = self.topics if self.topics is not None else default_topics()
+        topics = self.topics if self.topics is not None else ALL_TOPICS
         port = kafka_mod.client_port()
         external = external_bootstrap(port)
         if external:
@@ -202,16 +192,9 @@ class KafkaBroker(Component):
         port = kafka_mod.client_port()
         paths = kafka_mod.KafkaPaths.for_state(state.root)
         record = state.read_record(self.name)
-        try:
-            expected: tuple[str, ...] | None = (
-                self.topics if self.topics is not None else default_topics()
-            )
-        except InfraError:
-            expected = None
+        expected = self.topics if self.topics is not None else ALL_TOPICS
 
         def describe(found: list[str]) -> str:
-            if expected is None:
-                return f"{len(found)} topics"
             return f"{len(set(expected) & set(found))}/{len(expected)} schemashift topics"
 
         if record and kafka_mod.is_our_broker(record["pid"], paths):

@@ -4,88 +4,16 @@ from __future__ import annotations
 
 import random
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from schemashift.consumers.tracker.causal import LiveOrder, causal_order
-from schemashift.schemas.events import (
-    ComparisonRequested,
-    DiffComputed,
-    DiffSummary,
-    Event,
-    EventType,
-    MigrationApplied,
-    MigrationApproved,
-    MigrationProgress,
-    Mode,
-    ScriptGenerated,
-)
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
+from schemashift.schemas.events import Mode
+from tests.support.flows import T0, migration_flow
 
 
-def _flow(statements: int = 3) -> list[Event]:
-    """One plan-mode migration as the pipeline publishes it, in the order it happened."""
-    request = Event(
-        type=EventType.COMPARISON_REQUESTED,
-        migration_id=uuid.uuid4(),
-        target="t",
-        occurred_at=T0,
-        payload=ComparisonRequested(source="s", target="t"),
-    )
-
-    def after(cause: Event, payload, seconds: float, instance: str = "") -> Event:
-        event = cause.follow(payload, producer="test", instance=instance)
-        return event.model_copy(update={"occurred_at": T0 + timedelta(seconds=seconds)})
-
-    diff = after(
-        request,
-        DiffComputed(
-            source="s",
-            target="t",
-            mode=Mode.PLAN,
-            dialect="postgresql",
-            operations=[],
-            summary=DiffSummary(),
-            source_fingerprint="a",
-            target_fingerprint="b",
-        ),
-        1,
-    )
-    script = after(
-        diff,
-        ScriptGenerated(
-            target="t",
-            mode=Mode.PLAN,
-            dialect="postgresql",
-            statements=[],
-            reverse_statements=[],
-            checksum="c",
-            target_fingerprint="b",
-        ),
-        2,
-    )
-    approval = Event(
-        type=EventType.MIGRATION_APPROVED,
-        migration_id=request.migration_id,
-        target="t",
-        occurred_at=T0 + timedelta(seconds=3),
-        payload=MigrationApproved(approved_by="dba"),
-    )
-    progress = [
-        after(
-            script,
-            MigrationProgress(index=i, total=statements, sql="SELECT 1", duration_ms=1),
-            4 + i,
-            str(i),
-        )
-        for i in range(statements)
-    ]
-    applied = after(
-        script,
-        MigrationApplied(statements_applied=statements, duration_ms=9, checksum="c"),
-        4 + statements,
-    )
-    return [request, diff, script, approval, *progress, applied]
+def _flow(statements: int = 3):
+    """A plan-mode migration: its approval comes from the gateway, caused by no event."""
+    return migration_flow(Mode.PLAN, statements)
 
 
 def _ids(stored) -> list[uuid.UUID]:
