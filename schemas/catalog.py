@@ -151,7 +151,9 @@ class Column(CatalogModel):
 # --- constraints ---------------------------------------------------------------------------
 
 
-class _Constraint(CatalogModel):
+class TableConstraint(CatalogModel):
+    """What every constraint of a table has; the subclasses are its kinds."""
+
     name: str
     definition: str = Field(
         description="pg_get_constraintdef() text without NOT VALID; the comparison basis."
@@ -166,25 +168,25 @@ class _Constraint(CatalogModel):
     )
 
 
-class PrimaryKey(_Constraint):
+class PrimaryKey(TableConstraint):
     kind: Literal["primary_key"] = "primary_key"
 
 
-class UniqueConstraint(_Constraint):
+class UniqueConstraint(TableConstraint):
     kind: Literal["unique"] = "unique"
 
 
-class CheckConstraint(_Constraint):
+class CheckConstraint(TableConstraint):
     kind: Literal["check"] = "check"
     expression: str = ""
     no_inherit: bool = False
 
 
-class ExclusionConstraint(_Constraint):
+class ExclusionConstraint(TableConstraint):
     kind: Literal["exclude"] = "exclude"
 
 
-class ForeignKey(_Constraint):
+class ForeignKey(TableConstraint):
     kind: Literal["foreign_key"] = "foreign_key"
     ref_schema: str
     ref_table: str
@@ -270,6 +272,17 @@ class Table(CatalogModel):
         if self.partition_of:
             found.insert(0, tuple(self.partition_of))
         return found
+
+
+class InheritanceLink(CatalogModel):
+    """A table's link to one parent: a partition's (with its bound) or an INHERITS child's.
+
+    The object of INHERITANCE operations (CREATE attaches, DROP detaches); the catalog keeps
+    these facts on :class:`Table` (``partition_of``, ``partition_bound``, ``inherits``).
+    """
+
+    parent: list[str] = Field(description="[schema, table] of the parent.")
+    bound: str | None = Field(default=None, description="A partition's bound; None: INHERITS.")
 
 
 class OwnedBy(CatalogModel):
@@ -571,6 +584,12 @@ class Comment(CatalogModel):
     @property
     def key(self) -> Key:
         return (self.object_type, *self.target)
+
+
+class Schema(CatalogModel):
+    """A schema (namespace); the object of SCHEMA operations."""
+
+    name: str
 
 
 # --- the whole database --------------------------------------------------------------------

@@ -1,18 +1,55 @@
 """Diff operations and generated statements, as data that travels in events.
 
 An :class:`Operation` is one change to one object, Alembic-style: it keeps both the object it
-replaces (``old``) and the one it installs (``new``), as catalog-model dicts, so that its inverse
-is mechanical (:meth:`Operation.reverse`). The generator orders operations and renders them into
-:class:`Statement` objects for one dialect.
+replaces (``old``) and the one it installs (``new``), each the catalog model of its
+``object_type`` (:data:`MODELS`), so that its inverse is mechanical (:meth:`Operation.reverse`).
+What the comparator knew about a side that its object does not hold (the columns an enum swap
+converts, the relations a function body reads, ...) travels beside it as :class:`Hints`. The
+generator orders operations and renders them into :class:`Statement` objects for one dialect.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
+from schemashift.schemas.catalog import (
+    CatalogModel,
+    CheckConstraint,
+    Collation,
+    Column,
+    Comment,
+    CompositeType,
+    Domain,
+    EnumType,
+    ExclusionConstraint,
+    Extension,
+    ForeignKey,
+    Function,
+    Index,
+    InheritanceLink,
+    Policy,
+    PrimaryKey,
+    Privilege,
+    RangeType,
+    Schema,
+    Sequence,
+    Statistics,
+    Table,
+    Trigger,
+    UniqueConstraint,
+    View,
+)
 from schemashift.schemas.hazards import Hazard
 
 
@@ -23,9 +60,9 @@ class OpKind(StrEnum):
 
 
 class ObjectType(StrEnum):
-    """What an operation changes; ``old``/``new`` hold the matching catalog model as a dict."""
+    """What an operation changes; ``old``/``new`` hold the catalog model :data:`MODELS` names."""
 
-    SCHEMA = "schema"  # old/new: {"name": ...}
+    SCHEMA = "schema"
     EXTENSION = "extension"
     COLLATION = "collation"
     ENUM = "enum"
@@ -49,6 +86,157 @@ class ObjectType(StrEnum):
     COMMENT = "comment"
 
 
+KeyConstraint = Annotated[
+    PrimaryKey | UniqueConstraint | CheckConstraint | ExclusionConstraint,
+    Field(discriminator="kind"),
+]
+
+MODELS: dict[ObjectType, Any] = {
+    ObjectType.SCHEMA: Schema,
+    ObjectType.EXTENSION: Extension,
+    ObjectType.COLLATION: Collation,
+    ObjectType.ENUM: EnumType,
+    ObjectType.DOMAIN: Domain,
+    ObjectType.COMPOSITE_TYPE: CompositeType,
+    ObjectType.RANGE_TYPE: RangeType,
+    ObjectType.FUNCTION: Function,
+    ObjectType.SEQUENCE: Sequence,
+    # CREATE/DROP: the table as CREATE TABLE makes it (foreign keys are operations of their own,
+    # inherited columns the parent's). ALTER: the table without its columns, constraints and
+    # indexes, which have operations of their own; old and new differ in what it changes.
+    ObjectType.TABLE: Table,
+    ObjectType.INHERITANCE: InheritanceLink,
+    ObjectType.COLUMN: Column,
+    ObjectType.CONSTRAINT: KeyConstraint,
+    ObjectType.FOREIGN_KEY: ForeignKey,
+    ObjectType.INDEX: Index,
+    ObjectType.VIEW: View,
+    ObjectType.MATERIALIZED_VIEW: View,
+    ObjectType.TRIGGER: Trigger,
+    ObjectType.POLICY: Policy,
+    ObjectType.STATISTICS: Statistics,
+    ObjectType.PRIVILEGE: Privilege,
+    ObjectType.COMMENT: Comment,
+}
+"""The catalog model of each object type: what ``Operation.old`` and ``.new`` hold."""
+
+_ADAPTERS = {t: TypeAdapter(m) for t, m in MODELS.items()}
+_KEY_CONSTRAINTS = (PrimaryKey, UniqueConstraint, CheckConstraint, ExclusionConstraint)
+_CLASSES: dict[ObjectType, tuple[type, ...]] = {
+    t: _KEY_CONSTRAINTS if t is ObjectType.CONSTRAINT else (m,) for t, m in MODELS.items()
+}
+
+CatalogObject = (
+    Schema
+    | Extension
+    | Collation
+    | EnumType
+    | Domain
+    | CompositeType
+    | RangeType
+    | Function
+    | Sequence
+    | Table
+    | InheritanceLink
+    | Column
+    | PrimaryKey
+    | UniqueConstraint
+    | CheckConstraint
+    | ExclusionConstraint
+    | ForeignKey
+    | Index
+    | View
+    | Trigger
+    | Policy
+    | Statistics
+    | Privilege
+    | Comment
+)
+
+
+def _model_as_is(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # Objects arrive as models (from the comparators, or made from dicts by the operation's
+    # validator): checking one against each member of the union costs more than the rest of
+    # building an operation.
+    return value if isinstance(value, CatalogModel) else handler(value)
+
+
+Side = Annotated[CatalogObject | None, WrapValidator(_model_as_is)]
+
+M = TypeVar("M", bound=CatalogModel)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TypeUser(_Frozen):
+    """A column whose type an enum swap converts (through text)."""
+
+    schema_name: str
+    table: str
+    column: str
+    type: str = Field(description="The column's type as format_type() names it.")
+    default: str | None = Field(default=None, description="Dropped before, set after.")
+
+
+class SwappedDomain(_Frozen):
+    """A domain over a swapped enum: dropped and created again over the new type."""
+
+    domain: Domain
+    comment: str | None = Field(default=None, description="Set again on the new domain.")
+    used_by: list[TypeUser] = Field(default_factory=list)
+
+
+class Hints(_Frozen):
+    """What the comparator knew about one side of an operation that its object does not hold:
+    facts of the surrounding schema that decide the order or the SQL. Each field names the
+    object types it is set on; the others keep the default."""
+
+    references: list[list[str]] = Field(
+        default_factory=list,
+        description="function: [schema, relation] of the tables and views its body or "
+        "signature names, which must exist first (it is created with the views).",
+    )
+    swapped_types: list[list[str]] = Field(
+        default_factory=list,
+        description="function: [schema, type] of the types its signature uses that an enum "
+        "swap replaces (it is dropped before the swap and created after it).",
+    )
+    partitioned: bool = Field(
+        default=False,
+        description="index: its table is partitioned, so it cannot be built CONCURRENTLY.",
+    )
+    on_view: bool = Field(
+        default=False,
+        description="index: of a materialized view (created after the view).",
+    )
+    parent_checks: list[str] | None = Field(
+        default=None,
+        description="inheritance: the parent's inheritable CHECK constraints, which the table "
+        "must have before it is attached; None when the parent is not in the catalog.",
+    )
+    used_by: list[TypeUser] = Field(
+        default_factory=list,
+        description="enum: the columns of the type (or an array of it) that a swap converts.",
+    )
+    domains: list[SwappedDomain] = Field(
+        default_factory=list, description="enum: the domains over it, swapped with it."
+    )
+    fresh: bool = Field(
+        default=False,
+        description="privilege: on an object the migration creates or recreates (granted "
+        "after it exists).",
+    )
+    revoke: bool = Field(
+        default=False,
+        description="privilege (ALTER): revoked again after its object is recreated, instead "
+        "of granted again.",
+    )
+
+
+NO_HINTS = Hints()
+
 _INVERSE_KIND = {OpKind.CREATE: OpKind.DROP, OpKind.DROP: OpKind.CREATE, OpKind.ALTER: OpKind.ALTER}
 
 Direction = Literal["both", "forward", "reverse"]
@@ -69,8 +257,12 @@ class Operation(BaseModel):
     schema_name: str | None = None
     name: str
     table: str | None = Field(default=None, description="Owning table of columns/constraints.")
-    old: dict[str, Any] | None = None
-    new: dict[str, Any] | None = None
+    old: Side = Field(
+        default=None, description="The object as the target has it (the model of object_type)."
+    )
+    new: Side = Field(default=None, description="The object as the migration leaves it.")
+    old_hints: Hints | None = Field(default=None, description="Hints about the old side.")
+    new_hints: Hints | None = Field(default=None, description="Hints about the new side.")
     reason: str | None = Field(
         default=None, description="Why an unchanged object is touched (e.g. rebuilt for a type)."
     )
@@ -87,6 +279,32 @@ class Operation(BaseModel):
         "by the migration itself (such an operation, reversed).",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _objects_of_their_type(cls, data: Any) -> Any:
+        # A dict side (an event read back, a test) becomes the model of the object type, which
+        # a plain union of the models could not choose.
+        if not isinstance(data, dict) or "object_type" not in data:
+            return data
+        sides = [s for s in ("old", "new") if isinstance(data.get(s), dict)]
+        if not sides:
+            return data
+        object_type = ObjectType(data["object_type"])
+        data = _from_untyped_sides(object_type, data, sides)
+        adapter = _ADAPTERS[object_type]
+        return {**data, **{s: adapter.validate_python(data[s]) for s in sides}}
+
+    @model_validator(mode="after")
+    def _sides_match_the_object_type(self) -> Operation:
+        wanted = _CLASSES[self.object_type]
+        for side in (self.old, self.new):
+            if side is not None and not isinstance(side, wanted):
+                raise ValueError(
+                    f"a {self.object_type.value} operation holds {type(side).__name__}, "
+                    f"not {' or '.join(c.__name__ for c in wanted)}"
+                )
+        return self
+
     def reverse(self) -> Operation:
         """The operation that undoes this one."""
         return self.model_copy(
@@ -94,6 +312,8 @@ class Operation(BaseModel):
                 "kind": _INVERSE_KIND[self.kind],
                 "old": self.new,
                 "new": self.old,
+                "old_hints": self.new_hints,
+                "new_hints": self.old_hints,
                 "direction": _INVERSE_DIRECTION[self.direction],
             }
         )
@@ -115,11 +335,71 @@ class Operation(BaseModel):
         return ".".join(parts)
 
     @property
-    def obj(self) -> dict[str, Any]:
+    def obj(self) -> CatalogObject:
         """The object as it exists after (or, for drops, before) the operation."""
         value = self.new if self.new is not None else self.old
         assert value is not None, "an operation needs old or new"
         return value
+
+    @property
+    def hints(self) -> Hints:
+        """The hints of :attr:`obj`'s side."""
+        hints = self.new_hints if self.new is not None else self.old_hints
+        return hints or NO_HINTS
+
+    def obj_as(self, model: type[M]) -> M:
+        """:attr:`obj`, checked to be a ``model`` (for the type checker and for safety)."""
+        return _checked(self, self.obj, model)
+
+    def old_as(self, model: type[M]) -> M:
+        """``old``, checked to be a ``model``."""
+        return _checked(self, self.old, model)
+
+    def new_as(self, model: type[M]) -> M:
+        """``new``, checked to be a ``model``."""
+        return _checked(self, self.new, model)
+
+
+# Events stored before operations were typed kept the hints inside the objects, under these
+# keys, and an ALTER of a table held only the flags it changed.
+_UNTYPED_HINTS = {
+    "references": "references",
+    "swapped_types": "swapped_types",
+    "partitioned": "partitioned",
+    "on_view": "on_view",
+    "checks": "parent_checks",
+    "used_by": "used_by",
+    "domains": "domains",
+    "fresh": "fresh",
+    "revoke": "revoke",
+}
+
+
+def _from_untyped_sides(
+    object_type: ObjectType, data: dict[str, Any], sides: list[str]
+) -> dict[str, Any]:
+    """``data`` with its sides in the shape of the catalog models, when an event of the log
+    has them in the earlier untyped shape (their replay and rollback must keep working)."""
+    data = dict(data)
+    for side in sides:
+        obj: dict[str, Any] = data[side]
+        if object_type is ObjectType.TABLE and "name" not in obj:
+            obj = {"schema_name": data.get("schema_name"), "name": data.get("name"), **obj}
+        found = obj.keys() & _UNTYPED_HINTS.keys()
+        if object_type in (ObjectType.TABLE, ObjectType.COLUMN) or not found:
+            data[side] = obj
+            continue
+        hints = {_UNTYPED_HINTS[k]: obj[k] for k in found}
+        data[side] = {k: v for k, v in obj.items() if k not in found}
+        data[f"{side}_hints"] = {**(data.get(f"{side}_hints") or {}), **hints}
+    return data
+
+
+def _checked(op: Operation, value: object, model: type[M]) -> M:
+    if not isinstance(value, model):
+        held = type(value).__name__
+        raise TypeError(f"{op.label} {op.qualified_name} holds {held}, not {model.__name__}")
+    return value
 
 
 class Statement(BaseModel):

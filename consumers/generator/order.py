@@ -22,6 +22,7 @@ from collections.abc import Callable, Hashable
 from enum import IntEnum, auto
 from typing import Protocol
 
+from schemashift.schemas.catalog import Function, Sequence, Table, View
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 
@@ -145,11 +146,11 @@ def _phase(op: Operation, rules: OrderRules) -> Phase:
         return own
     match op.object_type:
         case ObjectType.SEQUENCE if op.kind is OpKind.ALTER:
-            new_owner = (op.new or {}).get("owned_by")
-            gains_owner = new_owner is not None and new_owner != (op.old or {}).get("owned_by")
+            new_owner = op.new_as(Sequence).owned_by
+            gains_owner = new_owner is not None and new_owner != op.old_as(Sequence).owned_by
             return Phase.OWN_SEQUENCE if gains_owner else Phase.ALTER_SEQUENCE
         case ObjectType.FUNCTION:
-            late = op.reason or op.obj.get("references") or op.obj.get("swapped_types")
+            late = op.reason or op.hints.references or op.hints.swapped_types
             if op.kind is OpKind.DROP:
                 if op.reason:
                     return Phase.DROP_REBUILT_FUNCTION
@@ -160,9 +161,9 @@ def _phase(op: Operation, rules: OrderRules) -> Phase:
         case ObjectType.COLLATION if op.kind is OpKind.DROP and op.reason:
             return Phase.CREATE_COLLATION  # recreated: dropped right before it is created
         case ObjectType.PRIVILEGE:
-            fresh = op.obj.get("fresh")
+            fresh = op.hints.fresh
             return Phase.REVOKE if op.kind is OpKind.DROP and not fresh else Phase.GRANT
-        case ObjectType.INDEX if op.kind is OpKind.CREATE and op.obj.get("on_view"):
+        case ObjectType.INDEX if op.kind is OpKind.CREATE and op.hints.on_view:
             return Phase.CREATE_VIEW_INDEX
     if op.kind is OpKind.ALTER:
         return _ALTER[op.object_type]
@@ -207,31 +208,33 @@ Node = Hashable
 
 def _view_deps(op: Operation) -> tuple[Node, list[Node]]:
     """A view (or a function created with the views) and what it needs first."""
-    obj = op.obj
     if op.object_type is ObjectType.FUNCTION:
-        node: Node = ("fn", op.schema_name, obj["name"], obj["identity_args"])
-        return node, [("rel", r[0], r[1]) for r in obj.get("references", [])]
-    needs: list[Node] = [("rel", d[0], d[1]) for d in obj.get("depends_on", [])]
-    needs += [("fn", *f) for f in obj.get("functions", [])]
+        function = op.obj_as(Function)
+        node: Node = ("fn", op.schema_name, function.name, function.identity_args)
+        return node, [("rel", r[0], r[1]) for r in op.hints.references]
+    view = op.obj_as(View)
+    needs: list[Node] = [("rel", d[0], d[1]) for d in view.depends_on]
+    needs += [("fn", *f) for f in view.functions]
     return ("rel", op.schema_name, op.name), needs
 
 
 def _type_deps(op: Operation) -> tuple[Node, list[Node]]:
     """A type or function and the types and functions it needs first."""
     obj = op.obj
-    needs: list[Node] = [("type", *t) for t in obj.get("types", [])]
-    needs += [("fn", *f) for f in obj.get("functions", [])]
-    if op.object_type is ObjectType.FUNCTION:
-        return ("fn", op.schema_name, obj["name"], obj["identity_args"]), needs
+    # Enums have neither, collations neither: the other type kinds and functions have both.
+    needs: list[Node] = [("type", *t) for t in getattr(obj, "types", ())]
+    needs += [("fn", *f) for f in getattr(obj, "functions", ())]
+    if isinstance(obj, Function):
+        return ("fn", op.schema_name, obj.name, obj.identity_args), needs
     return ("type", op.schema_name, op.name), needs
 
 
 def _table_deps(op: Operation) -> tuple[Node, list[Node]]:
     """A table and its partition / INHERITS parents."""
-    obj = op.obj
-    parents: list[Node] = [tuple(p) for p in obj.get("inherits", [])]
-    if obj.get("partition_of"):
-        parents.append(tuple(obj["partition_of"]))
+    table = op.obj_as(Table)
+    parents: list[Node] = [tuple(p) for p in table.inherits]
+    if table.partition_of:
+        parents.append(tuple(table.partition_of))
     return (op.schema_name, op.name), parents
 
 

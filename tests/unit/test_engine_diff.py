@@ -7,6 +7,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from schemashift.consumers.comparator.diff import diff
 from schemashift.consumers.comparator.introspect import redact_url
@@ -30,7 +31,7 @@ from schemashift.schemas.catalog import (
     View,
 )
 from schemashift.schemas.hazards import Hazard
-from schemashift.schemas.operations import ObjectType, Operation, OpKind, Script
+from schemashift.schemas.operations import Hints, ObjectType, Operation, OpKind, Script, TypeUser
 
 
 def col(name: str, type_: str = "integer", **kw: object) -> Column:
@@ -118,22 +119,55 @@ def test_fingerprint_is_invariant_under_column_permutation(names: list[str]) -> 
 
 
 def test_operation_reverse_and_json() -> None:
+    narrow, wide = Column(name="a", type="integer"), Column(name="a", type="bigint")
     op = Operation(
         kind=OpKind.ALTER,
         object_type=ObjectType.COLUMN,
         schema_name="public",
         table="t",
         name="a",
-        old={"type": "integer"},
-        new={"type": "bigint"},
+        old=narrow,
+        new=wide,
     )
     rev = op.reverse()
-    assert rev.old == {"type": "bigint"} and rev.new == {"type": "integer"}
+    assert rev.old == wide and rev.new == narrow
     assert rev.reverse() == op
     create = op.model_copy(update={"kind": OpKind.CREATE, "old": None})
-    assert create.reverse().kind is OpKind.DROP and create.reverse().old == {"type": "bigint"}
+    assert create.reverse().kind is OpKind.DROP and create.reverse().old == wide
     assert Operation.model_validate_json(op.model_dump_json()) == op
     assert op.label == "alter_column" and op.qualified_name == "public.t.a"
+
+
+def test_operation_sides_read_back_as_the_model_of_their_object_type() -> None:
+    check = CheckConstraint(name="c", definition="CHECK (a > 0)", columns=["a"])
+    op = Operation(
+        kind=OpKind.CREATE, object_type=ObjectType.CONSTRAINT, name="c", table="t", new=check
+    )
+    back = Operation.model_validate_json(op.model_dump_json())
+    assert type(back.new) is CheckConstraint and back == op
+    with pytest.raises(ValidationError, match="name"):  # a column without its name
+        Operation(kind=OpKind.CREATE, object_type=ObjectType.COLUMN, name="a", new={"type": "int"})
+    with pytest.raises(TypeError, match="holds CheckConstraint, not Column"):
+        op.obj_as(Column)
+
+
+def test_hints_travel_with_their_side_and_swap_on_reverse() -> None:
+    users = [TypeUser(schema_name="public", table="t", column="s", type="public.mood")]
+    old, new = (
+        EnumType(schema_name="public", name="mood", labels=["a", "b"]),
+        EnumType(schema_name="public", name="mood", labels=["b"]),
+    )
+    op = Operation(
+        kind=OpKind.ALTER,
+        object_type=ObjectType.ENUM,
+        schema_name="public",
+        name="mood",
+        old=old,
+        new=new,
+        old_hints=Hints(used_by=users),
+    )
+    assert op.hints == Hints() and op.reverse().hints.used_by == users
+    assert Operation.model_validate_json(op.reverse().model_dump_json()) == op.reverse()
 
 
 # --- diff + order + render ---------------------------------------------------------------------
@@ -242,7 +276,7 @@ def test_type_change_uses_using_and_hazards() -> None:
 
 def test_type_change_hazard_classification() -> None:
     def h(a: str, b: str) -> list[Hazard]:
-        return type_change_hazards({"type": a}, {"type": b})
+        return type_change_hazards(Column(name="c", type=a), Column(name="c", type=b))
 
     assert Hazard.TABLE_REWRITE not in h("character varying(10)", "text")
     assert Hazard.TABLE_REWRITE not in h("numeric(10,2)", "numeric(12,2)")
@@ -507,7 +541,7 @@ def test_a_column_added_with_a_volatile_default_rewrites_the_table(
 
 
 def test_operations_for_the_reverse_only_are_left_out_of_the_migration() -> None:
-    view = {"schema_name": "public", "name": "v", "definition": " SELECT 1;", "depends_on": []}
+    view = View(schema_name="public", name="v", definition=" SELECT 1;")
     rebuild = [
         Operation(
             kind=k,
@@ -532,3 +566,59 @@ def test_operations_for_the_reverse_only_are_left_out_of_the_migration() -> None
         "CREATE VIEW public.v",
     ]
     assert generate(undo).reverse_statements == []
+
+
+def test_operations_stored_in_the_earlier_untyped_shape_read_back_typed() -> None:
+    # What diff.computed events held before operations were typed: hints inside the objects,
+    # a table's ALTER with only the flags it changes. Replays and rollbacks still read them.
+    users = [
+        {
+            "schema_name": "public",
+            "table": "t",
+            "column": "s",
+            "type": "public.mood",
+            "default": None,
+        }
+    ]
+    enum = {"schema_name": "public", "name": "mood", "labels": ["a"]}
+    legacy_enum = Operation.model_validate(
+        {
+            "kind": "alter",
+            "object_type": "enum",
+            "schema_name": "public",
+            "name": "mood",
+            "old": {**enum, "labels": ["a", "b"], "used_by": users, "domains": []},
+            "new": {**enum, "used_by": users, "domains": []},
+        }
+    )
+    assert legacy_enum.new_as(EnumType).labels == ["a"]
+    assert legacy_enum.old_hints == Hints(used_by=[TypeUser.model_validate(users[0])])
+    legacy_flags = Operation.model_validate(
+        {
+            "kind": "alter",
+            "object_type": "table",
+            "schema_name": "public",
+            "name": "t",
+            "old": {"rls_enabled": False},
+            "new": {"rls_enabled": True},
+        }
+    )
+    assert [s.sql for s in generate([legacy_flags]).statements] == [
+        "ALTER TABLE public.t ENABLE ROW LEVEL SECURITY;"
+    ]
+    legacy_grant = Operation.model_validate(
+        {
+            "kind": "create",
+            "object_type": "privilege",
+            "schema_name": "public",
+            "name": "t:SELECT:app",
+            "new": {
+                "object_type": "table",
+                "target": ["public", "t"],
+                "grantee": "app",
+                "privilege": "SELECT",
+                "fresh": True,
+            },
+        }
+    )
+    assert legacy_grant.hints.fresh and not legacy_grant.hints.revoke

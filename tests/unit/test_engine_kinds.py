@@ -98,7 +98,7 @@ def test_result_type_change_drops_and_creates_body_change_replaces() -> None:
         functions=[fn("f", "select 1"), fn("g")], privileges=executable_by_public("f", "g")
     )
     new = Catalog(functions=[fn("f", "select 2"), fn("g", "select 1::bigint", "bigint")])
-    ops = {(op.label, op.obj["name"]) for op in diff(new, old)}
+    ops = {(op.label, op.obj_as(Function).name) for op in diff(new, old)}
     assert ops == {
         ("alter_function", "f"),
         ("drop_function", "g"),

@@ -6,8 +6,34 @@ import pytest
 
 from schemashift.consumers.generator.render import UnsupportedDialect, generate, renderer_for
 from schemashift.consumers.generator.render.base import table_runs
+from schemashift.schemas.catalog import (
+    CatalogModel,
+    Column,
+    ForeignKey,
+    Index,
+    Sequence,
+    Table,
+    View,
+)
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
+
+
+def _object(object_type: ObjectType, name: str) -> CatalogModel:
+    match object_type:
+        case ObjectType.SEQUENCE:
+            return Sequence(schema_name="s", name=name)
+        case ObjectType.COLUMN:
+            return Column(name=name, type="integer")
+        case ObjectType.INDEX:
+            return Index(name=name, definition=f"CREATE INDEX {name} ON s.t (a)")
+        case ObjectType.VIEW:
+            return View(schema_name="s", name=name, definition="SELECT 1")
+        case ObjectType.TABLE:
+            return Table(schema_name="s", name=name)
+        case ObjectType.FOREIGN_KEY:
+            return ForeignKey(name=name, definition="", ref_schema="s", ref_table="t")
+    raise AssertionError(object_type)
 
 
 def _op(object_type: ObjectType, name: str, table: str | None = None) -> Operation:
@@ -17,7 +43,7 @@ def _op(object_type: ObjectType, name: str, table: str | None = None) -> Operati
         schema_name="s",
         name=name,
         table=table,
-        new={"name": name},
+        new=_object(object_type, name),
     )
 
 

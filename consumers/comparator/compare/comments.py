@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemashift.schemas.catalog import Key
+from schemashift.schemas.catalog import Function, Key
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, alter, by_key, pair
@@ -41,8 +41,8 @@ def _dropped_comment_keys(ops: list[Operation]) -> set[Key]:
         if o.object_type is ObjectType.SCHEMA:
             keys.add(("schema", o.name))
         elif o.object_type is ObjectType.FUNCTION:
-            old = o.old or {}
-            keys.add(("function", schema, old["name"], old["identity_args"]))
+            old = o.old_as(Function)
+            keys.add(("function", schema, old.name, old.identity_args))
         elif o.object_type in _ON_TABLE:
             keys.add((_ON_TABLE[o.object_type], schema, o.table or "", o.name))
         elif o.object_type in _NAMED:

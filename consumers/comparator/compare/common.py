@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from schemashift.consumers.common.drivers import driver_for_dialect
 from schemashift.schemas.catalog import Catalog, CatalogModel, Key
-from schemashift.schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.operations import Hints, ObjectType, Operation, OpKind
 
 T = TypeVar("T")
 ColumnKey = tuple[str, str, str]
@@ -58,11 +58,6 @@ def by_key(items: Iterable[T], key: Callable[[T], Any]) -> dict[Any, T]:
     return {key(i): i for i in items}
 
 
-def dump(model: CatalogModel) -> dict[str, Any]:
-    """A catalog object as an operation's ``old``/``new`` dict."""
-    return model.model_dump(mode="json")
-
-
 def op(kind: OpKind, object_type: ObjectType, name: str, **fields: Any) -> Operation:
     """One operation."""
     return Operation(kind=kind, object_type=object_type, name=name, **fields)
@@ -70,28 +65,43 @@ def op(kind: OpKind, object_type: ObjectType, name: str, **fields: Any) -> Opera
 
 def alter(
     object_type: ObjectType,
-    old: CatalogModel | dict[str, Any],
-    new: CatalogModel | dict[str, Any],
+    old: CatalogModel,
+    new: CatalogModel,
     name: str,
+    *,
+    old_hints: Hints | None = None,
+    new_hints: Hints | None = None,
     **fields: Any,
 ) -> Operation:
     """An ALTER operation from ``old`` to ``new``."""
-    return op(OpKind.ALTER, object_type, name, old=as_dict(old), new=as_dict(new), **fields)
+    return op(
+        OpKind.ALTER,
+        object_type,
+        name,
+        old=old,
+        new=new,
+        old_hints=old_hints,
+        new_hints=new_hints,
+        **fields,
+    )
 
 
 def pair(
     object_type: ObjectType,
-    old: CatalogModel | dict[str, Any] | None,
-    new: CatalogModel | dict[str, Any] | None,
+    old: CatalogModel | None,
+    new: CatalogModel | None,
     name: str,
+    *,
+    old_hints: Hints | None = None,
+    new_hints: Hints | None = None,
     **fields: Any,
 ) -> list[Operation]:
     """Drop ``old`` and create ``new`` (either may be missing)."""
     ops = []
     if old is not None:
-        ops.append(op(OpKind.DROP, object_type, name, old=as_dict(old), **fields))
+        ops.append(op(OpKind.DROP, object_type, name, old=old, old_hints=old_hints, **fields))
     if new is not None:
-        ops.append(op(OpKind.CREATE, object_type, name, new=as_dict(new), **fields))
+        ops.append(op(OpKind.CREATE, object_type, name, new=new, new_hints=new_hints, **fields))
     return ops
 
 
@@ -100,8 +110,3 @@ def same_but_validity(a: CatalogModel, b: CatalogModel) -> bool:
     return getattr(a, "valid", True) != getattr(b, "valid", True) and a.model_copy(
         update={"valid": True}
     ) == b.model_copy(update={"valid": True})
-
-
-def as_dict(obj: CatalogModel | dict[str, Any]) -> dict[str, Any]:
-    """``obj`` as a dict (catalog models are dumped)."""
-    return obj if isinstance(obj, dict) else dump(obj)

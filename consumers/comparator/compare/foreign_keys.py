@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from schemashift.schemas.catalog import Catalog, ForeignKey
 from schemashift.schemas.operations import ObjectType, Operation
 
@@ -27,7 +29,7 @@ def compare_foreign_keys(ctx: Context) -> list[Operation]:
             elif {(key[0], key[1]), s.ref_key} & ctx.recreated_tables:
                 reason = "table is recreated"
             elif s != t:  # VALIDATE, or back to NOT VALID
-                where = {"schema_name": key[0], "table": key[1]}
+                where: dict[str, Any] = {"schema_name": key[0], "table": key[1]}
                 ops.append(alter(ObjectType.FOREIGN_KEY, t, s, key[2], **where))
                 continue
             else:

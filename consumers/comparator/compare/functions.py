@@ -18,9 +18,9 @@ import re
 from typing import Any
 
 from schemashift.schemas.catalog import Catalog, Function, Key
-from schemashift.schemas.operations import ObjectType, Operation
+from schemashift.schemas.operations import Hints, ObjectType, Operation
 
-from .common import Context, alter, by_key, dump, pair
+from .common import Context, alter, by_key, pair
 from .types import swapped_types
 
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -53,29 +53,31 @@ def compare_functions(ctx: Context) -> list[Operation]:
         undo_swapped = s is not None and t is not None and _uses(s, reverse_swaps)
         if s == t and not swapped and not undo_swapped:
             continue
-        new = s and _payload(s, src_names, forward_swaps | reverse_swaps)
-        old = t and _payload(t, tgt_names, forward_swaps | reverse_swaps)
-        where = {"schema_name": key[0], "table": None}
+        swaps = forward_swaps | reverse_swaps
+        where: dict[str, Any] = {
+            "schema_name": key[0],
+            "table": None,
+            "old_hints": None if t is None else _hints(t, tgt_names, swaps),
+            "new_hints": None if s is None else _hints(s, src_names, swaps),
+        }
         name = f"{key[1]}({key[2]})"
         replaceable = s is not None and t is not None and (s.kind, s.result) == (t.kind, t.result)
         if replaceable and not swapped:
-            assert new is not None and old is not None
+            assert s is not None and t is not None
             if undo_swapped:
                 # The reverse swaps the enum: it drops the migrated function before the swap
                 # and creates the target's after it, instead of replacing it.
                 ctx.reverse_rebuilt_functions.add(key)
-                rebuild = {
+                rebuild: dict[str, Any] = {
                     "reason": "enum type swap of the reverse script",
                     "direction": "reverse",
                     "dependent": s == t,
                 }
-                ops += pair(ObjectType.FUNCTION, old, new, name, **rebuild, **where)
+                ops += pair(ObjectType.FUNCTION, t, s, name, **rebuild, **where)
                 if s != t:
-                    ops.append(
-                        alter(ObjectType.FUNCTION, old, new, name, **where, direction="forward")
-                    )
+                    ops.append(alter(ObjectType.FUNCTION, t, s, name, **where, direction="forward"))
             else:
-                ops.append(alter(ObjectType.FUNCTION, old, new, name, **where))
+                ops.append(alter(ObjectType.FUNCTION, t, s, name, **where))
             continue
         if s is not None and t is not None:
             ctx.rebuilt_functions.add(key)
@@ -83,9 +85,7 @@ def compare_functions(ctx: Context) -> list[Operation]:
         if s is not None and t is not None:
             reason = "enum type swap" if swapped else "result type changes"
         dependent = swapped and s == t  # rebuilt, unchanged, around the swap of a type it uses
-        ops += pair(
-            ObjectType.FUNCTION, old, new, name, reason=reason, dependent=dependent, **where
-        )
+        ops += pair(ObjectType.FUNCTION, t, s, name, reason=reason, dependent=dependent, **where)
     return ops
 
 
@@ -100,15 +100,10 @@ def _relation_names(catalog: Catalog) -> dict[str, list[Key]]:
     return names
 
 
-def _payload(
-    function: Function, relations: dict[str, list[Key]], swapped: set[Key]
-) -> dict[str, Any]:
-    data = dump(function)
+def _hints(function: Function, relations: dict[str, list[Key]], swapped: set[Key]) -> Hints:
     # A type its signature uses is swapped (an enum losing values, a domain over it): the
     # function is created after the swap, dropped before it.
     uses = swapped & {tuple(t) for t in function.types}
-    if uses:
-        data["swapped_types"] = [list(k) for k in sorted(uses)]
     # A row type of a table or view in the signature: the relation must exist first.
     refs: set[Key] = {
         k for t in function.types for k in relations.get(t[1].lower(), []) if k == tuple(t)
@@ -120,8 +115,10 @@ def _payload(
         skip = calls | _parameter_names(function.identity_args)
         for word in {w.lower() for w in _WORD.findall(body)} - skip:
             refs.update(relations.get(word, []))
-    data["references"] = [list(k) for k in sorted(refs)]
-    return data
+    return Hints(
+        references=[list(k) for k in sorted(refs)],
+        swapped_types=[list(k) for k in sorted(uses)],
+    )
 
 
 def _body(definition: str) -> str:

@@ -10,9 +10,9 @@ again keep the privileges they have in the target (:func:`keep_recreated_privile
 from __future__ import annotations
 
 from schemashift.schemas.catalog import Catalog, Key, Privilege
-from schemashift.schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.operations import Hints, ObjectType, Operation, OpKind
 
-from .common import Context, dump, op
+from .common import Context, op
 
 # What PostgreSQL grants to others than the owner on a new object (see acldefault()).
 _DEFAULTS: dict[str, list[tuple[str, str]]] = {"function": [("PUBLIC", "EXECUTE")]}
@@ -151,7 +151,7 @@ def _op(
 ) -> Operation:
     """GRANT (CREATE), REVOKE (DROP) or grant again (ALTER, both ways the same; with
     ``revoke``, revoke again)."""
-    data = {**dump(privilege), "fresh": fresh, **({"revoke": True} if revoke else {})}
+    hints = Hints(fresh=fresh, revoke=revoke)
     schema = privilege.target[0]
     name = ".".join(privilege.target[1:]) or schema
     label = f"{name}:{privilege.privilege}:{privilege.grantee}"
@@ -161,6 +161,6 @@ def _op(
         label,
         schema_name=schema,
         reason=reason,
-        **({"new": data} if kind is not OpKind.DROP else {}),
-        **({"old": data} if kind is not OpKind.CREATE else {}),
+        **({"new": privilege, "new_hints": hints} if kind is not OpKind.DROP else {}),
+        **({"old": privilege, "old_hints": hints} if kind is not OpKind.CREATE else {}),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemashift.schemas.catalog import Catalog, Extension
+from schemashift.schemas.catalog import Catalog, Extension, Schema
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Context, alter, by_key, op, pair
@@ -11,8 +11,8 @@ from .common import Context, alter, by_key, op, pair
 def compare_schemas(ctx: Context) -> list[Operation]:
     """CREATE/DROP SCHEMA."""
     src, tgt = set(ctx.source.schemas), set(ctx.target.schemas)
-    ops = [op(OpKind.CREATE, ObjectType.SCHEMA, s, new={"name": s}) for s in sorted(src - tgt)]
-    ops += [op(OpKind.DROP, ObjectType.SCHEMA, s, old={"name": s}) for s in sorted(tgt - src)]
+    ops = [op(OpKind.CREATE, ObjectType.SCHEMA, s, new=Schema(name=s)) for s in sorted(src - tgt)]
+    ops += [op(OpKind.DROP, ObjectType.SCHEMA, s, old=Schema(name=s)) for s in sorted(tgt - src)]
     return ops
 
 

@@ -17,26 +17,39 @@ from schemashift.schemas.catalog import (
     Constraint,
     ExclusionConstraint,
     ForeignKey,
+    InheritanceLink,
     Key,
     PrimaryKey,
     Table,
     UniqueConstraint,
 )
-from schemashift.schemas.operations import ObjectType, Operation, OpKind
+from schemashift.schemas.operations import Hints, ObjectType, Operation, OpKind
 
-from .common import Context, alter, by_key, dump, op, pair, same_but_validity
+from .common import Context, alter, by_key, op, pair, same_but_validity
 
 _FLAGS = ("unlogged", "rls_enabled", "rls_forced", "options")
+_PARTS: dict[str, list[Any]] = {"columns": [], "constraints": [], "indexes": []}
 
 
-def table_body(table: Table, catalog: Catalog) -> dict[str, Any]:
+def table_body(table: Table, catalog: Catalog) -> Table:
     """A table as CREATE TABLE renders it: foreign keys travel as separate operations, and
     columns that come from a parent are the parent's."""
-    data = dump(table)
-    data["constraints"] = [dump(c) for c in _later_checks(table, inline=True)]
     inherited = parent_columns(table, catalog)
-    data["columns"] = [dump(c) for c in table.columns if c.name not in inherited]
-    return data
+    columns = table.columns
+    if inherited:
+        columns = [c for c in columns if c.name not in inherited]
+    constraints = _later_checks(table, inline=True)
+    if len(columns) == len(table.columns) and len(constraints) == len(table.constraints):
+        return table  # most tables: no copy
+    return table.model_copy(update={"columns": columns, "constraints": constraints})
+
+
+def index_hints(table: Table) -> Hints:
+    """What an index operation needs to know about its table."""
+    return _PARTITIONED if table.partition_by is not None else _PLAIN
+
+
+_PARTITIONED, _PLAIN = Hints(partitioned=True), Hints()
 
 
 def _later_checks(table: Table, *, inline: bool = False) -> list[Constraint]:
@@ -92,7 +105,7 @@ def compare_tables(ctx: Context) -> list[Operation]:
                     OpKind.CREATE,
                     ObjectType.CONSTRAINT,
                     check.name,
-                    new=dump(check),
+                    new=check,
                     schema_name=key[0],
                     table=key[1],
                 )
@@ -110,7 +123,7 @@ def compare_tables(ctx: Context) -> list[Operation]:
                     OpKind.DROP,
                     ObjectType.CONSTRAINT,
                     check.name,
-                    old=dump(check),
+                    old=check,
                     schema_name=key[0],
                     table=key[1],
                 )
@@ -126,21 +139,19 @@ def compare_tables(ctx: Context) -> list[Operation]:
 
 def _compare_table(s: Table, t: Table, ctx: Context) -> list[Operation]:
     schema, table = s.key
-    where = {"schema_name": schema, "table": table}
+    where: dict[str, Any] = {"schema_name": schema, "table": table}
     ops: list[Operation] = []
-    changed = [f for f in _FLAGS if getattr(s, f) != getattr(t, f)]
+    # ALTERs of the table itself carry it without its parts, which have operations of their own.
+    # Two steps, target to flags changed to source: the replica identity alone, since it may
+    # name an index made later.
+    changed = {f: getattr(s, f) for f in _FLAGS if getattr(s, f) != getattr(t, f)}
+    was = t.model_copy(update=_PARTS)
     if changed:
-        ops.append(
-            alter(
-                ObjectType.TABLE,
-                {f: getattr(t, f) for f in changed},
-                {f: getattr(s, f) for f in changed},
-                table,
-                schema_name=schema,
-            )
-        )
-    if s.replica_identity != t.replica_identity:  # alone: it may name an index made later
-        was, now = ({"replica_identity": x.replica_identity} for x in (t, s))
+        now = was.model_copy(update=changed)
+        ops.append(alter(ObjectType.TABLE, was, now, table, schema_name=schema))
+        was = now
+    if s.replica_identity != t.replica_identity:
+        now = was.model_copy(update={"replica_identity": s.replica_identity})
         ops.append(alter(ObjectType.TABLE, was, now, table, schema_name=schema))
     ops += _compare_parents(s, t, ctx)
 
@@ -155,13 +166,13 @@ def _compare_table(s: Table, t: Table, ctx: Context) -> list[Operation]:
     for col in t_cols.values():
         if col.name not in s_names and col.name not in src_inherited:
             ctx.dropped.add((schema, table, col.name))
-            ops.append(op(OpKind.DROP, ObjectType.COLUMN, col.name, old=dump(col), **where))
+            ops.append(op(OpKind.DROP, ObjectType.COLUMN, col.name, old=col, **where))
     for col in s.columns:
         old = t_cols.get(col.name)
         if col.name in src_inherited:
             continue
         if old is None:
-            ops.append(op(OpKind.CREATE, ObjectType.COLUMN, col.name, new=dump(col), **where))
+            ops.append(op(OpKind.CREATE, ObjectType.COLUMN, col.name, new=col, **where))
         elif old != col:
             if _needs_readd(old, col):
                 ctx.readded.add((schema, table, col.name))
@@ -198,27 +209,24 @@ def _compare_parents(s: Table, t: Table, ctx: Context) -> list[Operation]:
     which the table must have before it is attached."""
     schema, table = s.key
 
-    def links(x: Table) -> dict[Key, dict[str, Any]]:
-        found: dict[Key, dict[str, Any]] = {
-            tuple(p): {"parent": list(p), "bound": None} for p in x.inherits
-        }
+    def links(x: Table) -> dict[Key, InheritanceLink]:
+        found = {tuple(p): InheritanceLink(parent=list(p)) for p in x.inherits}
         if x.partition_of:
-            found[tuple(x.partition_of)] = {
-                "parent": list(x.partition_of),
-                "bound": x.partition_bound,
-            }
+            found[tuple(x.partition_of)] = InheritanceLink(
+                parent=list(x.partition_of), bound=x.partition_bound
+            )
         return found
 
-    def with_checks(link: dict[str, Any] | None, catalog: Catalog) -> dict[str, Any] | None:
-        parent = catalog.tables_by_key.get(tuple(link["parent"])) if link else None
-        if link is None or parent is None:
-            return link
-        checks = [
+    def checks(link: InheritanceLink | None, catalog: Catalog) -> Hints | None:
+        parent = catalog.tables_by_key.get(tuple(link.parent)) if link else None
+        if parent is None:
+            return None
+        inheritable = [
             c.name
             for c in parent.constraints
             if isinstance(c, CheckConstraint) and not c.no_inherit
         ]
-        return {**link, "checks": checks}
+        return Hints(parent_checks=inheritable)
 
     src, tgt = links(s), links(t)
     ops: list[Operation] = []
@@ -228,9 +236,11 @@ def _compare_parents(s: Table, t: Table, ctx: Context) -> list[Operation]:
             continue
         ops += pair(
             ObjectType.INHERITANCE,
-            with_checks(b, ctx.target),
-            with_checks(a, ctx.source),
+            b,
+            a,
             ".".join(parent),
+            old_hints=checks(b, ctx.target),
+            new_hints=checks(a, ctx.source),
             schema_name=schema,
             table=table,
             dependent=a == b,  # detached and attached again around a recreated parent
@@ -240,7 +250,7 @@ def _compare_parents(s: Table, t: Table, ctx: Context) -> list[Operation]:
 
 def _compare_constraints(s: Table, t: Table, readded: set[str], ctx: Context) -> list[Operation]:
     """Non-FK constraints by name; a changed definition means drop and add."""
-    where = {"schema_name": s.schema_name, "table": s.name}
+    where: dict[str, Any] = {"schema_name": s.schema_name, "table": s.name}
     s_cons = {c.name: c for c in s.constraints if not isinstance(c, ForeignKey)}
     t_cons = {c.name: c for c in t.constraints if not isinstance(c, ForeignKey)}
     ops: list[Operation] = []
@@ -268,7 +278,7 @@ def _compare_constraints(s: Table, t: Table, readded: set[str], ctx: Context) ->
 
 
 def _compare_indexes(s: Table, t: Table, readded: set[str], ctx: Context) -> list[Operation]:
-    where = {"schema_name": s.schema_name, "table": s.name}
+    where: dict[str, Any] = {"schema_name": s.schema_name, "table": s.name}
     s_idx = by_key(s.indexes, lambda i: i.name)
     t_idx = by_key(t.indexes, lambda i: i.name)
     ops: list[Operation] = []
@@ -282,9 +292,11 @@ def _compare_indexes(s: Table, t: Table, readded: set[str], ctx: Context) -> lis
             ctx.rekeyed_tables.add(s.key)
         ops += pair(
             ObjectType.INDEX,
-            ti and {**dump(ti), "partitioned": t.partition_by is not None},
-            si and {**dump(si), "partitioned": s.partition_by is not None},
+            ti,
+            si,
             name,
+            old_hints=index_hints(t),
+            new_hints=index_hints(s),
             reason="column re-added" if si == ti else None,
             dependent=si == ti,
             **where,

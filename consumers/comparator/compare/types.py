@@ -6,9 +6,17 @@ import re
 from typing import Any
 
 from schemashift.schemas.catalog import Catalog, Column, ForeignKey, Key, Table, labels_only_added
-from schemashift.schemas.operations import Direction, ObjectType, Operation
+from schemashift.schemas.operations import (
+    Direction,
+    Hints,
+    ObjectType,
+    Operation,
+    SwappedDomain,
+    TypeUser,
+)
 
-from .common import Context, Unsupported, alter, by_key, dump, pair
+from .common import Context, Unsupported, alter, by_key, pair
+from .tables import index_hints
 
 
 def enum_swaps(source: Catalog, target: Catalog) -> tuple[set[Key], set[Key]]:
@@ -62,18 +70,18 @@ def compare_enums(ctx: Context) -> list[Operation]:
             ops.append(
                 alter(
                     ObjectType.ENUM,
-                    {
-                        **dump(t),
-                        "used_by": _type_users(tgt_users, key),
-                        "domains": _swapped_domains(ctx.target, key, swapped_domains, tgt_users),
-                    },
-                    {
-                        **dump(s),
-                        "used_by": _type_users(src_users, key),
-                        "domains": _swapped_domains(ctx.source, key, swapped_domains, src_users),
-                    },
+                    t,
+                    s,
                     key[1],
                     schema_name=key[0],
+                    old_hints=Hints(
+                        used_by=_type_users(tgt_users, key),
+                        domains=_swapped_domains(ctx.target, key, swapped_domains, tgt_users),
+                    ),
+                    new_hints=Hints(
+                        used_by=_type_users(src_users, key),
+                        domains=_swapped_domains(ctx.source, key, swapped_domains, src_users),
+                    ),
                 )
             )
         else:
@@ -111,8 +119,16 @@ def _rebuild_mentions(ctx: Context, types: set[Key], direction: Direction) -> li
             key = (t.schema_name, t.name, index.name)
             if key in ctx.changed_indexes or s_idx.get(index.name) != index:
                 continue
-            data = {**dump(index), "partitioned": t.partition_by is not None}
-            ops += pair(ObjectType.INDEX, data, data, index.name, **where)
+            hints = index_hints(t)
+            ops += pair(
+                ObjectType.INDEX,
+                index,
+                index,
+                index.name,
+                old_hints=hints,
+                new_hints=hints,
+                **where,
+            )
             if index.unique and direction == "both":
                 ctx.rekeyed_tables.add(t.key)
         s_cons = {c.name: c for c in s.constraints}
@@ -151,7 +167,7 @@ def _domains_over(source: Catalog, target: Catalog, enums: set[Key]) -> set[Key]
 
 def _swapped_domains(
     catalog: Catalog, enum: Key, domains: set[Key], users: _Users
-) -> list[dict[str, Any]]:
+) -> list[SwappedDomain]:
     """For the swap of ``enum``: each domain over it, as ``catalog`` has it, with its comment
     and the columns of its type that the swap converts."""
     over = [d for d in catalog.domains if d.key in domains and enum in {tuple(t) for t in d.types}]
@@ -159,7 +175,7 @@ def _swapped_domains(
         return []
     comments = {tuple(c.target): c.text for c in catalog.comments if c.object_type == "domain"}
     return [
-        {"domain": dump(d), "comment": comments.get(d.key), "used_by": _type_users(users, d.key)}
+        SwappedDomain(domain=d, comment=comments.get(d.key), used_by=_type_users(users, d.key))
         for d in over
     ]
 
@@ -217,16 +233,12 @@ def _inherited(catalog: Catalog, table: Table, column: str) -> bool:
     return any(p is not None and p.column(column) is not None for p in parents)
 
 
-def _type_users(columns: _Users, key: Key) -> list[dict[str, Any]]:
+def _type_users(columns: _Users, key: Key) -> list[TypeUser]:
     """Columns of type ``key`` (or an array of it): a value removal must convert them."""
     return [
-        {
-            "schema_name": t.schema_name,
-            "table": t.name,
-            "column": c.name,
-            "type": c.type,
-            "default": c.default,
-        }
+        TypeUser(
+            schema_name=t.schema_name, table=t.name, column=c.name, type=c.type, default=c.default
+        )
         for t, c in columns.get(key, [])
     ]
 

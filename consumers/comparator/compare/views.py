@@ -3,10 +3,12 @@ materialized views."""
 
 from __future__ import annotations
 
-from schemashift.schemas.catalog import Key, View
-from schemashift.schemas.operations import ObjectType, Operation, OpKind
+from typing import Any
 
-from .common import Context, alter, by_key, dump, op, pair
+from schemashift.schemas.catalog import Key, View
+from schemashift.schemas.operations import Hints, ObjectType, Operation, OpKind
+
+from .common import Context, alter, by_key, op, pair
 from .privileges import restore_privileges
 
 
@@ -51,15 +53,18 @@ def compare_views(ctx: Context) -> list[Operation]:
     for key in sorted(rebuilt):
         s, t = src.get(key), tgt.get(key)
         reason = "dependency changes" if s == t else None
-        where = {"schema_name": key[0], "reason": reason, "dependent": s == t}
+        where: dict[str, Any] = {"schema_name": key[0], "reason": reason, "dependent": s == t}
         if t is not None:
-            ops.append(op(OpKind.DROP, view_type(t), key[1], old=dump(t), **where))
+            ops.append(op(OpKind.DROP, view_type(t), key[1], old=t, **where))
         if s is not None:
-            ops.append(op(OpKind.CREATE, view_type(s), key[1], new=dump(s), **where))
+            ops.append(op(OpKind.CREATE, view_type(s), key[1], new=s, **where))
     ctx.rebuilt_views = rebuilt & src.keys() & tgt.keys()
     for key in sorted(src.keys() & tgt.keys() - rebuilt):
         ops += _compare_view_indexes(src[key], tgt[key])
     return ops
+
+
+_ON_VIEW = Hints(on_view=True)
 
 
 def _compare_view_indexes(s: View, t: View) -> list[Operation]:
@@ -72,9 +77,11 @@ def _compare_view_indexes(s: View, t: View) -> list[Operation]:
             continue
         ops += pair(
             ObjectType.INDEX,
-            ti and {**dump(ti), "on_view": True},
-            si and {**dump(si), "on_view": True},
+            ti,
+            si,
             name,
+            old_hints=_ON_VIEW,
+            new_hints=_ON_VIEW,
             schema_name=s.schema_name,
             table=s.name,
         )
@@ -111,10 +118,13 @@ def rebuild_for_reverse_swaps(ctx: Context) -> list[Operation]:
                 hit.add(key)
                 grew = True
     ops: list[Operation] = []
-    where = {"reason": "enum type swap of the reverse script", "direction": "reverse"}
-    rebuilt = {**where, "dependent": True}
+    where: dict[str, Any] = {
+        "reason": "enum type swap of the reverse script",
+        "direction": "reverse",
+    }
+    rebuilt: dict[str, Any] = {**where, "dependent": True}
     for key in sorted(hit):
-        data, kind = dump(src[key]), view_type(src[key])
+        data, kind = src[key], view_type(src[key])
         # A drop and a create, reversed, are a create and a drop: the reverse rebuilds it.
         ops.append(op(OpKind.DROP, kind, key[1], old=data, schema_name=key[0], **rebuilt))
         ops.append(op(OpKind.CREATE, kind, key[1], new=data, schema_name=key[0], **rebuilt))

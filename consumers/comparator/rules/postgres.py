@@ -11,8 +11,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from pydantic import BaseModel
+
 from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
-from schemashift.schemas.catalog import Catalog, Table
+from schemashift.schemas.catalog import Catalog, Column, Table
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
@@ -100,29 +102,27 @@ FEATURES: list[tuple[int, str, re.Pattern[str]]] = [
 def _texts(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
-    elif isinstance(value, dict):
-        for v in value.values():
+    elif isinstance(value, BaseModel):
+        for v in value.__dict__.values():
             yield from _texts(v)
     elif isinstance(value, list):
         for v in value:
             yield from _texts(v)
 
 
-def _columns(o: Operation) -> list[dict[str, Any]]:
-    if not o.new:
-        return []
-    if o.object_type is ObjectType.COLUMN:
+def _columns(o: Operation) -> list[Column]:
+    if isinstance(o.new, Column):
         return [o.new]
-    if o.object_type is ObjectType.TABLE:
-        return list(o.new.get("columns", ()))
+    if isinstance(o.new, Table):
+        return o.new.columns
     return []
 
 
-def _generation(column: dict[str, Any]) -> str:
+def _generation(column: Column) -> str:
     """The generation clause as the renderer writes it (stored and virtual differ in syntax
     only there, not in the column's recorded expression)."""
-    kind = "VIRTUAL" if column.get("virtual") else "STORED"
-    return f"GENERATED ALWAYS AS ({column['generated']}) {kind}"
+    kind = "VIRTUAL" if column.virtual else "STORED"
+    return f"GENERATED ALWAYS AS ({column.generated}) {kind}"
 
 
 def check_versions(ops: list[Operation], target: Catalog) -> None:
@@ -138,7 +138,7 @@ def check_versions(ops: list[Operation], target: Catalog) -> None:
         if o.kind is OpKind.DROP and o.object_type is not ObjectType.COLUMN:
             continue  # drops run no definition text
         texts = list(_texts(o.new))
-        texts += [_generation(c) for c in _columns(o) if c.get("generated")]
+        texts += [_generation(c) for c in _columns(o) if c.generated]
         if not any(screen.search(t) for t in texts):
             continue
         for minimum, feature, pattern in missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemashift.schemas.catalog import Collation
 from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, RenderContext, literal, qn
@@ -13,17 +14,17 @@ def render_collation(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     if op.kind is OpKind.DROP:
         emit(f"DROP COLLATION {name}")
         return
-    coll = op.obj
-    options = [f"provider = {coll.get('provider', 'libc')}"]
-    if coll.get("locale") is not None:
-        options.append(f"locale = {literal(coll['locale'])}")
-    if coll.get("lc_collate") is not None and coll.get("lc_collate") == coll.get("lc_ctype"):
-        options.append(f"locale = {literal(coll['lc_collate'])}")
+    coll = op.obj_as(Collation)
+    options = [f"provider = {coll.provider}"]
+    if coll.locale is not None:
+        options.append(f"locale = {literal(coll.locale)}")
+    if coll.lc_collate is not None and coll.lc_collate == coll.lc_ctype:
+        options.append(f"locale = {literal(coll.lc_collate)}")
     else:
-        if coll.get("lc_collate") is not None:
-            options.append(f"lc_collate = {literal(coll['lc_collate'])}")
-        if coll.get("lc_ctype") is not None:
-            options.append(f"lc_ctype = {literal(coll['lc_ctype'])}")
-    if not coll.get("deterministic", True):
+        if coll.lc_collate is not None:
+            options.append(f"lc_collate = {literal(coll.lc_collate)}")
+        if coll.lc_ctype is not None:
+            options.append(f"lc_ctype = {literal(coll.lc_ctype)}")
+    if not coll.deterministic:
         options.append("deterministic = false")
     emit(f"CREATE COLLATION {name} ({', '.join(options)})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemashift.schemas.catalog import Comment
 from schemashift.schemas.operations import Operation
 
 from .common import Emit, RenderContext, literal, q, qn
@@ -18,6 +19,6 @@ def _target(object_type: str, target: list[str]) -> str:
 
 def render_comment(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     """COMMENT ON ... IS 'text' (or IS NULL to remove it)."""
-    obj = op.obj
-    text = literal(obj["text"]) if op.new is not None else "NULL"
-    emit(f"COMMENT ON {_target(obj['object_type'], obj['target'])} IS {text}")
+    comment = op.obj_as(Comment)
+    text = literal(comment.text) if op.new is not None else "NULL"
+    emit(f"COMMENT ON {_target(comment.object_type, comment.target)} IS {text}")

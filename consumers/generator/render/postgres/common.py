@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from schemashift.consumers.common.drivers.postgres import DRIVER
+from schemashift.schemas.catalog import Function
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
@@ -114,7 +115,8 @@ def _object_keys(op: Operation) -> list[tuple[str, ...]]:
         case ObjectType.SEQUENCE:
             return [("sequence", schema, op.name)]
         case ObjectType.FUNCTION:
-            return [("function", schema, op.obj["name"], op.obj["identity_args"])]
+            function = op.obj_as(Function)
+            return [("function", schema, function.name, function.identity_args)]
         case ObjectType.COLUMN:
             return [("column", schema, op.table or "", op.name)]
     return []

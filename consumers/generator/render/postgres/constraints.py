@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemashift.schemas.catalog import CheckConstraint, ForeignKey, Index, TableConstraint
 from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, H, RenderContext, q, qn
@@ -16,26 +17,26 @@ def render_constraint(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     if op.kind is OpKind.DROP:
         emit(f"{table} DROP CONSTRAINT {name}")
         return
-    con = op.obj
+    con = op.obj_as(TableConstraint)
     if op.kind is OpKind.ALTER:
-        if con.get("valid", True):
+        if con.valid:
             emit(f"{table} VALIDATE CONSTRAINT {name}", H.NEEDS_VALIDATION)
         else:
             emit(f"{table} DROP CONSTRAINT {name}")
-            emit(f"{table} ADD CONSTRAINT {name} {con['definition']} NOT VALID")
+            emit(f"{table} ADD CONSTRAINT {name} {con.definition} NOT VALID")
         return
     fresh = (op.schema_name, op.table) in ctx.created_tables
-    if not con.get("valid", True):
-        emit(f"{table} ADD CONSTRAINT {name} {con['definition']} NOT VALID")
+    if not con.valid:
+        emit(f"{table} ADD CONSTRAINT {name} {con.definition} NOT VALID")
     elif fresh:
-        emit(f"{table} ADD CONSTRAINT {name} {con['definition']}")
-    elif con["kind"] in ("check", "foreign_key"):
+        emit(f"{table} ADD CONSTRAINT {name} {con.definition}")
+    elif isinstance(con, CheckConstraint | ForeignKey):
         # Add without scanning under the exclusive lock, then validate under a weaker one.
-        emit(f"{table} ADD CONSTRAINT {name} {con['definition']} NOT VALID")
+        emit(f"{table} ADD CONSTRAINT {name} {con.definition} NOT VALID")
         emit(f"{table} VALIDATE CONSTRAINT {name}", H.NEEDS_VALIDATION)
     else:
         emit(
-            f"{table} ADD CONSTRAINT {name} {con['definition']}",
+            f"{table} ADD CONSTRAINT {name} {con.definition}",
             H.INDEX_BUILD,
             H.LONG_LOCK,
             H.NEEDS_VALIDATION,
@@ -46,7 +47,7 @@ def render_index(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     """CREATE/DROP INDEX; CONCURRENTLY (on its own, outside the transaction) when asked to,
     except on tables the script creates and on partitioned tables, which cannot."""
     fresh = (op.schema_name, op.table) in ctx.created_tables
-    concurrent = ctx.concurrent_indexes and not fresh and not op.obj.get("partitioned")
+    concurrent = ctx.concurrent_indexes and not fresh and not op.hints.partitioned
     if op.kind is OpKind.DROP:
         name = qn(op.schema_name, op.name)
         if concurrent:
@@ -54,8 +55,9 @@ def render_index(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         else:
             emit(f"DROP INDEX {name}")
         return
-    unique = bool(op.obj.get("unique"))
-    definition = op.obj["definition"]
+    index = op.obj_as(Index)
+    unique = index.unique
+    definition = index.definition
     if concurrent:
         definition = definition.replace(" INDEX ", " INDEX CONCURRENTLY ", 1)
         hazards = [H.NOT_TRANSACTIONAL, *([H.NEEDS_VALIDATION] if unique else [])]

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from schemashift.schemas.catalog import Policy
 from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, RenderContext, q, qn
 
 
-def _roles(policy: dict[str, Any]) -> str:
-    return ", ".join("PUBLIC" if r == "public" else q(r) for r in policy.get("roles", []))
+def _roles(policy: Policy) -> str:
+    return ", ".join("PUBLIC" if r == "public" else q(r) for r in policy.roles)
 
 
-def _expressions(policy: dict[str, Any]) -> str:
+def _expressions(policy: Policy) -> str:
     parts = []
-    if policy.get("using") is not None:
-        parts.append(f" USING ({policy['using']})")
-    if policy.get("with_check") is not None:
-        parts.append(f" WITH CHECK ({policy['with_check']})")
+    if policy.using is not None:
+        parts.append(f" USING ({policy.using})")
+    if policy.with_check is not None:
+        parts.append(f" WITH CHECK ({policy.with_check})")
     return "".join(parts)
 
 
@@ -26,18 +25,19 @@ def render_policy(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     """CREATE/DROP POLICY, or ALTER POLICY (drop and create when an expression goes away,
     which ALTER POLICY cannot do)."""
     where = f"{q(op.name)} ON {qn(op.schema_name, op.table or '')}"
-    policy = op.obj
+    policy = op.obj_as(Policy)
     removes = op.kind is OpKind.ALTER and any(
-        (op.old or {}).get(k) is not None and policy.get(k) is None for k in ("using", "with_check")
+        getattr(op.old_as(Policy), k) is not None and getattr(policy, k) is None
+        for k in ("using", "with_check")
     )
     if op.kind is OpKind.DROP or removes:
         emit(f"DROP POLICY {where}")
         if op.kind is OpKind.DROP:
             return
     if op.kind is OpKind.CREATE or removes:
-        kind = "PERMISSIVE" if policy.get("permissive", True) else "RESTRICTIVE"
+        kind = "PERMISSIVE" if policy.permissive else "RESTRICTIVE"
         emit(
-            f"CREATE POLICY {where} AS {kind} FOR {policy['command']}"
+            f"CREATE POLICY {where} AS {kind} FOR {policy.command}"
             f" TO {_roles(policy)}{_expressions(policy)}"
         )
         return

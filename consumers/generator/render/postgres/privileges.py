@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from schemashift.schemas.catalog import Privilege
 from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, RenderContext, q, qn
 
 
-def _on(privilege: dict[str, Any]) -> str:
-    target = privilege["target"]
-    match privilege["object_type"]:
+def _on(privilege: Privilege) -> str:
+    target = privilege.target
+    match privilege.object_type:
         case "schema":
             return f"SCHEMA {q(target[0])}"
         case "sequence":
@@ -24,18 +23,18 @@ def _on(privilege: dict[str, Any]) -> str:
 def render_privilege(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     """GRANT (CREATE, or ALTER: granted again) or REVOKE (DROP, or ALTER marked ``revoke``:
     revoked again) one privilege; nothing on an object the script drops."""
-    privilege = op.obj
-    target = privilege["target"]
-    if ctx.gone((privilege["object_type"], *target)):
+    privilege = op.obj_as(Privilege)
+    target = privilege.target
+    if ctx.gone((privilege.object_type, *target)):
         return
-    if privilege["object_type"] == "column" and ctx.gone(("table", *target[:2])):
+    if privilege.object_type == "column" and ctx.gone(("table", *target[:2])):
         return
-    grantee = "PUBLIC" if privilege["grantee"] == "PUBLIC" else q(privilege["grantee"])
-    what = f"{privilege['privilege']} ON {_on(privilege)}"
-    if privilege["object_type"] == "column":
-        what = f"{privilege['privilege']} ({q(privilege['target'][2])}) ON {_on(privilege)}"
-    if op.kind is not OpKind.DROP and not privilege.get("revoke"):  # ALTER: granted again
-        option = " WITH GRANT OPTION" if privilege.get("grantable") else ""
+    grantee = "PUBLIC" if privilege.grantee == "PUBLIC" else q(privilege.grantee)
+    what = f"{privilege.privilege} ON {_on(privilege)}"
+    if privilege.object_type == "column":
+        what = f"{privilege.privilege} ({q(target[2])}) ON {_on(privilege)}"
+    if op.kind is not OpKind.DROP and not op.hints.revoke:  # ALTER: granted again
+        option = " WITH GRANT OPTION" if privilege.grantable else ""
         emit(f"GRANT {what} TO {grantee}{option}")
     else:
         emit(f"REVOKE {what} FROM {grantee}")

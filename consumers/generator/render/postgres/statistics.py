@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemashift.schemas.catalog import Statistics
 from schemashift.schemas.operations import Operation, OpKind
 
 from .common import Emit, RenderContext, qn
@@ -14,9 +15,9 @@ def render_statistics(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     if op.kind is OpKind.DROP:
         emit(f"DROP STATISTICS {name}")
         return
-    new = op.obj
+    new = op.obj_as(Statistics)
     if op.kind is OpKind.CREATE:
-        emit(new["definition"])
-    if op.kind is OpKind.ALTER or new.get("target") is not None:
-        target = -1 if new.get("target") is None else new["target"]
+        emit(new.definition)
+    if op.kind is OpKind.ALTER or new.target is not None:
+        target = -1 if new.target is None else new.target
         emit(f"ALTER STATISTICS {name} SET STATISTICS {target}")

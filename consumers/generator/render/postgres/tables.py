@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
+from schemashift.schemas.catalog import Column, Identity, InheritanceLink, Table
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import Operation, OpKind
 
@@ -12,33 +12,33 @@ from .common import Emit, H, RenderContext, literal, q, qn, strip_outer_parens
 from .sequences import emit_keeping_value_valid, narrows, sequence_options
 
 
-def column_definition(col: dict[str, Any]) -> str:
+def column_definition(col: Column) -> str:
     """``name type [COLLATE] [GENERATED ...|DEFAULT ...] [NOT NULL]`` for CREATE/ADD."""
-    parts = [q(col["name"]), col["type"]]
-    if col.get("collation"):
-        parts.append(f"COLLATE {col['collation']}")
-    if col.get("generated"):
-        kind = "VIRTUAL" if col.get("virtual") else "STORED"
-        parts.append(f"GENERATED ALWAYS AS ({_unparen(col['generated'])}) {kind}")
-    elif col.get("identity"):
-        parts.append(_identity_clause(col["identity"], col["type"]))
-    elif col.get("default") is not None:
-        parts.append(f"DEFAULT {col['default']}")
-    if col.get("not_null"):
+    parts = [q(col.name), col.type]
+    if col.collation:
+        parts.append(f"COLLATE {col.collation}")
+    if col.generated:
+        kind = "VIRTUAL" if col.virtual else "STORED"
+        parts.append(f"GENERATED ALWAYS AS ({_unparen(col.generated)}) {kind}")
+    elif col.identity:
+        parts.append(_identity_clause(col.identity, col.type))
+    elif col.default is not None:
+        parts.append(f"DEFAULT {col.default}")
+    if col.not_null:
         # Before PostgreSQL 18 the name is accepted and ignored.
-        name = col.get("not_null_name")
+        name = col.not_null_name
         parts.append(f"CONSTRAINT {q(name)} NOT NULL" if name else "NOT NULL")
     return " ".join(parts)
 
 
-def not_null_name(table: str, col: dict[str, Any]) -> str:
+def not_null_name(table: str, col: Column) -> str:
     """The name of a column's NOT NULL constraint (PostgreSQL 18+): the recorded one, or the
     default PostgreSQL gives (the introspector records every other name)."""
-    return col.get("not_null_name") or f"{table}_{col['name']}_not_null"
+    return col.not_null_name or f"{table}_{col.name}_not_null"
 
 
-def _identity_clause(identity: dict[str, Any], data_type: str) -> str:
-    generation = "ALWAYS" if identity["generation"] == "always" else "BY DEFAULT"
+def _identity_clause(identity: Identity, data_type: str) -> str:
+    generation = "ALWAYS" if identity.generation == "always" else "BY DEFAULT"
     options = sequence_options(identity, data_type)
     return f"GENERATED {generation} AS IDENTITY" + (f" ({' '.join(options)})" if options else "")
 
@@ -59,51 +59,56 @@ def render_table(op: Operation, ctx: RenderContext, emit: Emit) -> None:
         emit(
             f"DROP TABLE {name}",
             H.DATA_LOSS,
-            *([] if op.obj.get("partition_by") else [H.IRREVERSIBLE]),
+            *([] if op.obj_as(Table).partition_by else [H.IRREVERSIBLE]),
         )
         return
     if op.kind is OpKind.ALTER:
-        _alter_flags(name, op.old or {}, op.new or {}, emit)
+        _alter_flags(name, op.old_as(Table), op.new_as(Table), emit)
         return
-    table = op.obj
-    lines = [column_definition(c) for c in table["columns"]]
-    lines += [f"CONSTRAINT {q(c['name'])} {c['definition']}" for c in table["constraints"]]
-    unlogged = "UNLOGGED " if table.get("unlogged") else ""
+    table = op.obj_as(Table)
+    lines = [column_definition(c) for c in table.columns]
+    lines += [f"CONSTRAINT {q(c.name)} {c.definition}" for c in table.constraints]
+    unlogged = "UNLOGGED " if table.unlogged else ""
     body = ",\n    ".join(lines)
     columns = f" (\n    {body}\n)" if lines else ""
-    options = f" WITH ({', '.join(table['options'])})" if table.get("options") else ""
-    if table.get("partition_of"):
-        parent = qn(*table["partition_of"])
+    options = f" WITH ({', '.join(table.options)})" if table.options else ""
+    if table.partition_of:
+        parent = qn(*table.partition_of)
         head = f"CREATE {unlogged}TABLE {name} PARTITION OF {parent}{columns}"
-        head += f" {table['partition_bound']}"
+        head += f" {table.partition_bound}"
     else:
         head = f"CREATE {unlogged}TABLE {name}{columns or ' ()'}"
-        if table.get("inherits"):
-            head += " INHERITS (" + ", ".join(qn(*p) for p in table["inherits"]) + ")"
-    if table.get("partition_by"):
-        head += f" PARTITION BY {table['partition_by']}"
+        if table.inherits:
+            head += " INHERITS (" + ", ".join(qn(*p) for p in table.inherits) + ")"
+    if table.partition_by:
+        head += f" PARTITION BY {table.partition_by}"
     emit(head + options)
-    for index in table.get("indexes", []):
-        emit(index["definition"])
-    flags = {f: table.get(f, False) for f in ("rls_enabled", "rls_forced")}
-    flags["replica_identity"] = table.get("replica_identity", "default")
-    _alter_flags(name, {}, flags, emit)
+    for index in table.indexes:
+        emit(index.definition)
+    # CREATE TABLE set the rest; these need statements of their own.
+    _alter_flags(name, _NEW_TABLE, table, emit, created=True)
 
 
-def _alter_flags(name: str, old: dict[str, Any], new: dict[str, Any], emit: Emit) -> None:
-    if "unlogged" in new and new["unlogged"] != old.get("unlogged"):
-        logged = "UNLOGGED" if new["unlogged"] else "LOGGED"
+# A table's flags as CREATE TABLE leaves them where it does not set them itself.
+_NEW_TABLE = Table(schema_name="", name="")
+
+
+def _alter_flags(name: str, old: Table, new: Table, emit: Emit, *, created: bool = False) -> None:
+    """ALTER TABLE for the flags of the table itself that differ between ``old`` and ``new``;
+    ``created``: right after CREATE TABLE, which has set ``unlogged`` and ``options``."""
+    if not created and new.unlogged != old.unlogged:
+        logged = "UNLOGGED" if new.unlogged else "LOGGED"
         emit(f"ALTER TABLE {name} SET {logged}", H.TABLE_REWRITE, H.LONG_LOCK)
-    if new.get("rls_enabled", False) != old.get("rls_enabled", False):
-        what = "ENABLE" if new["rls_enabled"] else "DISABLE"
+    if new.rls_enabled != old.rls_enabled:
+        what = "ENABLE" if new.rls_enabled else "DISABLE"
         emit(f"ALTER TABLE {name} {what} ROW LEVEL SECURITY")
-    if new.get("rls_forced", False) != old.get("rls_forced", False):
-        what = "FORCE" if new["rls_forced"] else "NO FORCE"
+    if new.rls_forced != old.rls_forced:
+        what = "FORCE" if new.rls_forced else "NO FORCE"
         emit(f"ALTER TABLE {name} {what} ROW LEVEL SECURITY")
-    if "options" in new:
-        _alter_options(name, old.get("options", []), new["options"], emit)
-    identity = new.get("replica_identity", "default")
-    if identity != old.get("replica_identity", "default"):
+    if not created and new.options != old.options:
+        _alter_options(name, old.options, new.options, emit)
+    identity = new.replica_identity
+    if identity != old.replica_identity:
         kind, _, index = identity.partition(" ")
         using = f"USING INDEX {index}" if kind == "index" else kind.upper()
         emit(f"ALTER TABLE {name} REPLICA IDENTITY {using}")
@@ -124,19 +129,20 @@ def _alter_options(name: str, old: list[str], new: list[str], emit: Emit) -> Non
 
 def render_inheritance(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     """ATTACH/DETACH PARTITION, or INHERIT/NO INHERIT."""
-    link = op.obj
+    link = op.obj_as(InheritanceLink)
     child = qn(op.schema_name, op.table or "")
-    parent = qn(*link["parent"])
-    if link.get("bound") is not None:
+    parent = qn(*link.parent)
+    checks = op.hints.parent_checks
+    if link.bound is not None:
         if op.kind is OpKind.CREATE:
             # Existing rows are checked against the bound (under a lock on the parent).
-            attach = f"ALTER TABLE {parent} ATTACH PARTITION {child} {link['bound']}"
-            emit(_link(attach, parent, child, link), H.LONG_LOCK, H.NEEDS_VALIDATION)
+            attach = f"ALTER TABLE {parent} ATTACH PARTITION {child} {link.bound}"
+            emit(_link(attach, parent, child, checks), H.LONG_LOCK, H.NEEDS_VALIDATION)
         else:
             emit(_unlink(f"ALTER TABLE {parent} DETACH PARTITION {child}", child))
     elif op.kind is OpKind.CREATE:
         inherit = f"ALTER TABLE {child} INHERIT {parent}"
-        emit(_link(inherit, parent, child, link), H.NEEDS_VALIDATION)
+        emit(_link(inherit, parent, child, checks), H.NEEDS_VALIDATION)
     else:
         emit(_unlink(f"ALTER TABLE {child} NO INHERIT {parent}", child))
 
@@ -156,108 +162,102 @@ _VOLATILE_CALL = re.compile(
 def render_column(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     table = alter_table(op)
     if op.kind is OpKind.CREATE:
-        col = op.obj
+        col = op.obj_as(Column)
         hazards: list[Hazard] = []
-        volatile = _VOLATILE_CALL.search(col.get("default") or "") is not None
-        stored = col.get("generated") and not col.get("virtual")  # virtual: computed on read
-        if stored or col.get("identity") or volatile:
+        volatile = _VOLATILE_CALL.search(col.default or "") is not None
+        stored = col.generated and not col.virtual  # virtual: computed on read
+        if stored or col.identity or volatile:
             hazards += [H.TABLE_REWRITE, H.LONG_LOCK]
-        elif col.get("not_null") and col.get("default") is None:
+        elif col.not_null and col.default is None:
             hazards.append(H.NEEDS_VALIDATION)  # fails when the table has rows
         emit(f"{table} ADD COLUMN {column_definition(col)}", *hazards)
         return
     if op.kind is OpKind.DROP:
-        emit(f"{table} DROP COLUMN {q(op.name)}", *_drop_column_hazards(op.obj))
+        emit(f"{table} DROP COLUMN {q(op.name)}", *_drop_column_hazards(op.obj_as(Column)))
         return
-    assert op.old is not None and op.new is not None
-    new_generation = (op.new.get("generated"), op.new.get("virtual"))
-    if op.new.get("generated") and new_generation != (
-        op.old.get("generated"),
-        op.old.get("virtual"),
-    ):
+    old, new = op.old_as(Column), op.new_as(Column)
+    if new.generated and (new.generated, new.virtual) != (old.generated, old.virtual):
         # PostgreSQL 15 cannot add or change a generation expression in place. (The differ
         # emits drop+add itself, with dependents; this arises from reversing DROP EXPRESSION.)
-        emit(f"{table} DROP COLUMN {q(op.name)}", *_drop_column_hazards(op.old))
-        emit(f"{table} ADD COLUMN {column_definition(op.new)}", H.TABLE_REWRITE, H.LONG_LOCK)
+        emit(f"{table} DROP COLUMN {q(op.name)}", *_drop_column_hazards(old))
+        emit(f"{table} ADD COLUMN {column_definition(new)}", H.TABLE_REWRITE, H.LONG_LOCK)
         return
-    _alter_column(op.schema_name, op.table or "", op.name, op.old, op.new, emit)
+    _alter_column(op.schema_name, op.table or "", op.name, old, new, emit)
 
 
-def _drop_column_hazards(col: dict[str, Any]) -> list[Hazard]:
+def _drop_column_hazards(col: Column) -> list[Hazard]:
     """DROP COLUMN loses the column's values; the reverse adds it back empty (irreversible),
     except a generated column, whose values it computes again."""
-    return [H.DATA_LOSS] if col.get("generated") else [H.DATA_LOSS, H.IRREVERSIBLE]
+    return [H.DATA_LOSS] if col.generated else [H.DATA_LOSS, H.IRREVERSIBLE]
 
 
 def _alter_column(
     schema: str | None,
     table: str,
     column: str,
-    old: dict[str, Any],
-    new: dict[str, Any],
+    old: Column,
+    new: Column,
     emit: Emit,
 ) -> None:
     table_name = qn(schema, table)
     col = q(column)
     alter = f"ALTER TABLE {table_name} ALTER COLUMN {col}"
-    retype = (old["type"], old.get("collation")) != (new["type"], new.get("collation"))
+    retype = (old.type, old.collation) != (new.type, new.collation)
     # A default that cannot be cast to the new type would make ALTER TYPE fail: drop it first.
-    default_changes = old.get("default") != new.get("default")
-    if old.get("default") is not None and (default_changes or retype):
+    default_changes = old.default != new.default
+    if old.default is not None and (default_changes or retype):
         emit(f"{alter} DROP DEFAULT")
-    if old.get("identity") and not new.get("identity"):
+    if old.identity and not new.identity:
         # The identity's sequence goes with it: the reverse starts a new one at START.
         emit(f"{alter} DROP IDENTITY", H.IRREVERSIBLE)
-    if old.get("generated") and not new.get("generated"):
+    if old.generated and not new.generated:
         emit(f"{alter} DROP EXPRESSION")
     if retype:
-        collate = " COLLATE " + (new.get("collation") or 'pg_catalog."default"')
-        if old.get("collation") == new.get("collation") and not new.get("collation"):
+        collate = " COLLATE " + (new.collation or 'pg_catalog."default"')
+        if old.collation == new.collation and not new.collation:
             collate = ""
-        using = (
-            "" if old["type"] == new["type"] else f" USING {_cast(col, old['type'], new['type'])}"
-        )
-        emit(f"{alter} TYPE {new['type']}{collate}{using}", *type_change_hazards(old, new))
-    if new.get("default") is not None and (default_changes or retype):
-        emit(f"{alter} SET DEFAULT {new['default']}")
-    if old["not_null"] and not new["not_null"]:
+        using = "" if old.type == new.type else f" USING {_cast(col, old.type, new.type)}"
+        emit(f"{alter} TYPE {new.type}{collate}{using}", *type_change_hazards(old, new))
+    if new.default is not None and (default_changes or retype):
+        emit(f"{alter} SET DEFAULT {new.default}")
+    if old.not_null and not new.not_null:
         emit(f"{alter} DROP NOT NULL")
-    elif new["not_null"] and not old["not_null"]:
-        if new.get("not_null_name"):  # PostgreSQL 18+: the differ names it only there
+    elif new.not_null and not old.not_null:
+        if new.not_null_name:  # PostgreSQL 18+: the differ names it only there
             emit(
-                f"ALTER TABLE {table_name} ADD CONSTRAINT {q(new['not_null_name'])} NOT NULL {col}",
+                f"ALTER TABLE {table_name} ADD CONSTRAINT {q(new.not_null_name)} NOT NULL {col}",
                 H.LONG_LOCK,
                 H.NEEDS_VALIDATION,
             )
         else:
             emit(f"{alter} SET NOT NULL", H.LONG_LOCK, H.NEEDS_VALIDATION)
-    elif new["not_null"] and old.get("not_null_name") != new.get("not_null_name"):
+    elif new.not_null and old.not_null_name != new.not_null_name:
         before, after = not_null_name(table, old), not_null_name(table, new)
         emit(f"ALTER TABLE {table_name} RENAME CONSTRAINT {q(before)} TO {q(after)}")
-    old_id, new_id = old.get("identity"), new.get("identity")
+    old_id, new_id = old.identity, new.identity
     if new_id and not old_id:
-        emit(f"{alter} ADD {_identity_clause(new_id, new['type'])}", H.LONG_LOCK)
+        emit(f"{alter} ADD {_identity_clause(new_id, new.type)}", H.LONG_LOCK)
     elif new_id and old_id and new_id != old_id:
         sets = []
-        if new_id["generation"] != old_id["generation"]:
+        if new_id.generation != old_id.generation:
             sets.append(
-                "SET GENERATED " + ("ALWAYS" if new_id["generation"] == "always" else "BY DEFAULT")
+                "SET GENERATED " + ("ALWAYS" if new_id.generation == "always" else "BY DEFAULT")
             )
-        old_opts = set(sequence_options(old_id, old["type"], explicit=True))
+        old_opts = set(sequence_options(old_id, old.type, explicit=True))
         sets += [
             f"SET {o}"
-            for o in sequence_options(new_id, new["type"], explicit=True)
+            for o in sequence_options(new_id, new.type, explicit=True)
             if o not in old_opts
         ]
         if not sets:
             return
         statement = f"{alter} {' '.join(sets)}"
-        if narrows(old_id, old["type"], new_id, new["type"]):
+        if narrows(old_id, old.type, new_id, new.type):
             # The identity sequence's current value must stay within the new bounds.
             sequence = f"pg_get_serial_sequence({literal(table_name)}, {literal(column)})"
-            restart = f"RESTART WITH {new_id['start']}"
+            restart = f"RESTART WITH {new_id.start}"
             emit_keeping_value_valid(
-                statement, restart, f"{sequence}::regclass", new_id, new["type"], emit
+                statement, restart, f"{sequence}::regclass", new_id, new.type, emit
             )
         else:
             emit(statement)
@@ -276,12 +276,12 @@ _INT_RANK = {"smallint": 1, "integer": 2, "bigint": 3}
 _TYPMOD = re.compile(r"^(?P<base>[a-z ]+?)(?:\((?P<args>[0-9, ]+)\))?(?P<array>(\[\])*)$")
 
 
-def type_change_hazards(old: dict[str, Any], new: dict[str, Any]) -> list[Hazard]:
+def type_change_hazards(old: Column, new: Column) -> list[Hazard]:
     """Hazards of ``ALTER COLUMN TYPE``: rewrite unless binary-compatible; loss if narrowing
     (or a conversion not known to keep every value), which the reverse's widening cannot undo
     (irreversible)."""
-    a, b = _TYPMOD.match(old["type"]), _TYPMOD.match(new["type"])
-    if old["type"] == new["type"]:  # collation only: indexes on it are rebuilt
+    a, b = _TYPMOD.match(old.type), _TYPMOD.match(new.type)
+    if old.type == new.type:  # collation only: indexes on it are rebuilt
         return [H.LONG_LOCK]
     if not a or not b or a["array"] != b["array"]:
         return [H.TABLE_REWRITE, H.DATA_LOSS, H.IRREVERSIBLE]
@@ -309,11 +309,12 @@ def type_change_hazards(old: dict[str, Any], new: dict[str, Any]) -> list[Hazard
     return [H.TABLE_REWRITE, H.DATA_LOSS, H.IRREVERSIBLE]
 
 
-def _link(statement: str, parent: str, child: str, link: dict[str, Any]) -> str:
-    """ATTACH PARTITION or INHERIT, alone when the parent has no inheritable CHECK constraint;
-    otherwise after giving the table those of the parent's it lacks (both statements require
-    them, and then merge them with the parent's)."""
-    if not link.get("checks", True):
+def _link(statement: str, parent: str, child: str, checks: list[str] | None) -> str:
+    """ATTACH PARTITION or INHERIT, alone when the parent has no inheritable CHECK constraint
+    (``checks``, the parent's, None when unknown); otherwise after giving the table those of
+    the parent's it lacks (both statements require them, and then merge them with the
+    parent's)."""
+    if checks == []:
         return statement
     return f"""DO $link$
 DECLARE

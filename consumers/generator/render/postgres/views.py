@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from schemashift.schemas.catalog import View
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
 from .common import Emit, H, RenderContext, qn
@@ -15,9 +16,9 @@ def render_view(op: Operation, ctx: RenderContext, emit: Emit) -> None:
     if op.kind is OpKind.DROP:
         emit(f"DROP {what} {name}", *([H.DATA_LOSS] if materialized else []))
     else:
-        body = op.obj["definition"].strip().rstrip(";")
-        options = op.obj.get("options")
-        with_options = f" WITH ({', '.join(options)})" if options else ""
+        view = op.obj_as(View)
+        body = view.definition.strip().rstrip(";")
+        with_options = f" WITH ({', '.join(view.options)})" if view.options else ""
         emit(f"CREATE {what} {name}{with_options} AS\n{body}")
-        for index in op.obj.get("indexes", []):
-            emit(index["definition"])
+        for index in view.indexes:
+            emit(index.definition)
