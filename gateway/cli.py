@@ -241,7 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "infra",
-        help="start, stop or inspect the local Kafka and PostgreSQL (and other PG versions)",
+        help="start, stop or inspect the local Kafka, PostgreSQL (all versions) and MariaDB",
         add_help=False,
         prefix_chars="\0",  # everything after `infra` belongs to `python -m infra`
     )

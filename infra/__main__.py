@@ -1,4 +1,4 @@
-"""``python -m infra up|down|status``: local Kafka + PostgreSQL for schemashift."""
+"""``python -m infra up|down|status``: local Kafka, PostgreSQL and MariaDB for schemashift."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def _versions(text: str) -> tuple[int, ...]:
 def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int:
     """Command-line entry point; returns the process exit code."""
     parser = argparse.ArgumentParser(
-        prog=prog, description="Local Kafka (KRaft) + PostgreSQL for schemashift."
+        prog=prog, description="Local Kafka (KRaft), PostgreSQL and MariaDB for schemashift."
     )
     parser.add_argument(
         "--state-dir",
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int
         cmd.add_argument(
             "--no-postgres", action="store_true", help="leave PostgreSQL (every cluster) alone"
         )
+        cmd.add_argument("--no-mariadb", action="store_true", help="leave MariaDB alone")
         if name == "up":
             cmd.add_argument(
                 "--postgres-versions", type=_versions, metavar="VERSIONS", help=versions_help
@@ -52,7 +53,10 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int
                 "--only",
                 nargs="+",
                 metavar="COMPONENT",
-                help="stop only these: kafka, postgres, postgres-<major> (as `status` names them)",
+                help=(
+                    "stop only these: kafka, postgres, postgres-<major>, mariadb "
+                    "(as `status` names them)"
+                ),
             )
     status_cmd = sub.add_parser("status", help="show what is running (exit 1 if anything is not)")
     status_cmd.add_argument(
@@ -66,6 +70,7 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int
                 args.state_dir,
                 kafka=not args.no_kafka,
                 postgres=not args.no_postgres,
+                mariadb=not args.no_mariadb,
                 postgres_versions=args.postgres_versions,
             )
             return 0
@@ -74,6 +79,7 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int
                 args.state_dir,
                 kafka=not args.no_kafka,
                 postgres=not args.no_postgres,
+                mariadb=not args.no_mariadb,
                 only=args.only,
             )
             return 0

@@ -27,8 +27,6 @@ import logging
 import os
 import re
 import shutil
-import signal
-import socket
 import string
 import subprocess
 import time
@@ -38,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from schemashift.infra.console import progress
+from schemashift.infra.processes import pid_alive, port_open, proc_cmdline, terminate
 
 KAFKA_VERSION = "4.4.0"
 DEFAULT_PORT = 19092
@@ -289,44 +288,11 @@ def format_storage(paths: KafkaPaths, port: int, cport: int) -> bool:
 # --------------------------------------------------------------------------- processes
 
 
-def _proc_cmdline(pid: int) -> list[str] | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # Field 3 follows the parenthesised command name, which may itself contain spaces.
-    return stat.rpartition(")")[2].split()[:1] == ["Z"]
-
-
-def pid_alive(pid: int) -> bool:
-    """True if ``pid`` exists and is not a zombie."""
-    if pid <= 0:
-        return False
-    # Reap it if it is our own child (up then down in one process), else kill(0) sees a zombie.
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _is_zombie(pid)
-
-
 def is_our_broker(pid: int, paths: KafkaPaths) -> bool:
     """The pid is alive and is a ``kafka.Kafka`` JVM running our config (not a recycled pid)."""
     if not pid_alive(pid):
         return False
-    cmdline = _proc_cmdline(pid) or []
+    cmdline = proc_cmdline(pid)
     return "kafka.Kafka" in cmdline and str(paths.config) in cmdline
 
 
@@ -382,29 +348,7 @@ def stop(pid: int, paths: KafkaPaths, timeout: float = STOP_TIMEOUT_S) -> str:
     """
     if not is_our_broker(pid, paths):
         return "not running"
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return "stopped"
-        time.sleep(0.2)
-    log(f"kafka pid {pid} ignored SIGTERM for {timeout:.0f}s, sending SIGKILL")
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    for _ in range(50):
-        if not pid_alive(pid):
-            break
-        time.sleep(0.1)
-    return "killed"
-
-
-def port_open(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
-    """True if something accepts TCP connections on host:port."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+    return terminate(pid, "kafka", timeout)
 
 
 def log_tail(paths: KafkaPaths, lines: int = 15) -> str:

