@@ -79,7 +79,10 @@ async def _diff(
 
         print(DiffReport.build(source, target, operations, script).model_dump_json(indent=2))
     elif script.statements:
-        print(script.sql(reverse=reverse))
+        from schemashift.consumers.generator.render import renderer_for
+
+        shown = script.reverse_statements if reverse else script.statements
+        print(renderer_for(target.dialect).script_text(shown))
     else:
         print("-- no differences", file=sys.stderr)
     return 0

@@ -14,3 +14,4 @@ class Dialect(StrEnum):
     """A family of databases; the value is what catalogs and events say (``"postgresql"``)."""
 
     POSTGRESQL = "postgresql"
+    SQLITE = "sqlite"

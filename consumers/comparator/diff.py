@@ -82,5 +82,6 @@ def diff(source: Catalog, target: Catalog, *, privileges: bool = False) -> list[
         ops += compare_privileges(ctx) if privileges else keep_recreated_privileges(ctx)
         ops += rebuild_for_reverse_swaps(ctx)
         ops += compare_comments(ctx, ops)
+        ops = rules.operations(ops, source, target)
         rules.check_versions(ops, target)
         return ops

@@ -10,7 +10,6 @@ import ast
 import re
 import uuid
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +27,7 @@ from schemashift.consumers.common.drivers import (
     supported_schemes,
 )
 from schemashift.consumers.common.drivers.postgres import PostgresDriver
+from schemashift.consumers.common.drivers.sqlite import SQLiteDriver
 from schemashift.consumers.comparator import introspect as introspect_module
 from schemashift.consumers.comparator.rules import RULES as VERSION_RULES
 from schemashift.consumers.executor.adapters import DatabaseError, ExecutorAdapter, HistoryRecord
@@ -59,14 +59,24 @@ def test_every_dialect_is_registered_at_every_stage():
 
 
 def test_drivers_are_found_by_url_scheme():
-    assert supported_schemes() == {"postgres": Dialect.POSTGRESQL, "postgresql": Dialect.POSTGRESQL}
+    assert supported_schemes() == {
+        "postgres": Dialect.POSTGRESQL,
+        "postgresql": Dialect.POSTGRESQL,
+        "sqlite": Dialect.SQLITE,
+    }
     for url in ("postgresql://u:pw@h/db", "postgres://h/db", "PostgreSQL://h/db"):
         assert isinstance(driver_for_url(url), PostgresDriver)
+    assert isinstance(driver_for_url("sqlite:///srv/app.db"), SQLiteDriver)
 
 
 def test_registered_connections_accept_the_schemes_of_the_registered_drivers():
-    assert connections.SUPPORTED_SCHEMES == {"postgres": "postgresql", "postgresql": "postgresql"}
+    assert connections.SUPPORTED_SCHEMES == {
+        "postgres": "postgresql",
+        "postgresql": "postgresql",
+        "sqlite": "sqlite",
+    }
     assert connections.dialect_of("postgres://u:pw@h/db") == "postgresql"
+    assert connections.dialect_of("sqlite:///srv/app.db") == "sqlite"
     with pytest.raises(ValueError, match="unsupported URL scheme 'mysql'; supported: postgres, "):
         connections.dialect_of("mysql://u:pw@h/db")
 
@@ -359,13 +369,24 @@ ENGINE_ROOTS = (
     "consumers/executor",
     "consumers/common",
 )
-DIALECT_LIBRARIES = frozenset({"asyncpg", "pglast"})
+# Each dialect's database libraries: only modules whose path names the dialect import them.
+DIALECT_LIBRARIES = {
+    "asyncpg": "postgres",
+    "pglast": "postgres",
+    "aiosqlite": "sqlite",
+    "sqlite3": "sqlite",
+}
 # Functions and casts only PostgreSQL has, as SQL text or SQLAlchemy ``func.<name>``.
 POSTGRES_ONLY_NAMES = re.compile(
     r"\bpg_\w+|\b(?:hashtext\w*|format_type|obj_description|col_description|to_reg\w+"
     r"|current_setting|set_config)\b|::reg\w+",
     re.IGNORECASE,
 )
+# SQLite's catalog tables and PRAGMAs, as SQL text.
+SQLITE_ONLY_NAMES = re.compile(
+    r"\bsqlite_(?:schema|master|sequence|version)\b|\bPRAGMA\b|\bpragma_\w+"
+)
+ONLY_NAMES = {"postgres": POSTGRES_ONLY_NAMES, "sqlite": SQLITE_ONLY_NAMES}
 # Modules that work on the metadata database, which is always PostgreSQL.
 METADATA_DB_MODULES = {
     # The per-target request queue is a metadata-database table; a transaction-scoped advisory
@@ -386,11 +407,12 @@ def _docstrings(tree: ast.Module) -> set[int]:
     }
 
 
-def dialect_specifics(source: str) -> list[str]:
-    """What in ``source`` is one dialect's: imports of its libraries, PostgreSQL-only names in
-    code and SQL text (docstrings and comments may mention them)."""
+def dialect_specifics(source: str, own: str | None = None) -> list[str]:
+    """What in ``source`` belongs to a dialect other than ``own``: imports of its libraries,
+    its catalog names in code and SQL text (docstrings and comments may mention them)."""
     tree = ast.parse(source)
     docstrings = _docstrings(tree)
+    patterns = [pattern for dialect, pattern in ONLY_NAMES.items() if dialect != own]
     found = []
     for node in ast.walk(tree):
         modules: list[str] = []
@@ -401,37 +423,48 @@ def dialect_specifics(source: str) -> list[str]:
         found += [
             f"line {node.lineno}: imports {m}"
             for m in modules
-            if m.split(".")[0] in DIALECT_LIBRARIES
+            if DIALECT_LIBRARIES.get(m.split(".")[0], own) != own
         ]
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             if id(node) not in docstrings:
-                found += [
-                    f"line {node.lineno}: {m}" for m in POSTGRES_ONLY_NAMES.findall(node.value)
-                ]
-        elif isinstance(node, ast.Attribute) and POSTGRES_ONLY_NAMES.fullmatch(node.attr):
+                for pattern in patterns:
+                    found += [f"line {node.lineno}: {m}" for m in pattern.findall(node.value)]
+        elif (
+            isinstance(node, ast.Attribute)
+            and own != "postgres"
+            and POSTGRES_ONLY_NAMES.fullmatch(node.attr)
+        ):
             found.append(f"line {node.lineno}: {node.attr}")
     return sorted(found)
 
 
-def test_the_scan_sees_imports_and_postgres_functions_but_not_docstrings():
+def test_the_scan_sees_imports_and_dialect_names_but_not_docstrings():
     source = '"""pg_get_viewdef() text."""\nimport asyncpg\nfrom pglast import parse_sql\n'
     source += "def f():\n    '''pg_class'''\n    return func.pg_notify('x'), 'SELECT pg_sleep(1)'\n"
-    assert dialect_specifics(source) == [
+    source += "import aiosqlite, sqlite3\nq = 'SELECT name FROM sqlite_schema'\n"
+    postgres = [
         "line 2: imports asyncpg",
         "line 3: imports pglast",
         "line 6: pg_notify",
         "line 6: pg_sleep",
     ]
+    sqlite = ["line 7: imports aiosqlite", "line 7: imports sqlite3", "line 8: sqlite_schema"]
+    assert dialect_specifics(source) == sorted(postgres + sqlite)
+    assert dialect_specifics(source, "sqlite") == postgres
+    assert dialect_specifics(source, "postgres") == sqlite
 
 
-def test_only_postgres_modules_use_postgres_libraries_and_functions():
+def _own_dialect(relative: str) -> str | None:
+    """The dialect a module's path names (its own modules), if any."""
+    return next((d for d in ONLY_NAMES if d in relative), None)
+
+
+def test_only_a_dialects_modules_use_its_libraries_and_catalog_names():
     offending: dict[str, list[str]] = {}
     for root in ENGINE_ROOTS:
         for path in sorted((REPO_ROOT / root).rglob("*.py")):
             relative = path.relative_to(REPO_ROOT).as_posix()
-            if "postgres" in relative:
-                continue  # the PostgreSQL dialect's own modules
-            found = dialect_specifics(path.read_text())
+            found = dialect_specifics(path.read_text(), _own_dialect(relative))
             if found:
                 offending[relative] = found
     allowed = METADATA_DB_MODULES
@@ -451,5 +484,8 @@ def test_the_scan_covers_the_modules_that_were_moved():
     for relative in moved:
         assert (REPO_ROOT / relative).is_file()
         assert dialect_specifics((REPO_ROOT / relative).read_text()) == []
-    assert Path(REPO_ROOT / "consumers/executor/postgres.py").is_file()
-    assert dialect_specifics((REPO_ROOT / "consumers/executor/postgres.py").read_text())
+    for dialect in ("postgres", "sqlite"):
+        module = REPO_ROOT / f"consumers/executor/{dialect}.py"
+        assert module.is_file()
+        assert dialect_specifics(module.read_text())
+        assert dialect_specifics(module.read_text(), dialect) == []

@@ -1,15 +1,15 @@
 """The drivers of the registered databases' dialects, looked up by URL scheme or by dialect.
 
-A dialect's driver lives in a module named after it (:mod:`.postgres`) and is registered in
-:data:`DRIVERS` with one line; nothing else here knows any dialect. The metadata database,
-which is always PostgreSQL, does not go through this registry (:mod:`..db`).
+A dialect's driver lives in a module named after it (:mod:`.postgres`, :mod:`.sqlite`) and is
+registered in :data:`DRIVERS` with one line; nothing else here knows any dialect. The metadata
+database, which is always PostgreSQL, does not go through this registry (:mod:`..db`).
 """
 
 from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from schemashift.consumers.common.drivers import postgres
+from schemashift.consumers.common.drivers import postgres, sqlite
 from schemashift.consumers.common.drivers.base import Connection, Driver, Pool
 from schemashift.consumers.common.drivers.errors import (
     AuthenticationFailed,
@@ -39,6 +39,7 @@ __all__ = [
 
 DRIVERS: dict[Dialect, Driver] = {
     Dialect.POSTGRESQL: postgres.DRIVER,
+    Dialect.SQLITE: sqlite.DRIVER,
 }
 
 _BY_SCHEME: dict[str, Driver] = {

@@ -13,7 +13,7 @@ from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Operation
 
-from . import postgres
+from . import postgres, sqlite
 
 
 class VersionRules(Protocol):
@@ -25,12 +25,20 @@ class VersionRules(Protocol):
         """``source`` and ``target`` as the differ should compare them."""
         ...
 
+    def operations(self, ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
+        """``ops`` as the dialect carries them out (the shared comparators' operations
+        regrouped where it changes objects otherwise, e.g. SQLite's table rebuilds)."""
+        ...
+
     def check_versions(self, ops: list[Operation], target: Catalog) -> None:
         """Raise ``UnsupportedByTarget`` for an operation the target's server cannot run."""
         ...
 
 
-RULES: dict[Dialect, VersionRules] = {Dialect.POSTGRESQL: postgres.RULES}
+RULES: dict[Dialect, VersionRules] = {
+    Dialect.POSTGRESQL: postgres.RULES,
+    Dialect.SQLITE: sqlite.RULES,
+}
 
 
 def rules_for(dialect: Dialect) -> VersionRules:

@@ -157,5 +157,10 @@ class PostgresRules:
     comparable = staticmethod(comparable)
     check_versions = staticmethod(check_versions)
 
+    @staticmethod
+    def operations(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
+        """The shared comparators' operations are PostgreSQL's own."""
+        return ops
+
 
 RULES = PostgresRules()

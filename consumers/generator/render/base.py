@@ -52,6 +52,11 @@ class Renderer(ABC, Generic[ContextT]):
         for op in ops:
             yield (op,)
 
+    def script_text(self, statements: list[Statement]) -> str:
+        """``statements`` as one script to print: each after comment lines naming its hazards
+        (a dialect whose printed script must hold its own transaction adds it here)."""
+        return "\n\n".join(s.annotated() for s in statements)
+
     @abstractmethod
     def context(self, ops: list[Operation], *, concurrent_indexes: bool) -> ContextT:
         """What rendering one unit may need to know about the whole script."""
