@@ -156,7 +156,9 @@ class TableConstraint(CatalogModel):
 
     name: str
     definition: str = Field(
-        description="pg_get_constraintdef() text without NOT VALID; the comparison basis."
+        description="pg_get_constraintdef() text without NOT VALID; the comparison basis. "
+        "SQLite: the constraint as CREATE TABLE declares it, with its CONSTRAINT name when "
+        "it has one."
     )
     columns: list[str] = Field(default_factory=list)
     deferrable: bool = False
@@ -210,7 +212,10 @@ class Index(CatalogModel):
     """A stand-alone index (indexes backing PK/unique/exclusion constraints are not listed)."""
 
     name: str
-    definition: str = Field(description="pg_get_indexdef() text; the comparison basis.")
+    definition: str = Field(
+        description="pg_get_indexdef() text; the comparison basis. SQLite: the stored "
+        "CREATE INDEX text after the index's name ('ON t (a) WHERE ...')."
+    )
     unique: bool = False
     method: str = "btree"
     columns: list[str] = Field(
@@ -246,7 +251,8 @@ class Table(CatalogModel):
     rls_forced: bool = False
     options: list[str] = Field(
         default_factory=list,
-        description="Storage parameters, e.g. 'fillfactor=70', 'toast.autovacuum_enabled=false'.",
+        description="Storage parameters, e.g. 'fillfactor=70', 'toast.autovacuum_enabled=false'; "
+        "for SQLite the table options 'STRICT' and 'WITHOUT ROWID' (in that order).",
     )
     replica_identity: str = Field(
         default="default",
@@ -348,7 +354,8 @@ def labels_only_added(old: list[str], new: list[str]) -> bool:
 
 
 class View(CatalogModel):
-    """A view or materialized view; ``definition`` is pg_get_viewdef() text."""
+    """A view or materialized view; ``definition`` is pg_get_viewdef() text (SQLite: the stored
+    CREATE VIEW text after the view's name, ``AS SELECT ...``)."""
 
     schema_name: str
     name: str
@@ -478,7 +485,8 @@ class Function(CatalogModel):
 
 
 class Trigger(CatalogModel):
-    """A trigger on a table or view; ``definition`` is pg_get_triggerdef() text."""
+    """A trigger on a table or view; ``definition`` is pg_get_triggerdef() text (SQLite: the
+    stored CREATE TRIGGER text after the trigger's name, and ``function`` is empty)."""
 
     schema_name: str
     table: str

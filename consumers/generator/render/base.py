@@ -3,9 +3,9 @@
 The generator orders the operations (the shared rules of :mod:`..order` plus the dialect's
 :attr:`Renderer.order_rules`) and hands them to :meth:`Renderer.render`, which renders them
 *unit* by unit. A unit is one operation unless the dialect groups more: a dialect that must
-handle a table's changes together (SQLite rebuilds a table once for all of them, MySQL merges
-them into one ``ALTER TABLE``) overrides :meth:`Renderer.units`, usually with
-:func:`table_runs`.
+handle a table's changes together (MySQL merges them into one ``ALTER TABLE``) overrides
+:meth:`Renderer.units`, usually with :func:`table_runs`. (SQLite's rebuild of a table, which
+needs the whole table, arrives as one operation from its comparator rules.)
 """
 
 from __future__ import annotations

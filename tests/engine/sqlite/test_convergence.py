@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect import introspect
+from schemashift.consumers.generator.render import generate
+from schemashift.schemas.operations import ObjectType
 from tests.support.sqlite_engine import Files, converge
 
 pytestmark = pytest.mark.sqlite
@@ -167,6 +171,31 @@ CASES: dict[str, tuple[str, str]] = {
         "create index users_email on users (email);",
         "create table USERS (id integer primary key, Name text);",
     ),
+    "drop_a_column_a_trigger_uses": (
+        "create table t (id integer primary key); create table log (n int);"
+        "create trigger t_ins after insert on t begin insert into log values (1); end;",
+        "create table t (id integer primary key, a int); create table log (n int);"
+        "create trigger t_ins after insert on t begin insert into log values (new.a); end;",
+    ),
+    "drop_a_referenced_key_column": (
+        "create table p (id integer primary key); create table c (x int);",
+        "create table p (id integer primary key, code text unique);"
+        "create table c (x int references p (code));",
+    ),
+    "add_unique_and_not_null_columns": (
+        "create table t (id integer primary key, u text unique, n int not null default 0);",
+        "create table t (id integer primary key);",
+    ),
+    "rowid_alias_changes": (
+        "create table t (id int primary key, a text); create table u (id integer primary key);",
+        "create table t (id integer primary key, a text); create table u (id int primary key);",
+    ),
+    "view_with_columns_and_unique_index": (
+        "create table t (a int, b int); create view v (x, y) as select a, b from t;"
+        "create unique index t_a on t (a);",
+        "create table t (a int, b int); create view v (x) as select a from t;"
+        "create index t_a on t (a);",
+    ),
     "hostile_names": (
         'create table "odd ""name""" ("a b" int, "select" text, [c d] int);'
         'create index "odd idx" on "odd ""name""" ("a b");'
@@ -180,3 +209,18 @@ CASES: dict[str, tuple[str, str]] = {
 async def test_converges(files: Files, case: str) -> None:
     source_sql, target_sql = CASES[case]
     await converge(files.new(source_sql), files.new(target_sql))
+
+
+async def test_an_older_target_rebuilds_instead_of_dropping_columns(files: Files) -> None:
+    """Below SQLite 3.35 there is no DROP COLUMN: the table is rebuilt, both ways."""
+    source = await introspect(files.new("create table t (a int, b int);"))
+    target = await introspect(files.new("create table t (a int, c text);"))
+    older = target.model_copy(update={"server_version": "3.34.1"})
+    ops = diff(source, older)
+    assert [(o.label, o.name) for o in ops] == [("alter_table", "t")]
+    assert ops[0].object_type is ObjectType.TABLE and ops[0].reason
+    assert "drop_column c" in ops[0].reason and "create_column b" in ops[0].reason
+    script = generate(ops, "sqlite")
+    assert not any("DROP COLUMN" in s.sql for s in script.statements + script.reverse_statements)
+    native = diff(source, target)
+    assert sorted(o.label for o in native) == ["create_column", "drop_column"]
