@@ -79,6 +79,7 @@ class SQLiteExecutor(ExecutorAdapter):
     def __init__(self) -> None:
         self._held: dict[int, asyncio.Lock] = {}
         self._foreign_keys: dict[int, int] = {}
+        self._timeouts: dict[int, float | None] = {}
 
     async def configure(
         self, conn: Any, *, lock_timeout_ms: int, statement_timeout_ms: int
@@ -87,7 +88,7 @@ class SQLiteExecutor(ExecutorAdapter):
         # another connection's lock (0 would fail at once: wait the default of the driver).
         if lock_timeout_ms > 0:
             await conn.execute(f"PRAGMA busy_timeout = {int(lock_timeout_ms)}")
-        self._lock_timeout = lock_timeout_ms / 1000 if lock_timeout_ms > 0 else None
+        self._timeouts[id(conn)] = lock_timeout_ms / 1000 if lock_timeout_ms > 0 else None
 
     async def _path(self, conn: Any) -> str:
         rows = await conn.execute_fetchall("PRAGMA database_list")
@@ -96,7 +97,8 @@ class SQLiteExecutor(ExecutorAdapter):
 
     async def acquire_lock(self, conn: Any) -> None:
         lock = _LOCKS.setdefault(await self._path(conn), asyncio.Lock())
-        timeout = getattr(self, "_lock_timeout", None)
+        state = await conn.execute_fetchall("PRAGMA foreign_keys")
+        timeout = self._timeouts.pop(id(conn), None)
         try:
             await asyncio.wait_for(lock.acquire(), timeout)
         except TimeoutError:
@@ -106,8 +108,7 @@ class SQLiteExecutor(ExecutorAdapter):
             busy.sqlite_errorname = "SQLITE_BUSY"  # type: ignore[attr-defined]
             raise busy from None
         self._held[id(conn)] = lock
-        state = await conn.execute_fetchall("PRAGMA foreign_keys")
-        self._foreign_keys[id(conn)] = int(state[0][0])
+        self._foreign_keys[id(conn)] = int(next(iter(state))[0])
 
     async def release_lock(self, conn: Any) -> None:
         lock = self._held.pop(id(conn), None)

@@ -14,6 +14,7 @@ from schemashift.consumers.common.drivers.sqlite import DRIVER
 from schemashift.consumers.executor.adapters import DatabaseError, HistoryRecord
 from schemashift.consumers.executor.apply import Applied, Failed, apply_script
 from schemashift.consumers.executor.sqlite import ADAPTER
+from schemashift.consumers.executor.sqlite import HISTORY_DDL as ADAPTER_HISTORY_DDL
 from schemashift.schemas.operations import Statement
 from schemashift.schemas.reserved import SQLITE_HISTORY_TABLE
 from tests.support.sqlite_engine import Files, path_of
@@ -144,3 +145,57 @@ def test_classifications():
     )
     assert ADAPTER.connection_error(OSError("gone")).sqlstate == "SQLITE_CANTOPEN"
     assert ADAPTER.resume_from(HistoryRecord("sum", 5, 2)) == 2
+
+
+async def test_a_partly_applied_script_resumes_with_foreign_keys_off(files: Files):
+    """The history says the leading PRAGMA ran; a new attempt on a connection that enforces
+    foreign keys resumes after it, and the rebuild still cascades nothing."""
+    url = files.new(
+        "create table p (id integer primary key, n text);"
+        "create table c (p integer references p (id) on delete cascade);"
+        "insert into p values (1, 'a'); insert into c values (1);"
+    )
+    migration = uuid.uuid4()
+    script = [
+        Statement(
+            sql="PRAGMA foreign_keys = OFF;", kind="pragma", object="main", transactional=False
+        ),
+        *_statements(
+            "CREATE TABLE _schemashift_new_p (id integer primary key, n text not null default '');",
+            "INSERT INTO _schemashift_new_p (id, n) SELECT id, coalesce(n, '') FROM p;",
+            "DROP TABLE p;",
+            "ALTER TABLE _schemashift_new_p RENAME TO p;",
+        ),
+    ]
+    conn = sqlite3.connect(path_of(url), isolation_level=None)
+    conn.execute(ADAPTER_HISTORY_DDL)
+    conn.execute(
+        f"INSERT INTO {SQLITE_HISTORY_TABLE} (migration_id, checksum, statements, completed) "
+        "VALUES (?, 'sum', ?, 1)",
+        (str(migration), len(script)),
+    )
+    conn.close()
+    async with DRIVER.connect(url, timeout=5) as db:
+        await db.execute("PRAGMA foreign_keys = ON")
+
+        async def fingerprint() -> str:
+            return "fp"
+
+        async def progress(*_: object) -> None:
+            return None
+
+        result = await apply_script(
+            ADAPTER,
+            db,
+            migration,
+            script,
+            "sum",
+            expected_fingerprint="other",
+            fingerprint=fingerprint,
+            on_progress=progress,
+        )
+    assert isinstance(result, Applied) and not result.already_applied
+    check = sqlite3.connect(path_of(url))
+    assert check.execute("SELECT count(*) FROM c").fetchone() == (1,)
+    check.close()
+    assert _history(url) == [(str(migration), "sum", len(script), len(script), 1)]
