@@ -15,7 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.db import metadata
-from schemashift.consumers.common.drivers import supported_schemes
+from schemashift.consumers.common.drivers import driver_for_dialect, supported_schemes
 from schemashift.consumers.common.redact import redact_url
 from schemashift.consumers.common.secrets import decrypt, encrypt
 
@@ -45,10 +45,12 @@ def dialect_of(url: str) -> str:
     """The dialect named by ``url``'s scheme; ValueError for a scheme we do not support."""
     scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
     try:
-        return SUPPORTED_SCHEMES[scheme]
+        dialect = SUPPORTED_SCHEMES[scheme]
     except KeyError:
         supported = ", ".join(sorted(SUPPORTED_SCHEMES))
         raise ValueError(f"unsupported URL scheme {scheme!r}; supported: {supported}") from None
+    driver_for_dialect(dialect).check_url(url)
+    return dialect
 
 
 async def register(engine: AsyncEngine, name: str, url: str) -> datetime:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from schemashift.consumers.common.connections import dialect_of
 from schemashift.consumers.common.drivers import UnsupportedDialect, driver_for_url
 from schemashift.consumers.common.drivers.sqlite import DRIVER, InvalidSQLiteURL, database_path
 from schemashift.consumers.common.drivers.sqlite_sql import (
@@ -24,6 +25,7 @@ from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statem
 def test_a_sqlite_url_names_an_absolute_file_path():
     assert database_path("sqlite:///srv/app/data.db") == "/srv/app/data.db"
     assert database_path("SQLite:///tmp/a%20b.db") == "/tmp/a b.db"
+    assert database_path("sqlite:////srv/app/data.db") == "/srv/app/data.db"  # SQLAlchemy's form
     assert driver_for_url("sqlite:///x.db") is DRIVER
 
 
@@ -40,6 +42,8 @@ def test_a_sqlite_url_names_an_absolute_file_path():
 def test_memory_and_relative_urls_are_refused_with_the_reason(url: str, reason: str):
     with pytest.raises(InvalidSQLiteURL, match=reason):
         database_path(url)
+    with pytest.raises(ValueError, match=reason):  # as registering the connection would
+        dialect_of(url)
 
 
 async def test_the_driver_refuses_a_bad_url_before_opening_anything():

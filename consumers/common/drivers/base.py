@@ -51,6 +51,12 @@ class Driver(ABC):
     # URL schemes (lower case, as ``urlsplit`` reads them) whose URLs this driver connects to.
     schemes: ClassVar[frozenset[str]]
 
+    def check_url(self, url: str) -> None:
+        """Raise ValueError, with the reason, when ``url`` (of one of :attr:`schemes`) cannot
+        name a database this driver connects to; checked when a connection is registered.
+        Every URL of the schemes passes by default."""
+        return None
+
     @abstractmethod
     def connect(self, url: str, *, timeout: float) -> AbstractAsyncContextManager[Connection]:
         """A new connection to ``url``, closed on leaving; raises the library's own errors."""

@@ -54,7 +54,8 @@ def database_path(url: str) -> str:
             f"{url} is not an absolute path: use sqlite:///<absolute path of a file> "
             "(a relative path would depend on the working directory)"
         )
-    return path
+    # sqlite:////abs/path.db, SQLAlchemy's spelling of an absolute path, names the same file.
+    return "/" + path.lstrip("/")
 
 
 class _Pool:
@@ -102,6 +103,13 @@ class SQLiteDriver(Driver):
     dialect = Dialect.SQLITE
     schemes = frozenset({"sqlite"})
     sql_dialect = sqlite.dialect()
+
+    def check_url(self, url: str) -> None:
+        # Only the form: whether the file exists is for the roles that open it to say.
+        try:
+            database_path(url)
+        except InvalidSQLiteURL as exc:
+            raise ValueError(exc.reason) from None
 
     async def open(self, url: str, *, timeout: float = 10.0) -> aiosqlite.Connection:
         """A new connection to the file of ``url`` (which must exist), in autocommit mode;
