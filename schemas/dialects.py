@@ -14,3 +14,5 @@ class Dialect(StrEnum):
     """A family of databases; the value is what catalogs and events say (``"postgresql"``)."""
 
     POSTGRESQL = "postgresql"
+    # MySQL and MariaDB: the flavour and version are the server's (Catalog.server_version).
+    MYSQL = "mysql"

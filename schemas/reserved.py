@@ -4,3 +4,7 @@
 # A leading underscore keeps it apart from role names: with PostgreSQL's default search_path
 # ("$user", public), a schema named like the connecting role would capture its new tables.
 HISTORY_SCHEMA = "_schemashift"
+
+# A MySQL database is one schema: the executor's history is this table of the target database
+# (introspection leaves it out).
+MYSQL_HISTORY_TABLE = "_schemashift_history"

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from schemashift.consumers.executor import postgres
+from schemashift.consumers.executor import mysql, postgres
 from schemashift.consumers.executor.adapters import ExecutorAdapter
 from schemashift.schemas.dialects import Dialect
 
 ADAPTERS: dict[Dialect, ExecutorAdapter] = {
     Dialect.POSTGRESQL: postgres.ADAPTER,
+    Dialect.MYSQL: mysql.ADAPTER,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from schemashift.consumers.common.drivers import (
     driver_for_url,
     supported_schemes,
 )
+from schemashift.consumers.common.drivers.mysql import MysqlDriver, parse_url
 from schemashift.consumers.common.drivers.postgres import PostgresDriver
 from schemashift.consumers.comparator import introspect as introspect_module
 from schemashift.consumers.comparator.rules import RULES as VERSION_RULES
@@ -38,6 +40,7 @@ from schemashift.consumers.executor.apply import (
     connection_failure,
     segments,
 )
+from schemashift.consumers.executor.mysql import MysqlExecutor
 from schemashift.consumers.executor.postgres import PostgresExecutor
 from schemashift.consumers.executor.registry import ADAPTERS, adapter_for
 from schemashift.consumers.generator.render import RENDERERS
@@ -59,23 +62,36 @@ def test_every_dialect_is_registered_at_every_stage():
 
 
 def test_drivers_are_found_by_url_scheme():
-    assert supported_schemes() == {"postgres": Dialect.POSTGRESQL, "postgresql": Dialect.POSTGRESQL}
+    assert supported_schemes() == {
+        "postgres": Dialect.POSTGRESQL,
+        "postgresql": Dialect.POSTGRESQL,
+        "mysql": Dialect.MYSQL,
+        "mariadb": Dialect.MYSQL,
+    }
     for url in ("postgresql://u:pw@h/db", "postgres://h/db", "PostgreSQL://h/db"):
         assert isinstance(driver_for_url(url), PostgresDriver)
+    for url in ("mysql://u:pw@h/db", "mariadb://h:3307/db", "MariaDB://h/db"):
+        assert isinstance(driver_for_url(url), MysqlDriver)
 
 
 def test_registered_connections_accept_the_schemes_of_the_registered_drivers():
-    assert connections.SUPPORTED_SCHEMES == {"postgres": "postgresql", "postgresql": "postgresql"}
+    assert connections.SUPPORTED_SCHEMES == {
+        "postgres": "postgresql",
+        "postgresql": "postgresql",
+        "mysql": "mysql",
+        "mariadb": "mysql",
+    }
     assert connections.dialect_of("postgres://u:pw@h/db") == "postgresql"
-    with pytest.raises(ValueError, match="unsupported URL scheme 'mysql'; supported: postgres, "):
-        connections.dialect_of("mysql://u:pw@h/db")
+    assert connections.dialect_of("mariadb://u:pw@h/db") == "mysql"
+    with pytest.raises(ValueError, match="unsupported URL scheme 'oracle'; supported: mariadb, "):
+        connections.dialect_of("oracle://u:pw@h/db")
 
 
 def test_an_unknown_scheme_is_named_without_the_password():
     with pytest.raises(UnsupportedDialect) as info:
-        driver_for_url("mysql://root:hunter2@localhost/db?password=hunter3")
-    assert "'mysql'" in info.value.reason
-    assert "mysql://root:***@localhost/db" in info.value.reason
+        driver_for_url("oracle://root:hunter2@localhost/db?password=hunter3")
+    assert "'oracle'" in info.value.reason
+    assert "oracle://root:***@localhost/db" in info.value.reason
     assert "hunter2" not in str(info.value) and "hunter3" not in str(info.value)
 
 
@@ -90,6 +106,8 @@ def test_drivers_and_adapters_are_found_by_dialect():
     with pytest.raises(UnsupportedDialect, match="oracle"):
         driver_for_dialect("oracle")
     assert isinstance(adapter_for(Dialect.POSTGRESQL), PostgresExecutor)
+    assert isinstance(driver_for_dialect("mysql"), MysqlDriver)
+    assert isinstance(adapter_for(Dialect.MYSQL), MysqlExecutor)
     assert adapter_for("oracle") is None
 
 
@@ -359,7 +377,7 @@ ENGINE_ROOTS = (
     "consumers/executor",
     "consumers/common",
 )
-DIALECT_LIBRARIES = frozenset({"asyncpg", "pglast"})
+DIALECT_LIBRARIES = frozenset({"asyncpg", "pglast", "aiomysql", "pymysql"})
 # Functions and casts only PostgreSQL has, as SQL text or SQLAlchemy ``func.<name>``.
 POSTGRES_ONLY_NAMES = re.compile(
     r"\bpg_\w+|\b(?:hashtext\w*|format_type|obj_description|col_description|to_reg\w+"
@@ -424,14 +442,48 @@ def test_the_scan_sees_imports_and_postgres_functions_but_not_docstrings():
     ]
 
 
+def _own_postgres(finding: str) -> bool:
+    return not finding.endswith(("imports aiomysql", "imports pymysql"))
+
+
+def _own_mysql(finding: str) -> bool:
+    return finding.endswith(("imports aiomysql", "imports pymysql"))
+
+
+class _Own:
+    """What a dialect's modules (paths naming it) may use: a predicate on findings."""
+
+    def __init__(self, test: Callable[[str], bool]) -> None:
+        self.test = test
+
+    def __contains__(self, finding: object) -> bool:
+        return isinstance(finding, str) and self.test(finding)
+
+
+# Path fragment of a dialect's modules → what they may use.
+OWN = {"postgres": _Own(_own_postgres), "mysql": _Own(_own_mysql)}
+
+
+def test_only_a_dialects_modules_use_its_libraries():
+    source = "import aiomysql\nfrom pymysql import err\nimport asyncpg\n"
+    found = dialect_specifics(source)
+    assert [f for f in found if f in OWN["mysql"]] == [
+        "line 1: imports aiomysql",
+        "line 2: imports pymysql",
+    ]
+    assert [f for f in found if f in OWN["postgres"]] == ["line 3: imports asyncpg"]
+
+
 def test_only_postgres_modules_use_postgres_libraries_and_functions():
     offending: dict[str, list[str]] = {}
     for root in ENGINE_ROOTS:
         for path in sorted((REPO_ROOT / root).rglob("*.py")):
             relative = path.relative_to(REPO_ROOT).as_posix()
-            if "postgres" in relative:
-                continue  # the PostgreSQL dialect's own modules
-            found = dialect_specifics(path.read_text())
+            found = [
+                f
+                for f in dialect_specifics(path.read_text())
+                if not any(d in relative and f in allowed for d, allowed in OWN.items())
+            ]
             if found:
                 offending[relative] = found
     allowed = METADATA_DB_MODULES
@@ -453,3 +505,83 @@ def test_the_scan_covers_the_modules_that_were_moved():
         assert dialect_specifics((REPO_ROOT / relative).read_text()) == []
     assert Path(REPO_ROOT / "consumers/executor/postgres.py").is_file()
     assert dialect_specifics((REPO_ROOT / "consumers/executor/postgres.py").read_text())
+
+
+# --- the MySQL driver and executor adapter, without a server ------------------------------
+
+MY_URL = "mariadb://app:S3cret%21pw@db.example:33306/shop"
+
+
+def test_mysql_urls_name_one_database_with_the_password_decoded():
+    address = parse_url(MY_URL)
+    assert (address.host, address.port, address.user) == ("db.example", 33306, "app")
+    assert (address.password, address.database) == ("S3cret!pw", "shop")
+    assert parse_url("mysql://u@h/d").port == 3306
+    assert parse_url("mysql://u@h/d?unix_socket=/run/s.sock").unix_socket == "/run/s.sock"
+    options = parse_url(MY_URL).options(timeout=3)
+    assert options["autocommit"] is True and options["db"] == "shop"
+    with pytest.raises(ValueError, match="names one database: mariadb://app:\\*\\*\\*@"):
+        parse_url("mariadb://app:S3cret%21pw@db.example/")
+
+
+def test_mysql_driver_translates_errors_with_the_password_redacted():
+    import pymysql
+
+    driver = MysqlDriver()
+    denied = pymysql.err.OperationalError(
+        1045, "Access denied for user 'app'@'x' (using password: YES) S3cret!pw"
+    )
+    auth = driver.translate_error(denied, MY_URL)
+    assert isinstance(auth, AuthenticationFailed)
+    assert auth.reason.startswith("authentication failed for mariadb://app:***@db.example")
+    assert "S3cret" not in auth.reason
+    refused = driver.translate_error(
+        pymysql.err.OperationalError(2003, f"Can't connect to MySQL server\n{MY_URL}"), MY_URL
+    )
+    assert isinstance(refused, Unreachable) and "\n" not in refused.reason
+    assert "S3cret" not in refused.reason
+    assert isinstance(driver.translate_error(TimeoutError(), MY_URL), Unreachable)
+    assert isinstance(
+        driver.translate_error(ConnectionRefusedError(111, "no"), MY_URL), Unreachable
+    )
+    unknown = driver.translate_error(pymysql.err.OperationalError(1049, "Unknown database"), MY_URL)
+    assert type(unknown) is IntrospectionError
+    assert unknown.reason == (
+        "cannot read the schema of mariadb://app:***@db.example:33306/shop: "
+        "the database does not exist"
+    )
+    other = driver.translate_error(pymysql.err.ProgrammingError(1146, "no such table"), MY_URL)
+    assert type(other) is IntrospectionError and other.reason.endswith(": no such table")
+    assert driver.translate_error(KeyError("not a database error"), MY_URL) is None
+    assert driver.quote("order") == "`order`" and driver.quote("plain") == "plain"
+
+
+def test_mysql_lost_connections_count_as_infrastructure_errors():
+    import pymysql
+
+    driver = MysqlDriver()
+    gone = pymysql.err.OperationalError(2006, "MySQL server has gone away")
+    assert driver.is_connection_lost(gone) and _is_infrastructure_error(gone)
+    assert driver.is_connection_lost(pymysql.err.InterfaceError(0, ""))
+    assert not driver.is_connection_lost(pymysql.err.OperationalError(1205, "lock wait"))
+
+
+def test_mysql_adapter_classifies_error_numbers():
+    import pymysql
+
+    from schemashift.consumers.executor.mysql import LockNotTaken
+
+    adapter = MysqlExecutor()
+    assert adapter.transactional_ddl is False
+    for code in ("1213", "1205", "2006", "2013", "2003"):
+        assert adapter.is_transient(code), code
+    for code in ("1064", "1062", "1050", "", None, "40001"):
+        assert not adapter.is_transient(code), code
+    error = adapter.database_error(pymysql.err.OperationalError(1213, "Deadlock found "))
+    assert error == DatabaseError("1213", "Deadlock found")
+    assert adapter.database_error(LockNotTaken("held")) == DatabaseError("1205", "held")
+    assert adapter.database_error(OSError("x")) is None
+    assert adapter.connection_error(OSError("refused")) == DatabaseError("2003", "refused")
+    assert adapter.connection_error(Unreachable("cannot reach x")).sqlstate == "2003"
+    assert adapter.connection_error(ValueError("x")) is None
+    assert adapter.resume_from(HistoryRecord("sum", 5, 3)) == 3

@@ -13,7 +13,7 @@ from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Operation
 
-from . import postgres
+from . import mysql, postgres
 
 
 class VersionRules(Protocol):
@@ -30,7 +30,10 @@ class VersionRules(Protocol):
         ...
 
 
-RULES: dict[Dialect, VersionRules] = {Dialect.POSTGRESQL: postgres.RULES}
+RULES: dict[Dialect, VersionRules] = {
+    Dialect.POSTGRESQL: postgres.RULES,
+    Dialect.MYSQL: mysql.RULES,
+}
 
 
 def rules_for(dialect: Dialect) -> VersionRules:

@@ -9,13 +9,16 @@ from schemashift.consumers.generator.order import plan
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Operation, Script, Statement
 
-from . import postgres
+from . import mysql, postgres
 from .base import Renderer
 
 __all__ = ["RENDERERS", "Renderer", "UnsupportedDialect", "generate", "renderer_for"]
 
 # Each dialect's renderer has its own context type, which only it sees: hence ``Renderer[Any]``.
-RENDERERS: dict[Dialect, Renderer[Any]] = {Dialect.POSTGRESQL: postgres.RENDERER}
+RENDERERS: dict[Dialect, Renderer[Any]] = {
+    Dialect.POSTGRESQL: postgres.RENDERER,
+    Dialect.MYSQL: mysql.RENDERER,
+}
 
 
 class UnsupportedDialect(ValueError):
