@@ -113,7 +113,14 @@ class MysqlExecutor(ExecutorAdapter):
             await self._run(conn, "SELECT RELEASE_LOCK(%s)", await self._lock_name(conn))
 
     async def ensure_history(self, conn: Any) -> None:
-        await self._run(conn, HISTORY_DDL)
+        found = await self._run(
+            conn,
+            "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+            "AND TABLE_NAME = %s",
+            MYSQL_HISTORY_TABLE,
+        )
+        if not found:  # (IF NOT EXISTS alone would warn on every migration)
+            await self._run(conn, HISTORY_DDL)
 
     async def read_history(self, conn: Any, migration_id: uuid.UUID) -> HistoryRecord | None:
         rows = await self._run(conn, _READ, str(migration_id))
@@ -161,6 +168,8 @@ class MysqlExecutor(ExecutorAdapter):
         )
 
     def connection_error(self, exc: BaseException) -> DatabaseError | None:
+        if isinstance(exc, LockNotTaken):  # raised before any statement: try again later
+            return DatabaseError(sqlstate=str(LOCK_NOT_TAKEN), message=str(exc))
         if isinstance(exc, pymysql.err.MySQLError):
             code = error_code(exc)
             if code is None and isinstance(exc, pymysql.err.InterfaceError):

@@ -78,3 +78,5 @@ def test_modules_on_infrastructure_are_marked_integration_and_with_their_dialect
         assert "pytest.mark.integration" in marks, f"{relative}: mark it integration"
         if "postgres" in relative.parts[:-1] or relative.parts[0] == "conformance":
             assert "pytest.mark.postgres" in marks, f"{relative}: mark it postgres"
+        if "mysql" in relative.parts[:-1]:
+            assert "pytest.mark.mysql" in marks, f"{relative}: mark it mysql"

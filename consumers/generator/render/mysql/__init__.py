@@ -194,6 +194,34 @@ def _clause(op: Operation) -> tuple[list[str], list[Hazard]]:
     raise ValueError(f"no MySQL clause for {op.label}")
 
 
+_VISIBILITY = {
+    " IGNORED": ("IGNORED", "NOT IGNORED"),  # MariaDB 10.6
+    " INVISIBLE": ("INVISIBLE", "VISIBLE"),  # MySQL 8
+}
+
+
+def _visibility_changes(ops: list[Operation]) -> dict[str, str]:
+    """Indexes dropped and added again that differ only in being ignored (invisible): name →
+    the ``ALTER INDEX`` keyword that changes that in place (the server would take a drop and
+    an add of the same keys as no change at all)."""
+    dropped = {
+        o.name: o.obj_as(Index).definition
+        for o in ops
+        if o.object_type is ObjectType.INDEX and o.kind is OpKind.DROP
+    }
+    found = {}
+    for o in ops:
+        if o.object_type is not ObjectType.INDEX or o.kind is not OpKind.CREATE:
+            continue
+        old, new = dropped.get(o.name), o.obj_as(Index).definition
+        for suffix, (on, off) in _VISIBILITY.items():
+            if old is not None and new == old + suffix:
+                found[o.name] = on
+            elif old is not None and old == new + suffix:
+                found[o.name] = off
+    return found
+
+
 def _alter_table(ops: list[Operation]) -> list[Statement]:
     """One ALTER TABLE for neighbouring changes of one table, clauses in dependency order."""
     ordered = sorted(
@@ -201,7 +229,12 @@ def _alter_table(ops: list[Operation]) -> list[Statement]:
     )  # stable: added columns keep their order
     clauses: list[str] = []
     hazards: list[Hazard] = []
+    toggled = _visibility_changes(ordered)
     for op in ordered:
+        if op.object_type is ObjectType.INDEX and op.name in toggled:
+            if op.kind is OpKind.CREATE:
+                clauses.append(f"ALTER INDEX {q(op.name)} {toggled[op.name]}")
+            continue
         more, risks = _clause(op)
         clauses += more
         hazards += risks
