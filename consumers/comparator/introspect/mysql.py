@@ -237,10 +237,11 @@ def _table(
     for index_name, index_rows in grouped.items():
         if index_name == "PRIMARY":
             cols = [r["COLUMN_NAME"] for r in index_rows]
+            definition = f"PRIMARY KEY {_key_parts(index_rows)}"
+            if index_rows[0].get("INDEX_COMMENT"):
+                definition += f" COMMENT {literal(index_rows[0]['INDEX_COMMENT'])}"
             constraints.append(
-                PrimaryKey.trusted(
-                    name="PRIMARY", definition=f"PRIMARY KEY {_key_parts(index_rows)}", columns=cols
-                )
+                PrimaryKey.trusted(name="PRIMARY", definition=definition, columns=cols)
             )
         else:
             indexes.append(_index(index_name, index_rows))
@@ -342,15 +343,17 @@ def _default(value: Any, column_type: str, extra: str, nullable: bool, mariadb: 
 
 
 def _key_parts(rows: list[dict[str, Any]]) -> str:
-    """``(`a`(10),`b` DESC)`` from an index's STATISTICS rows."""
+    """``(`a`(10),`b` DESC)`` from an index's STATISTICS rows (a SPATIAL index's parts report a
+    length of their own that is no prefix)."""
     parts = []
+    spatial = (rows[0]["INDEX_TYPE"] or "").upper() == "SPATIAL"
     for r in rows:
         expression = r.get("EXPRESSION")
         if expression:
             part = f"({_text(expression)})"
         else:
             part = q(r["COLUMN_NAME"])
-            if r["SUB_PART"]:
+            if r["SUB_PART"] and not spatial:
                 part += f"({r['SUB_PART']})"
         if r["COLLATION"] == "D":
             part += " DESC"
