@@ -121,14 +121,19 @@ async def introspect_connection(conn: Any) -> Catalog:
     if not database:
         raise IntrospectionError("cannot read the schema: the connection names no database")
     kind, _ = flavour(version)
-    tables = await _rows(conn, _TABLES, database)
-    collations = await _rows(conn, _COLLATIONS)
-    columns = await _rows(conn, _COLUMNS, database)
-    statistics = await _rows(conn, _STATISTICS, database)
-    constraints = await _rows(conn, _CONSTRAINTS, database)
-    key_columns = await _rows(conn, _KEY_COLUMNS, database)
-    referential = await _rows(conn, _REFERENTIAL, database)
-    checks = await _rows(conn, _CHECKS, database)
+    # A read-only transaction: reading a schema can change nothing.
+    await _rows(conn, "START TRANSACTION READ ONLY")
+    try:
+        tables = await _rows(conn, _TABLES, database)
+        collations = await _rows(conn, _COLLATIONS)
+        columns = await _rows(conn, _COLUMNS, database)
+        statistics = await _rows(conn, _STATISTICS, database)
+        constraints = await _rows(conn, _CONSTRAINTS, database)
+        key_columns = await _rows(conn, _KEY_COLUMNS, database)
+        referential = await _rows(conn, _REFERENTIAL, database)
+        checks = await _rows(conn, _CHECKS, database)
+    finally:
+        await _rows(conn, "ROLLBACK")
     return build_catalog(
         version=version,
         database=database,
