@@ -74,7 +74,7 @@ def split_statements(sql: str) -> list[str]:
             end = sql.find("*/", i + 2)
             i = len(sql) if end < 0 else end + 2
             continue
-        if ch == ";":
+        if ch == ";" and not _in_compound("".join(current)):
             statements.append("".join(current).strip())
             current = []
         else:
@@ -82,6 +82,15 @@ def split_statements(sql: str) -> list[str]:
         i += 1
     statements.append("".join(current).strip())
     return [s for s in statements if s]
+
+
+def _in_compound(text: str) -> bool:
+    """Whether ``text`` (a statement so far) is inside a trigger's or routine's BEGIN ... END."""
+    if not re.match(r"\s*CREATE\b[^;]*?\b(TRIGGER|PROCEDURE|FUNCTION|EVENT)\b", text, re.I | re.S):
+        return False
+    depth = len(re.findall(r"\bBEGIN\b", text, re.I))
+    depth -= len(re.findall(r"\bEND\b(?!\s+(IF|LOOP|REPEAT|WHILE|CASE)\b)", text, re.I))
+    return depth > 0
 
 
 async def execute(conn: Any, sql: str) -> None:
@@ -194,6 +203,27 @@ async def snapshot(conn: Any) -> dict[str, Any]:
     ):
         if c.get("TABLE_NAME") in out:
             out[c["TABLE_NAME"]]["checks"][c["CONSTRAINT_NAME"]] = c["CHECK_CLAUSE"]
+    # Views without the database's name (it differs between source and target) and definer.
+    for v in await rows(conn, "SELECT * FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s", db):
+        out[("view", v["TABLE_NAME"])] = (
+            v["VIEW_DEFINITION"].replace(f"`{db}`.", ""),
+            v["CHECK_OPTION"],
+            v["SECURITY_TYPE"],
+            v.get("ALGORITHM"),
+        )
+    for t in await rows(
+        conn, "SELECT * FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s", db
+    ):
+        out[("trigger", t["TRIGGER_NAME"])] = tuple(
+            str(t[k])
+            for k in (
+                "EVENT_OBJECT_TABLE",
+                "ACTION_TIMING",
+                "EVENT_MANIPULATION",
+                "ACTION_ORDER",
+                "ACTION_STATEMENT",
+            )
+        )
     return out
 
 

@@ -20,8 +20,9 @@ Normalised facts, so that equal schemas compare equal on either flavour:
 - index and key definitions are text in one normal form, the comparison basis and the SQL after
   the name: ``UNIQUE KEY (`a`(10),`b` DESC) COMMENT 'x'``.
 
-The executor's history table (:data:`MYSQL_HISTORY_TABLE`) is left out. Views, triggers,
-routines, events and partitioning are not read yet.
+Views (their definitions without the database's name) and triggers are read too. The
+executor's history table (:data:`MYSQL_HISTORY_TABLE`) is left out; routines, events and
+partitioning are not read yet.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ from schemashift.schemas.catalog import (
     Index,
     PrimaryKey,
     Table,
+    Trigger,
+    View,
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.reserved import MYSQL_HISTORY_TABLE
@@ -75,6 +78,12 @@ _REFERENTIAL = (
     "SELECT * FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s"
 )
 _CHECKS = "SELECT * FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s"
+_VIEWS = "SELECT * FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s"
+_TRIGGERS = (
+    "SELECT TRIGGER_NAME, EVENT_MANIPULATION, EVENT_OBJECT_TABLE, ACTION_ORDER, "
+    "ACTION_STATEMENT, ACTION_TIMING FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = %s "
+    "ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER"
+)
 
 # Types whose defaults are string literals (MySQL 8 prints them bare).
 _QUOTED_TYPES = re.compile(
@@ -132,9 +141,11 @@ async def introspect_connection(conn: Any) -> Catalog:
         key_columns = await _rows(conn, _KEY_COLUMNS, database)
         referential = await _rows(conn, _REFERENTIAL, database)
         checks = await _rows(conn, _CHECKS, database)
+        views = await _rows(conn, _VIEWS, database)
+        triggers = await _rows(conn, _TRIGGERS, database)
     finally:
         await _rows(conn, "ROLLBACK")
-    return build_catalog(
+    catalog = build_catalog(
         version=version,
         database=database,
         mariadb=kind == "mariadb",
@@ -146,6 +157,66 @@ async def introspect_connection(conn: Any) -> Catalog:
         key_columns=key_columns,
         referential=referential,
         checks=checks,
+    )
+    relations = {t.name for t in catalog.tables} | {_text(v["TABLE_NAME"]) for v in views}
+    return catalog.model_copy(
+        update={
+            "views": [_view(database, v, relations) for v in views],
+            "triggers": [_trigger(database, t) for t in triggers],
+        }
+    )
+
+
+def _unqualified(text: str, database: str) -> str:
+    """``text`` without the database's name before the names in it (the servers write
+    `` `db`.`t` ``; the script runs in the target database, whose name differs)."""
+    return text.replace(f"{q(database)}.", "")
+
+
+def _view(database: str, row: dict[str, Any], relations: set[str]) -> View:
+    """A view: its definition as the server prints it, without the database's name, and the
+    options that are not the defaults (``ALGORITHM=MERGE``, ``SQL SECURITY=INVOKER``, ``CHECK
+    OPTION=CASCADED``). The definer is not compared (it names who created it)."""
+    definition = _text(row["VIEW_DEFINITION"])
+    prefix = re.escape(q(database)) + r"\."
+    depends: set[tuple[str, str, str]] = set()
+    for match in re.finditer(prefix + r"`((?:[^`]|``)+)`(?!\.)", definition):
+        depends.add((database, match.group(1).replace("``", "`"), ""))
+    definition = _unqualified(definition, database)
+    for match in re.finditer(r"`((?:[^`]|``)+)`\.`((?:[^`]|``)+)`", definition):
+        relation = match.group(1).replace("``", "`")
+        if relation in relations:
+            depends.add((database, relation, match.group(2).replace("``", "`")))
+    options = []
+    if (row.get("ALGORITHM") or "UNDEFINED") != "UNDEFINED":
+        options.append(f"ALGORITHM={row['ALGORITHM']}")
+    if (row.get("SECURITY_TYPE") or "DEFINER") != "DEFINER":
+        options.append(f"SQL SECURITY={row['SECURITY_TYPE']}")
+    if (row.get("CHECK_OPTION") or "NONE") != "NONE":
+        options.append(f"CHECK OPTION={row['CHECK_OPTION']}")
+    return View.trusted(
+        schema_name=database,
+        name=_text(row["TABLE_NAME"]),
+        definition=definition,
+        options=options,
+        depends_on=[list(d) for d in sorted(depends)],
+    )
+
+
+def _trigger(database: str, row: dict[str, Any]) -> Trigger:
+    """A trigger; its definition is what follows ``CREATE TRIGGER name`` (the body as
+    written)."""
+    table = _text(row["EVENT_OBJECT_TABLE"])
+    definition = (
+        f"{row['ACTION_TIMING']} {row['EVENT_MANIPULATION']} ON {q(table)} FOR EACH ROW "
+        f"{_text(row['ACTION_STATEMENT'])}"
+    )
+    return Trigger.trusted(
+        schema_name=database,
+        table=table,
+        name=_text(row["TRIGGER_NAME"]),
+        definition=definition,
+        function=[],
     )
 
 

@@ -79,16 +79,38 @@ def _replaced(catalog: Catalog, **fields: Any) -> Catalog:
     return Catalog.trusted_dict({**values, **fields})
 
 
+def _schema_of(catalog: Catalog) -> str | None:
+    """The database name a catalog's objects carry (None for an empty database)."""
+    for objects in (catalog.tables, catalog.views, catalog.triggers):
+        for obj in objects:
+            return obj.schema_name
+    return None
+
+
 def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
     """``source`` on the target's database name, and both without inherited character sets."""
-    schema = next((t.schema_name for t in target.tables), None)
+    schema = _schema_of(target)
     source_tables = source.tables
-    if schema is not None:
-        source_tables = [_moved(t, schema) if t.schema_name != schema else t for t in source.tables]
+    views, triggers = source.views, source.triggers
+    if schema is not None and _schema_of(source) not in (None, schema):
+        source_tables = [_moved(t, schema) for t in source.tables]
+        views = [
+            v.model_copy(
+                update={
+                    "schema_name": schema,
+                    "depends_on": [[schema, *d[1:]] for d in v.depends_on],
+                }
+            )
+            for v in source.views
+        ]
+        triggers = [t.model_copy(update={"schema_name": schema}) for t in source.triggers]
     src = {t.name: t for t in source_tables}
     tgt = {t.name: t for t in target.tables}
     source = _replaced(
-        source, tables=[_without_inherited(t, tgt.get(t.name)) for t in source_tables]
+        source,
+        tables=[_without_inherited(t, tgt.get(t.name)) for t in source_tables],
+        views=views,
+        triggers=triggers,
     )
     target = _replaced(
         target, tables=[_without_inherited(t, src.get(t.name)) for t in target.tables]

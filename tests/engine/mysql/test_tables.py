@@ -196,3 +196,33 @@ async def test_an_index_the_server_made_for_a_foreign_key_is_not_a_difference(
         PARENT + "CREATE TABLE c (pid int, CONSTRAINT fk FOREIGN KEY (pid) REFERENCES p (id))",
         PARENT + "CREATE TABLE c (pid int)",
     )
+
+
+VIEWS_AND_TRIGGERS: dict[str, tuple[str, str]] = {
+    "views over tables and views, with options": (
+        "CREATE TABLE u (id int PRIMARY KEY, n varchar(10)); "
+        "CREATE SQL SECURITY INVOKER VIEW v AS SELECT u.id AS id, 'x' AS k FROM u "
+        "WHERE u.id > 1 WITH CHECK OPTION; CREATE ALGORITHM=MERGE VIEW w AS SELECT id FROM v;",
+        "CREATE TABLE u (id int PRIMARY KEY, n varchar(10)); CREATE VIEW v AS SELECT id FROM u; "
+        "CREATE VIEW old AS SELECT n FROM u;",
+    ),
+    "a view over a column whose type changes": (
+        "CREATE TABLE u (id int PRIMARY KEY, n varchar(40)); CREATE VIEW v AS SELECT n FROM u;",
+        "CREATE TABLE u (id int PRIMARY KEY, n varchar(10)); CREATE VIEW v AS SELECT n FROM u;",
+    ),
+    "triggers": (
+        "CREATE TABLE t (id int PRIMARY KEY, n varchar(10), at datetime); "
+        "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.at = now(); "
+        "SET NEW.n = 'a'; END; "
+        "CREATE TRIGGER t_bu BEFORE UPDATE ON t FOR EACH ROW SET NEW.at = now();",
+        "CREATE TABLE t (id int PRIMARY KEY, n varchar(10), at datetime); "
+        "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW SET NEW.n = 'b'; "
+        "CREATE TRIGGER t_ad AFTER DELETE ON t FOR EACH ROW SET @x = 1;",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(VIEWS_AND_TRIGGERS))
+async def test_views_and_triggers_converge(my_pair: MyPair, name: str) -> None:
+    source, target = VIEWS_AND_TRIGGERS[name]
+    await migrate(my_pair, source, target)

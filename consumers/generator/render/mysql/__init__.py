@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from schemashift.consumers.generator import mysql_order
 from schemashift.consumers.generator.render.base import Renderer, table_of, table_runs
-from schemashift.schemas.catalog import Column, ForeignKey, Index, Table, TableConstraint
+from schemashift.schemas.catalog import Column, Index, Table, TableConstraint, Trigger, View
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statement
@@ -122,13 +122,17 @@ class MysqlRenderer(Renderer[RenderContext]):
             if clauses:
                 out += _alter_table(clauses)
                 clauses = []
-            out += _table_statement(op)
+            out += _OTHERS.get(op.object_type, _unsupported)(op)
         if clauses:
             out += _alter_table(clauses)
         return out
 
 
 RENDERER = MysqlRenderer()
+
+
+def _unsupported(op: Operation) -> list[Statement]:
+    raise ValueError(f"no MySQL statement for {op.label} {op.qualified_name}")
 
 
 def _statement(sql: str, kind: str, obj: str, hazards: list[Hazard], dependent: bool) -> Statement:
@@ -142,6 +146,37 @@ def _statement(sql: str, kind: str, obj: str, hazards: list[Hazard], dependent: 
         hazards=list(dict.fromkeys(hazards)),
         transactional=False,
     )
+
+
+def _view_statement(op: Operation) -> list[Statement]:
+    """CREATE VIEW (with its algorithm, security and check option) or DROP VIEW."""
+    view = op.obj_as(View)
+    if op.kind is OpKind.DROP:
+        return [
+            _statement(f"DROP VIEW {q(op.name)}", op.label, op.qualified_name, [], op.dependent)
+        ]
+    options = dict(o.split("=", 1) for o in view.options)
+    head = "CREATE"
+    if "ALGORITHM" in options:
+        head += f" ALGORITHM={options['ALGORITHM']}"
+    if "SQL SECURITY" in options:
+        head += f" SQL SECURITY {options['SQL SECURITY']}"
+    sql = f"{head} VIEW {q(op.name)} AS {view.definition}"
+    if "CHECK OPTION" in options:
+        sql += f" WITH {options['CHECK OPTION']} CHECK OPTION"
+    return [_statement(sql, op.label, op.qualified_name, [], op.dependent)]
+
+
+def _trigger_statement(op: Operation) -> list[Statement]:
+    """CREATE TRIGGER or DROP TRIGGER."""
+    trigger = op.obj_as(Trigger)
+    if op.kind is OpKind.DROP:
+        sql = f"DROP TRIGGER {q(op.name)}"
+    elif op.kind is OpKind.CREATE:
+        sql = f"CREATE TRIGGER {q(op.name)} {trigger.definition}"
+    else:
+        return []  # enabled state: MySQL triggers have none
+    return [_statement(sql, op.label, op.qualified_name, [], op.dependent)]
 
 
 def _table_statement(op: Operation) -> list[Statement]:
@@ -253,5 +288,9 @@ def _alter_table(ops: list[Operation]) -> list[Statement]:
     return [_statement(sql, kind, obj, hazards, dependent)]
 
 
-# Kept for the type checker: ForeignKey is matched through TableConstraint.
-_ = ForeignKey
+# The statements of the operations that are no ALTER TABLE clause.
+_OTHERS = {
+    ObjectType.TABLE: _table_statement,
+    ObjectType.VIEW: _view_statement,
+    ObjectType.TRIGGER: _trigger_statement,
+}
