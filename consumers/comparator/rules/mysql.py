@@ -168,9 +168,9 @@ def check_versions(ops: list[Operation], target: Catalog) -> None:
                 name = "MariaDB" if kind == "mariadb" else "MySQL"
                 wanted = ".".join(str(n) for n in minimum)
                 raise UnsupportedByTarget(
-                    f"{o.label} {o.qualified_name} needs {feature}, which {name} "
-                    f"{target.server_version} (the target) does not support; {name} {wanted} "
-                    "or later is required"
+                    f"{o.label} {o.qualified_name} needs {feature}, which the target's server "
+                    f"({target.server_version}) does not support; {name} {wanted} or later "
+                    "is required"
                 )
 
 
