@@ -260,7 +260,7 @@ class Table(CatalogModel):
         description="Storage parameters, e.g. 'fillfactor=70', 'toast.autovacuum_enabled=false'; "
         "MySQL: table options as KEY=value, sorted ('COLLATE=utf8mb4_bin', 'COMMENT=<SQL "
         "literal>', 'DEFAULT CHARSET=utf8mb4', 'ENGINE=InnoDB', 'ROW_FORMAT=DYNAMIC'): the table "
-        "comment is its COMMENT option.",
+        "comment is its COMMENT option, its partitioning 'PARTITION BY=<clause>'.",
     )
     replica_identity: str = Field(
         default="default",

@@ -203,6 +203,26 @@ async def snapshot(conn: Any) -> dict[str, Any]:
     ):
         if c.get("TABLE_NAME") in out:
             out[c["TABLE_NAME"]]["checks"][c["CONSTRAINT_NAME"]] = c["CHECK_CLAUSE"]
+    for part in await rows(
+        conn,
+        "SELECT * FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = %s "
+        "AND PARTITION_NAME IS NOT NULL ORDER BY TABLE_NAME, PARTITION_ORDINAL_POSITION",
+        db,
+    ):
+        if part["TABLE_NAME"] in out:
+            out[part["TABLE_NAME"]].setdefault("partitions", []).append(
+                tuple(
+                    str(part[k])
+                    for k in (
+                        "PARTITION_NAME",
+                        "PARTITION_METHOD",
+                        "PARTITION_EXPRESSION",
+                        "PARTITION_DESCRIPTION",
+                        "SUBPARTITION_METHOD",
+                        "SUBPARTITION_EXPRESSION",
+                    )
+                )
+            )
     # Views without the database's name (it differs between source and target) and definer.
     for v in await rows(conn, "SELECT * FROM information_schema.VIEWS WHERE TABLE_SCHEMA = %s", db):
         out[("view", v["TABLE_NAME"])] = (

@@ -143,6 +143,11 @@ async def introspect_connection(conn: Any) -> Catalog:
         checks = await _rows(conn, _CHECKS, database)
         views = await _rows(conn, _VIEWS, database)
         triggers = await _rows(conn, _TRIGGERS, database)
+        # information_schema.PARTITIONS splits the clause apart: SHOW CREATE TABLE has it whole.
+        for row in tables:
+            if "partitioned" in (row["CREATE_OPTIONS"] or "").lower():
+                shown = await _rows(conn, f"SHOW CREATE TABLE {q(row['TABLE_NAME'])}")
+                row["PARTITIONING"] = partitioning(_text(shown[0]["Create Table"]))
     finally:
         await _rows(conn, "ROLLBACK")
     catalog = build_catalog(
@@ -165,6 +170,15 @@ async def introspect_connection(conn: Any) -> Catalog:
             "triggers": [_trigger(database, t) for t in triggers],
         }
     )
+
+
+def partitioning(create_table: str) -> str | None:
+    """The partitioning clause of a SHOW CREATE TABLE text, on one line, after ``PARTITION BY``
+    (MySQL wraps it in a ``/*!50100 ... */`` comment, MariaDB does not)."""
+    match = re.search(r"\bPARTITION BY\s(.*?)(?:\s*\*/)?\s*$", create_table, re.S)
+    if match is None:
+        return None
+    return " ".join(match.group(1).split())
 
 
 def _unqualified(text: str, database: str) -> str:
@@ -296,6 +310,8 @@ def _table(
             options.append(f"{key.upper()}={value.upper() if key == 'row_format' else value}")
     if row["TABLE_COMMENT"]:
         options.append(f"COMMENT={literal(row['TABLE_COMMENT'])}")
+    if row.get("PARTITIONING"):
+        options.append(f"PARTITION BY={row['PARTITIONING']}")
     # JSON columns of MariaDB: LONGTEXT with the server's own json_valid check.
     json_checks = {
         c["CONSTRAINT_NAME"]

@@ -37,7 +37,6 @@ NOT_YET = [
         "routines are not compared yet",
     ),
     (re.compile(r"\bCREATE\s+(DEFINER\s*=\s*\S+\s+)?EVENT\b", re.I), "events are not compared yet"),
-    (re.compile(r"\bPARTITION\s+BY\b", re.I), "partitioning is not compared yet"),
     (re.compile(r"\bCREATE\s+SEQUENCE\b", re.I), "MariaDB sequences are not compared yet"),
     (
         re.compile(r"\bWITH\s+SYSTEM\s+VERSIONING\b", re.I),

@@ -210,6 +210,13 @@ VIEWS_AND_TRIGGERS: dict[str, tuple[str, str]] = {
         "CREATE TABLE u (id int PRIMARY KEY, n varchar(40)); CREATE VIEW v AS SELECT n FROM u;",
         "CREATE TABLE u (id int PRIMARY KEY, n varchar(10)); CREATE VIEW v AS SELECT n FROM u;",
     ),
+    "partitioning added, changed and removed": (
+        "CREATE TABLE a (id int, y int) PARTITION BY RANGE (y) (PARTITION p1 VALUES LESS THAN "
+        "(10), PARTITION pm VALUES LESS THAN MAXVALUE); CREATE TABLE b (id int) PARTITION BY "
+        "HASH (id) PARTITIONS 4; CREATE TABLE c (id int) COMMENT='c';",
+        "CREATE TABLE a (id int, y int); CREATE TABLE b (id int) PARTITION BY HASH (id) "
+        "PARTITIONS 2; CREATE TABLE c (id int) PARTITION BY KEY (id) PARTITIONS 2;",
+    ),
     "triggers": (
         "CREATE TABLE t (id int PRIMARY KEY, n varchar(10), at datetime); "
         "CREATE TRIGGER t_bi BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.at = now(); "

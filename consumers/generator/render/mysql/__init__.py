@@ -33,6 +33,7 @@ from .tables import (
     drop_constraint,
     index_definition,
     index_hazards,
+    is_partitioning,
     modify_column_hazards,
     q,
     table_options,
@@ -275,6 +276,9 @@ def _alter_table(ops: list[Operation]) -> list[Statement]:
         hazards += risks
     if not clauses:
         return []
+    # Partitioning comes after the other clauses, without a comma.
+    tail = [c for c in clauses if is_partitioning(c)]
+    clauses = [c for c in clauses if not is_partitioning(c)]
     first = ops[0]
     table = first.name if first.object_type is ObjectType.TABLE else first.table or ""
     kind = first.label if len(ops) == 1 else "alter_table"
@@ -283,7 +287,7 @@ def _alter_table(ops: list[Operation]) -> list[Statement]:
         if len(ops) == 1
         else ".".join(p for p in (first.schema_name, table) if p)
     )
-    sql = f"ALTER TABLE {q(table)}\n    " + ",\n    ".join(clauses)
+    sql = f"ALTER TABLE {q(table)}\n    " + "\n    ".join([",\n    ".join(clauses), *tail]).strip()
     dependent = any(o.dependent for o in ops)
     return [_statement(sql, kind, obj, hazards, dependent)]
 

@@ -201,10 +201,22 @@ def _ordered(keys: set[str]) -> list[str]:
     return sorted(keys, key=rank)
 
 
+PARTITION = "PARTITION BY"
+
+
 def table_options(table: Table) -> str:
-    """The options after CREATE TABLE's parenthesis: ``ENGINE=InnoDB DEFAULT CHARSET=...``."""
+    """The options after CREATE TABLE's parenthesis: ``ENGINE=InnoDB DEFAULT CHARSET=...``,
+    then the partitioning."""
     options = _options(table.options)
-    return " ".join(f"{k}={options[k]}" for k in _ordered(set(options)))
+    text = " ".join(f"{k}={options[k]}" for k in _ordered(set(options) - {PARTITION}))
+    if PARTITION in options:
+        text += f" PARTITION BY {options[PARTITION]}"
+    return text.strip()
+
+
+def is_partitioning(clause: str) -> bool:
+    """Whether an ALTER TABLE clause is a partitioning one (written last, without a comma)."""
+    return clause.startswith(("PARTITION BY ", "REMOVE PARTITIONING"))
 
 
 def alter_options(old: Table, new: Table) -> tuple[list[str], list[Hazard]]:
@@ -214,10 +226,15 @@ def alter_options(old: Table, new: Table) -> tuple[list[str], list[Hazard]]:
     changed = {k for k in wanted if had.get(k) != wanted[k]}
     if "DEFAULT CHARSET" in changed and "COLLATE" in wanted:
         changed.add("COLLATE")  # a new character set takes its own default collation otherwise
-    clauses = [f"{k}={wanted[k]}" for k in _ordered(changed)]
-    for key in _ordered(set(had) - set(wanted)):
+    clauses = [f"{k}={wanted[k]}" for k in _ordered(changed - {PARTITION})]
+    removed = set(had) - set(wanted)
+    for key in _ordered(removed - {PARTITION}):
         clauses.append("COMMENT=''" if key == "COMMENT" else f"{key}=DEFAULT")
+    if PARTITION in changed:
+        clauses.append(f"PARTITION BY {wanted[PARTITION]}")
+    elif PARTITION in removed:
+        clauses.append("REMOVE PARTITIONING")
     hazards: list[Hazard] = []
-    if {"ENGINE", "ROW_FORMAT", "KEY_BLOCK_SIZE"} & (changed | (set(had) - set(wanted))):
+    if {"ENGINE", "ROW_FORMAT", "KEY_BLOCK_SIZE", PARTITION} & (changed | removed):
         hazards += [H.TABLE_REWRITE, H.LONG_LOCK]
     return clauses, hazards
