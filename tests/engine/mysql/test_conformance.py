@@ -43,7 +43,7 @@ NOT_YET = [
         "system-versioned tables are not compared yet",
     ),
     (
-        re.compile(r"\bINVISIBLE\b(?!\s*(,|\)|;|$))|\bINVISIBLE\s*(,|\n)", re.I),
+        re.compile(r"^\s*`?\w+`?\s+[\w(), ]+\bINVISIBLE\b", re.I | re.M),
         "invisible columns are not compared yet",
     ),
     (re.compile(r"\bDELIMITER\b", re.I), "DELIMITER blocks (client syntax)"),
