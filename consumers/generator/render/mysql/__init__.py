@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 from schemashift.consumers.generator import mysql_order
 from schemashift.consumers.generator.render.base import Renderer, table_of, table_runs
-from schemashift.schemas.catalog import Column, Index, Table, TableConstraint, Trigger, View
+from schemashift.schemas.catalog import (
+    Column,
+    Index,
+    PrimaryKey,
+    Table,
+    TableConstraint,
+    Trigger,
+    View,
+)
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statement
@@ -223,7 +231,12 @@ def _clause(op: Operation) -> tuple[list[str], list[Hazard]]:
             constraint = op.obj
             assert isinstance(constraint, TableConstraint)
             if op.kind is OpKind.DROP:
-                return [drop_constraint(constraint)], []
+                # InnoDB rebuilds a table whose primary key goes (its rows are clustered on it).
+                rebuilt = isinstance(constraint, PrimaryKey)
+                return [drop_constraint(constraint)], [
+                    H.TABLE_REWRITE,
+                    H.LONG_LOCK,
+                ] if rebuilt else []
             if op.kind is OpKind.ALTER:  # validity: MySQL has no NOT VALID
                 return [], []
             return [f"ADD {constraint_definition(constraint)}"], constraint_hazards(constraint)
