@@ -146,6 +146,17 @@ class Column(CatalogModel):
         description="Name of the column's NOT NULL constraint when the server names them "
         "(PostgreSQL 18+) and it is not the default <table>_<column>_not_null.",
     )
+    # MySQL/MariaDB only (None/False elsewhere); there ``collation`` is the bare collation name.
+    charset: str | None = Field(
+        default=None,
+        description="MySQL: CHARACTER SET of a string column, only when it (or the collation) "
+        "is not the table's default.",
+    )
+    on_update: str | None = Field(
+        default=None, description="MySQL: ON UPDATE expression, e.g. 'current_timestamp()'."
+    )
+    auto_increment: bool = Field(default=False, description="MySQL: AUTO_INCREMENT column.")
+    comment: str | None = Field(default=None, description="MySQL: the column's COMMENT.")
 
 
 # --- constraints ---------------------------------------------------------------------------
@@ -251,8 +262,12 @@ class Table(CatalogModel):
     rls_forced: bool = False
     options: list[str] = Field(
         default_factory=list,
-        description="Storage parameters, e.g. 'fillfactor=70', 'toast.autovacuum_enabled=false'; "
-        "for SQLite the table options 'STRICT' and 'WITHOUT ROWID' (in that order).",
+        description="The table's options as its dialect writes them. PostgreSQL: storage "
+        "parameters, e.g. 'fillfactor=70', 'toast.autovacuum_enabled=false'. SQLite: 'STRICT' "
+        "and 'WITHOUT ROWID' (in that order). MySQL: KEY=value, sorted ('COLLATE=utf8mb4_bin', "
+        "'COMMENT=<SQL literal>', 'DEFAULT CHARSET=utf8mb4', 'ENGINE=InnoDB', "
+        "'ROW_FORMAT=DYNAMIC'): the table comment is its COMMENT option, its partitioning "
+        "'PARTITION BY=<clause>'.",
     )
     replica_identity: str = Field(
         default="default",

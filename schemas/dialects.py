@@ -15,3 +15,5 @@ class Dialect(StrEnum):
 
     POSTGRESQL = "postgresql"
     SQLITE = "sqlite"
+    # MySQL and MariaDB: the flavour and version are the server's (Catalog.server_version).
+    MYSQL = "mysql"

@@ -10,3 +10,6 @@ HISTORY_SCHEMA = "_schemashift"
 # name back (so that no user table can be in the way).
 SQLITE_HISTORY_TABLE = "_schemashift_history"
 SQLITE_REBUILD_PREFIX = "_schemashift_new_"
+# A MySQL database is one schema: the executor's history is this table of the target database
+# (introspection leaves it out).
+MYSQL_HISTORY_TABLE = "_schemashift_history"

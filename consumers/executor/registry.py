@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from schemashift.consumers.executor import postgres, sqlite
+from schemashift.consumers.executor import mysql, postgres, sqlite
 from schemashift.consumers.executor.adapters import ExecutorAdapter
 from schemashift.schemas.dialects import Dialect
 
 ADAPTERS: dict[Dialect, ExecutorAdapter] = {
     Dialect.POSTGRESQL: postgres.ADAPTER,
     Dialect.SQLITE: sqlite.ADAPTER,
+    Dialect.MYSQL: mysql.ADAPTER,
 }
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.support.service import ALL_HAZARDS, register, settled_events, wait_for_status
 from tests.support.sqlite_snapshot import differences, format_differences, rows, snapshot
 
-pytestmark = [pytest.mark.integration, pytest.mark.sqlite]
+pytestmark = pytest.mark.integration
 
 TARGET = """
 CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL);

@@ -26,6 +26,7 @@ from schemashift.consumers.common.drivers import (
     driver_for_url,
     supported_schemes,
 )
+from schemashift.consumers.common.drivers.mysql import MysqlDriver, parse_url
 from schemashift.consumers.common.drivers.postgres import PostgresDriver
 from schemashift.consumers.common.drivers.sqlite import SQLiteDriver
 from schemashift.consumers.comparator import introspect as introspect_module
@@ -38,6 +39,7 @@ from schemashift.consumers.executor.apply import (
     connection_failure,
     segments,
 )
+from schemashift.consumers.executor.mysql import MysqlExecutor
 from schemashift.consumers.executor.postgres import PostgresExecutor
 from schemashift.consumers.executor.registry import ADAPTERS, adapter_for
 from schemashift.consumers.generator.render import RENDERERS
@@ -63,10 +65,14 @@ def test_drivers_are_found_by_url_scheme():
         "postgres": Dialect.POSTGRESQL,
         "postgresql": Dialect.POSTGRESQL,
         "sqlite": Dialect.SQLITE,
+        "mysql": Dialect.MYSQL,
+        "mariadb": Dialect.MYSQL,
     }
     for url in ("postgresql://u:pw@h/db", "postgres://h/db", "PostgreSQL://h/db"):
         assert isinstance(driver_for_url(url), PostgresDriver)
     assert isinstance(driver_for_url("sqlite:///srv/app.db"), SQLiteDriver)
+    for url in ("mysql://u:pw@h/db", "mariadb://h:3307/db", "MariaDB://h/db"):
+        assert isinstance(driver_for_url(url), MysqlDriver)
 
 
 def test_registered_connections_accept_the_schemes_of_the_registered_drivers():
@@ -74,18 +80,21 @@ def test_registered_connections_accept_the_schemes_of_the_registered_drivers():
         "postgres": "postgresql",
         "postgresql": "postgresql",
         "sqlite": "sqlite",
+        "mysql": "mysql",
+        "mariadb": "mysql",
     }
     assert connections.dialect_of("postgres://u:pw@h/db") == "postgresql"
     assert connections.dialect_of("sqlite:///srv/app.db") == "sqlite"
-    with pytest.raises(ValueError, match="unsupported URL scheme 'mysql'; supported: postgres, "):
-        connections.dialect_of("mysql://u:pw@h/db")
+    assert connections.dialect_of("mariadb://u:pw@h/db") == "mysql"
+    with pytest.raises(ValueError, match="unsupported URL scheme 'oracle'; supported: mariadb, "):
+        connections.dialect_of("oracle://u:pw@h/db")
 
 
 def test_an_unknown_scheme_is_named_without_the_password():
     with pytest.raises(UnsupportedDialect) as info:
-        driver_for_url("mysql://root:hunter2@localhost/db?password=hunter3")
-    assert "'mysql'" in info.value.reason
-    assert "mysql://root:***@localhost/db" in info.value.reason
+        driver_for_url("oracle://root:hunter2@localhost/db?password=hunter3")
+    assert "'oracle'" in info.value.reason
+    assert "oracle://root:***@localhost/db" in info.value.reason
     assert "hunter2" not in str(info.value) and "hunter3" not in str(info.value)
 
 
@@ -100,6 +109,8 @@ def test_drivers_and_adapters_are_found_by_dialect():
     with pytest.raises(UnsupportedDialect, match="oracle"):
         driver_for_dialect("oracle")
     assert isinstance(adapter_for(Dialect.POSTGRESQL), PostgresExecutor)
+    assert isinstance(driver_for_dialect("mysql"), MysqlDriver)
+    assert isinstance(adapter_for(Dialect.MYSQL), MysqlExecutor)
     assert adapter_for("oracle") is None
 
 
@@ -375,6 +386,8 @@ DIALECT_LIBRARIES = {
     "pglast": "postgres",
     "aiosqlite": "sqlite",
     "sqlite3": "sqlite",
+    "aiomysql": "mysql",
+    "pymysql": "mysql",
 }
 # Functions and casts only PostgreSQL has, as SQL text or SQLAlchemy ``func.<name>``.
 POSTGRES_ONLY_NAMES = re.compile(
@@ -386,7 +399,15 @@ POSTGRES_ONLY_NAMES = re.compile(
 SQLITE_ONLY_NAMES = re.compile(
     r"\bsqlite_(?:schema|master|sequence|version)\b|\bPRAGMA\b|\bpragma_\w+"
 )
-ONLY_NAMES = {"postgres": POSTGRES_ONLY_NAMES, "sqlite": SQLITE_ONLY_NAMES}
+# MySQL's named locks and SHOW statements, as SQL text.
+MYSQL_ONLY_NAMES = re.compile(
+    r"\b(?:GET_LOCK|RELEASE_LOCK|IS_USED_LOCK)\b|\bSHOW\s+(?:CREATE|FULL|TABLE)\b", re.I
+)
+ONLY_NAMES = {
+    "postgres": POSTGRES_ONLY_NAMES,
+    "sqlite": SQLITE_ONLY_NAMES,
+    "mysql": MYSQL_ONLY_NAMES,
+}
 # Modules that work on the metadata database, which is always PostgreSQL.
 METADATA_DB_MODULES = {
     # The per-target request queue is a metadata-database table; a transaction-scoped advisory
@@ -484,8 +505,88 @@ def test_the_scan_covers_the_modules_that_were_moved():
     for relative in moved:
         assert (REPO_ROOT / relative).is_file()
         assert dialect_specifics((REPO_ROOT / relative).read_text()) == []
-    for dialect in ("postgres", "sqlite"):
+    for dialect in ("postgres", "sqlite", "mysql"):
         module = REPO_ROOT / f"consumers/executor/{dialect}.py"
         assert module.is_file()
         assert dialect_specifics(module.read_text())
         assert dialect_specifics(module.read_text(), dialect) == []
+
+
+# --- the MySQL driver and executor adapter, without a server ------------------------------
+
+MY_URL = "mariadb://app:S3cret%21pw@db.example:33306/shop"
+
+
+def test_mysql_urls_name_one_database_with_the_password_decoded():
+    address = parse_url(MY_URL)
+    assert (address.host, address.port, address.user) == ("db.example", 33306, "app")
+    assert (address.password, address.database) == ("S3cret!pw", "shop")
+    assert parse_url("mysql://u@h/d").port == 3306
+    assert parse_url("mysql://u@h/d?unix_socket=/run/s.sock").unix_socket == "/run/s.sock"
+    options = parse_url(MY_URL).options(timeout=3)
+    assert options["autocommit"] is True and options["db"] == "shop"
+    with pytest.raises(ValueError, match="names one database: mariadb://app:\\*\\*\\*@"):
+        parse_url("mariadb://app:S3cret%21pw@db.example/")
+
+
+def test_mysql_driver_translates_errors_with_the_password_redacted():
+    import pymysql
+
+    driver = MysqlDriver()
+    denied = pymysql.err.OperationalError(
+        1045, "Access denied for user 'app'@'x' (using password: YES) S3cret!pw"
+    )
+    auth = driver.translate_error(denied, MY_URL)
+    assert isinstance(auth, AuthenticationFailed)
+    assert auth.reason.startswith("authentication failed for mariadb://app:***@db.example")
+    assert "S3cret" not in auth.reason
+    refused = driver.translate_error(
+        pymysql.err.OperationalError(2003, f"Can't connect to MySQL server\n{MY_URL}"), MY_URL
+    )
+    assert isinstance(refused, Unreachable) and "\n" not in refused.reason
+    assert "S3cret" not in refused.reason
+    assert isinstance(driver.translate_error(TimeoutError(), MY_URL), Unreachable)
+    assert isinstance(
+        driver.translate_error(ConnectionRefusedError(111, "no"), MY_URL), Unreachable
+    )
+    unknown = driver.translate_error(pymysql.err.OperationalError(1049, "Unknown database"), MY_URL)
+    assert type(unknown) is IntrospectionError
+    assert unknown.reason == (
+        "cannot read the schema of mariadb://app:***@db.example:33306/shop: "
+        "the database does not exist"
+    )
+    other = driver.translate_error(pymysql.err.ProgrammingError(1146, "no such table"), MY_URL)
+    assert type(other) is IntrospectionError and other.reason.endswith(": no such table")
+    assert driver.translate_error(KeyError("not a database error"), MY_URL) is None
+    assert driver.quote("order") == "`order`" and driver.quote("plain") == "plain"
+
+
+def test_mysql_lost_connections_count_as_infrastructure_errors():
+    import pymysql
+
+    driver = MysqlDriver()
+    gone = pymysql.err.OperationalError(2006, "MySQL server has gone away")
+    assert driver.is_connection_lost(gone) and _is_infrastructure_error(gone)
+    assert driver.is_connection_lost(pymysql.err.InterfaceError(0, ""))
+    assert not driver.is_connection_lost(pymysql.err.OperationalError(1205, "lock wait"))
+
+
+def test_mysql_adapter_classifies_error_numbers():
+    import pymysql
+
+    from schemashift.consumers.executor.mysql import LockNotTaken
+
+    adapter = MysqlExecutor()
+    assert adapter.transactional_ddl is False
+    for code in ("1213", "1205", "2006", "2013", "2003"):
+        assert adapter.is_transient(code), code
+    for code in ("1064", "1062", "1050", "", None, "40001"):
+        assert not adapter.is_transient(code), code
+    error = adapter.database_error(pymysql.err.OperationalError(1213, "Deadlock found "))
+    assert error == DatabaseError("1213", "Deadlock found")
+    assert adapter.database_error(LockNotTaken("held")) == DatabaseError("1205", "held")
+    assert adapter.database_error(OSError("x")) is None
+    assert adapter.connection_error(OSError("refused")) == DatabaseError("2003", "refused")
+    assert adapter.connection_error(Unreachable("cannot reach x")).sqlstate == "2003"
+    assert adapter.connection_error(ValueError("x")) is None
+    assert adapter.resume_from(HistoryRecord("sum", 5, 3)) == 3

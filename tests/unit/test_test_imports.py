@@ -71,16 +71,20 @@ def test_modules_on_infrastructure_are_marked_integration_and_with_their_dialect
     """`make unit` runs tests/unit (and the layout check) and `-m integration` the rest; the
     tests under a dialect's folder (tests/<stage>/<dialect>/) carry that dialect's marker.
     SQLite's tests (in its folders, or in a module named after it) run on files and need no
-    infrastructure: they carry the sqlite marker and not the integration one."""
+    infrastructure: they carry the sqlite marker and not the integration one; but the pipeline's
+    tests always run on the broker, whatever their targets."""
     for path in sorted(TESTS.rglob("test_*.py")):
         relative = path.relative_to(TESTS)
         if relative.parts[0] in ("unit", "packaging"):
             continue
         marks = _marks(path)
-        if "sqlite" in relative.parts[:-1] or "sqlite" in relative.name:
+        in_pipeline = relative.parts[0] == "pipeline"
+        if not in_pipeline and ("sqlite" in relative.parts[:-1] or "sqlite" in relative.name):
             assert "pytest.mark.sqlite" in marks, f"{relative}: mark it sqlite"
             assert "pytest.mark.integration" not in marks, f"{relative}: needs no servers"
             continue
         assert "pytest.mark.integration" in marks, f"{relative}: mark it integration"
         if "postgres" in relative.parts[:-1] or relative.parts[0] == "conformance":
             assert "pytest.mark.postgres" in marks, f"{relative}: mark it postgres"
+        if "mysql" in relative.parts[:-1]:
+            assert "pytest.mark.mysql" in marks, f"{relative}: mark it mysql"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from schemashift.consumers.common.drivers import postgres, sqlite
+from schemashift.consumers.common.drivers import mysql, postgres, sqlite
 from schemashift.consumers.common.drivers.base import Connection, Driver, Pool
 from schemashift.consumers.common.drivers.errors import (
     AuthenticationFailed,
@@ -40,6 +40,7 @@ __all__ = [
 DRIVERS: dict[Dialect, Driver] = {
     Dialect.POSTGRESQL: postgres.DRIVER,
     Dialect.SQLITE: sqlite.DRIVER,
+    Dialect.MYSQL: mysql.DRIVER,
 }
 
 _BY_SCHEME: dict[str, Driver] = {

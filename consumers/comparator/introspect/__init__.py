@@ -23,7 +23,7 @@ from schemashift.consumers.common.targets import TargetPools
 from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.dialects import Dialect
 
-from . import postgres, sqlite
+from . import mysql, postgres, sqlite
 
 __all__ = [
     "INTROSPECTORS",
@@ -41,6 +41,7 @@ Introspector = Callable[[Connection], Awaitable[Catalog]]
 INTROSPECTORS: dict[Dialect, Introspector] = {
     Dialect.POSTGRESQL: postgres.introspect_connection,
     Dialect.SQLITE: sqlite.introspect_connection,
+    Dialect.MYSQL: mysql.introspect_connection,
 }
 
 

@@ -13,7 +13,7 @@ from schemashift.schemas.catalog import Catalog
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Operation
 
-from . import postgres, sqlite
+from . import mysql, postgres, sqlite
 
 
 class VersionRules(Protocol):
@@ -38,6 +38,7 @@ class VersionRules(Protocol):
 RULES: dict[Dialect, VersionRules] = {
     Dialect.POSTGRESQL: postgres.RULES,
     Dialect.SQLITE: sqlite.RULES,
+    Dialect.MYSQL: mysql.RULES,
 }
 
 

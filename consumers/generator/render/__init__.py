@@ -9,7 +9,7 @@ from schemashift.consumers.generator.order import plan
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Operation, Script, Statement
 
-from . import postgres, sqlite
+from . import mysql, postgres, sqlite
 from .base import Renderer
 
 __all__ = ["RENDERERS", "Renderer", "UnsupportedDialect", "generate", "renderer_for"]
@@ -18,6 +18,7 @@ __all__ = ["RENDERERS", "Renderer", "UnsupportedDialect", "generate", "renderer_
 RENDERERS: dict[Dialect, Renderer[Any]] = {
     Dialect.POSTGRESQL: postgres.RENDERER,
     Dialect.SQLITE: sqlite.RENDERER,
+    Dialect.MYSQL: mysql.RENDERER,
 }
 
 

@@ -1,0 +1,190 @@
+"""MySQL's and MariaDB's rules: one schema per database, inherited character sets, and what
+the target's flavour and version can run.
+
+A MySQL catalog's schema is the connected database, whose name differs between source and
+target: the source's tables are moved onto the target's name, so that the shared comparators
+match tables by name. A string column's character set and collation are compared only where
+they are not the table's default on both sides (a column that follows its table's default is
+equal to one that follows the other's, when the defaults are equal). A statement the target's
+server would refuse is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
+from schemashift.schemas.catalog import (
+    Catalog,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Table,
+)
+from schemashift.schemas.dialects import Dialect
+from schemashift.schemas.operations import ObjectType, Operation, OpKind
+
+Version = tuple[int, ...]
+
+
+def flavour(catalog: Catalog) -> tuple[str, Version]:
+    """("mariadb" or "mysql", version numbers) of the server a catalog was read from."""
+    text = catalog.server_version or ""
+    kind = "mariadb" if "mariadb" in text.lower() else "mysql"
+    numbers = re.match(r"(\d+)\.(\d+)\.?(\d*)", text)
+    if numbers is None:
+        return kind, ()
+    return kind, tuple(int(n) for n in numbers.groups() if n)
+
+
+def table_defaults(table: Table) -> tuple[str | None, str | None]:
+    """(DEFAULT CHARSET, COLLATE) of a table's options."""
+    options = dict(o.split("=", 1) for o in table.options if "=" in o)
+    return options.get("DEFAULT CHARSET"), options.get("COLLATE")
+
+
+def _inherits(column: Column, defaults: tuple[str | None, str | None]) -> bool:
+    return (column.charset, column.collation) == defaults
+
+
+def _moved(table: Table, schema: str) -> Table:
+    constraints = [
+        c.model_copy(update={"ref_schema": schema}) if isinstance(c, ForeignKey) else c
+        for c in table.constraints
+    ]
+    return table.model_copy(update={"schema_name": schema, "constraints": constraints})
+
+
+def _without_inherited(table: Table, other: Table | None) -> Table:
+    """``table`` without the character sets and collations its columns inherit, where ``other``
+    (the same table of the other side) has the same defaults or does not exist."""
+    mine = table_defaults(table)
+    if other is not None and table_defaults(other) != mine:
+        return table
+    columns, changed = [], False
+    for column in table.columns:
+        if column.charset is not None and _inherits(column, mine):
+            theirs = other.column(column.name) if other is not None else None
+            if theirs is None or theirs.charset is None or _inherits(theirs, mine):
+                column = column.model_copy(update={"charset": None, "collation": None})
+                changed = True
+        columns.append(column)
+    return table.model_copy(update={"columns": columns}) if changed else table
+
+
+def _replaced(catalog: Catalog, **fields: Any) -> Catalog:
+    values = {name: getattr(catalog, name) for name in Catalog.model_fields}
+    return Catalog.trusted_dict({**values, **fields})
+
+
+def _schema_of(catalog: Catalog) -> str | None:
+    """The database name a catalog's objects carry (None for an empty database)."""
+    for objects in (catalog.tables, catalog.views, catalog.triggers):
+        for obj in objects:
+            return obj.schema_name
+    return None
+
+
+def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
+    """``source`` on the target's database name, and both without inherited character sets."""
+    schema = _schema_of(target)
+    source_tables = source.tables
+    views, triggers = source.views, source.triggers
+    if schema is not None and _schema_of(source) not in (None, schema):
+        source_tables = [_moved(t, schema) for t in source.tables]
+        views = [
+            v.model_copy(
+                update={
+                    "schema_name": schema,
+                    "depends_on": [[schema, *d[1:]] for d in v.depends_on],
+                }
+            )
+            for v in source.views
+        ]
+        triggers = [t.model_copy(update={"schema_name": schema}) for t in source.triggers]
+    src = {t.name: t for t in source_tables}
+    tgt = {t.name: t for t in target.tables}
+    source = _replaced(
+        source,
+        tables=[_without_inherited(t, tgt.get(t.name)) for t in source_tables],
+        views=views,
+        triggers=triggers,
+    )
+    target = _replaced(
+        target, tables=[_without_inherited(t, src.get(t.name)) for t in target.tables]
+    )
+    return source, target
+
+
+# (flavour, minimum version, feature, test on an operation's new object).
+def _desc_index(obj: object) -> bool:
+    return isinstance(obj, Index | Table) and " DESC" in _definitions(obj)
+
+
+def _definitions(obj: object) -> str:
+    if isinstance(obj, Index):
+        return obj.definition
+    if isinstance(obj, Table):
+        return " ".join(i.definition for i in obj.indexes)
+    return ""
+
+
+def _checks(obj: object) -> bool:
+    if isinstance(obj, CheckConstraint):
+        return True
+    return isinstance(obj, Table) and any(isinstance(c, CheckConstraint) for c in obj.constraints)
+
+
+def _ignored(obj: object) -> bool:
+    return (obj is not None and _definitions(obj).endswith(" IGNORED")) or " IGNORED " in (
+        _definitions(obj) + " "
+    )
+
+
+FEATURES: list[tuple[str, Version, str, Any]] = [
+    ("mariadb", (10, 8), "descending index parts", _desc_index),
+    ("mysql", (8, 0), "descending index parts", _desc_index),
+    ("mariadb", (10, 2, 1), "CHECK constraints", _checks),
+    ("mysql", (8, 0, 16), "CHECK constraints", _checks),
+    ("mariadb", (10, 6), "IGNORED indexes", _ignored),
+]
+
+
+def check_versions(ops: list[Operation], target: Catalog) -> None:
+    """Raise :class:`UnsupportedByTarget` for an operation the target's server cannot run.
+    Unknown versions are not checked."""
+    kind, version = flavour(target)
+    if not version:
+        return
+    for o in ops:
+        if o.kind is OpKind.DROP and o.object_type is not ObjectType.CONSTRAINT:
+            continue
+        for flavour_, minimum, feature, test in FEATURES:
+            if flavour_ != kind or version >= minimum:
+                continue
+            if test(o.new) or (o.kind is OpKind.DROP and test(o.old)):
+                name = "MariaDB" if kind == "mariadb" else "MySQL"
+                wanted = ".".join(str(n) for n in minimum)
+                raise UnsupportedByTarget(
+                    f"{o.label} {o.qualified_name} needs {feature}, which the target's server "
+                    f"({target.server_version}) does not support; {name} {wanted} or later "
+                    "is required"
+                )
+
+
+class MysqlRules:
+    """The rules of :class:`Dialect.MYSQL` (see the module's functions)."""
+
+    dialect = Dialect.MYSQL
+    comparable = staticmethod(comparable)
+    check_versions = staticmethod(check_versions)
+
+    @staticmethod
+    def operations(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
+        """The shared comparators' operations, which the renderer merges per table."""
+        return ops
+
+
+RULES = MysqlRules()
