@@ -12,11 +12,14 @@ import abc
 import asyncio
 import concurrent.futures
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TypeVar
 
+from schemashift.consumers.common.redact import redact_url
+from schemashift.infra.console import report
 from schemashift.infra.state import StateDir
 
 T = TypeVar("T")
@@ -113,6 +116,47 @@ def run_sync(coro_factory: Callable[[], Awaitable[T]]) -> T:
     # allowed, so use a private loop in a worker thread.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, main()).result()
+
+
+def wait_answer(
+    what: str,
+    url: str,
+    probe: Callable[[str, float], Awaitable[str | None]],
+    timeout: float = 30.0,
+) -> str:
+    """What ``probe(url, timeout_s)`` reads from the server (its version, e.g.
+    ``"PostgreSQL 15.14"``) once it answers; InfraError naming ``what`` if it does not within
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        version = run_sync(lambda: probe(url, 5.0))
+        if version:
+            return version
+        if time.monotonic() > deadline:
+            raise InfraError(f"{what} at {redact_url(url)} does not answer")
+        time.sleep(0.3)
+
+
+def running_server(
+    name: str,
+    action: str,
+    pid: int,
+    address: str,
+    version: str,
+    *,
+    env: Mapping[str, str],
+    database: str,
+    took: float | None = None,
+    log: object = None,
+) -> Status:
+    """Report that the database server ``name`` is ``action`` (started, running, adopted...)
+    and return its RUNNING status; a fresh start also says how long it took, the database
+    clients use and where its log is."""
+    detail = f"pid {pid} on {address} ({version})"
+    if took is not None:
+        detail = f"pid {pid} on {address} in {took:.1f}s ({version}; db {database}, log {log})"
+    report(name, f"{action:<9} {detail}")
+    return Status(name, State.RUNNING, detail, pid=pid, address=address, version=version, env=env)
 
 
 @contextlib.contextmanager

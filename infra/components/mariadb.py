@@ -27,6 +27,8 @@ from schemashift.infra.components.interface import (
     Status,
     raised_as_infra_error,
     run_sync,
+    running_server,
+    wait_answer,
 )
 from schemashift.infra.console import progress, report
 from schemashift.infra.processes import port_open
@@ -37,14 +39,7 @@ MARIADB_ENV = "SCHEMASHIFT_MARIADB_URL"
 
 def wait_server(url: str, timeout: float = 30.0) -> str:
     """``"MariaDB <version>"`` of the server at ``url`` once it answers; InfraError if not."""
-    deadline = time.monotonic() + timeout
-    while True:
-        version = run_sync(lambda: mdb.probe(url, timeout_s=5.0))
-        if version:
-            return version
-        if time.monotonic() > deadline:
-            raise InfraError(f"MariaDB at {redact_url(url)} does not answer")
-        time.sleep(0.3)
+    return wait_answer("MariaDB", url, mdb.probe, timeout)
 
 
 def _errors() -> contextlib.AbstractContextManager[None]:
@@ -182,22 +177,16 @@ class MariaDBServer(Component):
     ) -> Status:
         """Wait until the server at ``url`` answers, report ``action`` and return its status
         (a fresh start also says how long it took and where its log is)."""
-        version = wait_server(url)
-        address = f"{mdb.HOST}:{port}"
-        detail = f"pid {pid} on {address} ({version})"
-        if took is not None:
-            detail = (
-                f"pid {pid} on {address} in {took:.1f}s ({version}; db {mdb.DATABASE}, log {log})"
-            )
-        report(self.name, f"{action:<9} {detail}")
-        return Status(
+        return running_server(
             self.name,
-            State.RUNNING,
-            detail,
-            pid=pid,
-            address=address,
-            version=version,
+            action,
+            pid,
+            f"{mdb.HOST}:{port}",
+            wait_server(url),
             env={self.url_env: url},
+            database=mdb.DATABASE,
+            took=took,
+            log=log,
         )
 
     # ----------------------------------------------------------------------- down

@@ -34,6 +34,8 @@ from schemashift.infra.components.interface import (
     Status,
     raised_as_infra_error,
     run_sync,
+    running_server,
+    wait_answer,
 )
 from schemashift.infra.console import progress, report
 from schemashift.infra.state import StateDir
@@ -49,14 +51,7 @@ def major_of(version: str | None) -> int | None:
 
 def wait_database(url: str, timeout: float = 30.0) -> str:
     """``"PostgreSQL <version>"`` of the server at ``url`` once it answers; InfraError if not."""
-    deadline = time.monotonic() + timeout
-    while True:
-        version = run_sync(lambda: pg_mod.probe(url, timeout_s=5.0))
-        if version:
-            return version
-        if time.monotonic() > deadline:
-            raise InfraError(f"PostgreSQL at {redact_url(url)} does not answer")
-        time.sleep(0.3)
+    return wait_answer("PostgreSQL", url, pg_mod.probe, timeout)
 
 
 def recorded_majors(state: StateDir) -> list[int]:
@@ -318,23 +313,16 @@ class PostgresCluster(Component):
     ) -> Status:
         """Wait until the server at ``url`` answers, report ``action`` and return its status
         (a fresh start also says how long it took and where its log is)."""
-        version = wait_database(url)
-        address = f"{pg_mod.HOST}:{port}"
-        detail = f"pid {pid} on {address} ({version})"
-        if took is not None:
-            detail = (
-                f"pid {pid} on {address} in {took:.1f}s "
-                f"({version}; db {pg_mod.DATABASE}, log {log})"
-            )
-        report(self.name, f"{action:<9} {detail}")
-        return Status(
+        return running_server(
             self.name,
-            State.RUNNING,
-            detail,
-            pid=pid,
-            address=address,
-            version=version,
+            action,
+            pid,
+            f"{pg_mod.HOST}:{port}",
+            wait_database(url),
             env={self.url_env: url},
+            database=pg_mod.DATABASE,
+            took=took,
+            log=log,
         )
 
     # ----------------------------------------------------------------------- down
