@@ -6,9 +6,11 @@ import logging
 import re
 
 # user:password@ inside any URL-looking text, e.g. in a driver's error message. The password
-# runs to the last "@" before the path: one typed without percent-encoding may contain "@".
+# runs to the last "@" of the URL: one typed without percent-encoding may contain "@" and "/"
+# (an "@" further on, in a path or query, masks more than the password, never less).
 _USERINFO = re.compile(
-    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^/\s]*)@", re.I
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>\S*)@(?=[^@\s]*(?:\s|$))",
+    re.I,
 )
 _PASSWORD_KV = re.compile(r"(?P<key>password\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|\S+)", re.I)
 

@@ -31,7 +31,8 @@ async def test_connection_password_is_masked_in_every_response(api):
 @pytest.mark.parametrize(
     ("body", "status", "fragment"),
     [
-        ({"name": "x", "url": "mysql://a:b@h/d"}, 422, "unsupported URL scheme"),
+        ({"name": "x", "url": "oracle://a:b@h/d"}, 422, "unsupported URL scheme"),
+        ({"name": "x", "url": "sqlite:///:memory:"}, 422, "in-memory database"),
         ({"name": "has space", "url": "postgresql://h/d"}, 422, "name"),
         ({"name": "x", "url": "postgresql://h/d", "extra": 1}, 422, "extra"),
         ({"name": "x"}, 422, "url"),

@@ -522,7 +522,7 @@ async def test_password_in_the_query_string_is_masked(api, database_url) -> None
 @pytest.mark.parametrize(
     "url",
     [
-        "mysql://app:{pw}@db.internal:3306/app",  # unsupported scheme
+        "oracle://app:{pw}@db.internal:1521/app",  # unsupported scheme
         "postgresql://app:{pw}@db.internal:5432/" + "x" * 2048,  # too long
     ],
     ids=["unsupported-scheme", "too-long"],

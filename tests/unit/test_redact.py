@@ -47,3 +47,10 @@ def test_a_password_typed_with_a_raw_at_sign_is_masked_whole():
     url = "postgresql://app:p@ss@db.example:5432/app"
     assert redact_url(url) == "postgresql://app:***@db.example:5432/app"
     assert url_password(url) == "p@ss"
+
+
+def test_a_password_typed_with_a_raw_slash_and_at_is_masked_whole():
+    # Not percent-encoded: the URL parser would end the host at "/"; no part of it may show.
+    url = "mysql://app:Canary-1f2e!p@ss:w/rd%@db.internal:3306/app"
+    assert redact_url(url) == "mysql://app:***@db.internal:3306/app"
+    assert url_password(url) == "Canary-1f2e!p@ss:w/rd%"

@@ -314,5 +314,5 @@ async def test_bad_password_is_reported_without_password(database_url: str) -> N
 
 async def test_unsupported_scheme() -> None:
     with pytest.raises(UnsupportedDialect) as info:
-        await introspect("mysql://root:hunter2@localhost/db")
+        await introspect("oracle://root:hunter2@localhost/db")
     assert "hunter2" not in str(info.value)
