@@ -205,6 +205,13 @@ class MigrationApplied(_Payload):
     statements_applied: int
     duration_ms: float
     checksum: str
+    resumed_from: int | None = Field(
+        default=None,
+        description="Set when an earlier attempt stopped after committing part of the script "
+        "(on MySQL/MariaDB, where each statement commits alone, or after a statement that runs "
+        "outside a transaction): the index of the first statement this attempt ran; the "
+        "statements before it were applied by the earlier attempt.",
+    )
 
 
 class MigrationFailed(_Payload):

@@ -111,3 +111,10 @@ class ExecutorAdapter(ABC):
     def is_transient(self, sqlstate: str | None) -> bool:
         """Whether an error with ``sqlstate`` may not recur if the migration is tried again
         (lock conflicts, a server starting or stopping, a lost connection, ...)."""
+
+    def effect_present(self, error: DatabaseError) -> bool:
+        """Whether ``error``, raised by running again the statement an interrupted attempt
+        may have committed last, says that the statement's effect is already there (the
+        object it creates exists, the one it drops is gone). False where DDL is
+        transactional: the history row then commits with the statements it counts."""
+        return False

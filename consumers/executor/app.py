@@ -102,6 +102,7 @@ async def execute(script_event: Event) -> Event:
                     statements_applied=result.statements_applied,
                     duration_ms=result.duration_ms,
                     checksum=script.checksum,
+                    resumed_from=result.resumed_from,
                 ),
                 producer=role.name,
             )

@@ -9,7 +9,10 @@ A statement that cannot run usefully inside a transaction block (``transactional
 e.g. PostgreSQL's ``ALTER TYPE ... ADD VALUE`` whose value a later statement uses), and every
 statement of a dialect without transactional DDL, runs on its own, committed, between the
 transactional segments around it; the history row is updated after it, and the failure report
-says how far the migration got.
+says how far the migration got. An attempt that stopped between such a statement's commit and
+that update leaves one statement in doubt: the next attempt runs it again, and counts it as
+applied when the target answers that its effect is already there
+(:meth:`~.adapters.ExecutorAdapter.effect_present`). Each statement is thus applied once.
 
 What is dialect-specific (the lock, the history table's SQL, which errors are transient) is the
 :class:`~.adapters.ExecutorAdapter`'s; this module knows no dialect.
@@ -17,6 +20,7 @@ What is dialect-specific (the lock, the history table's SQL, which errors are tr
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,6 +31,8 @@ from schemashift.consumers.common.redact import redact_text
 from schemashift.consumers.executor.adapters import DatabaseError, ExecutorAdapter
 from schemashift.schemas.operations import Statement
 
+log = logging.getLogger("schemashift.executor")
+
 Progress = Callable[[int, int, str, float], Awaitable[None]]
 Fingerprint = Callable[[], Awaitable[str]]
 
@@ -36,6 +42,9 @@ class Applied:
     statements_applied: int
     duration_ms: float
     already_applied: bool = False
+    # The index of the first statement this attempt ran when an earlier one had stopped
+    # midway (statements before it were applied by that attempt).
+    resumed_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ async def apply_script(
     total = len(statements)
     current: tuple[int, Statement] | None = None
     committed = 0
+    resumed_from: int | None = None
     await adapter.configure(
         conn, lock_timeout_ms=lock_timeout_ms, statement_timeout_ms=statement_timeout_ms
     )
@@ -104,17 +114,27 @@ async def apply_script(
             if recorded.checksum != checksum:
                 return Failed(reason="a different script of this migration was partly applied")
             # Resuming after a crash between statements that could not share a transaction.
-            committed = adapter.resume_from(recorded)
+            committed = resumed_from = adapter.resume_from(recorded)
+            log.info(
+                "migration %s: resuming at statement %d of %d", migration_id, committed + 1, total
+            )
         elif expected_fingerprint is not None and await fingerprint() != expected_fingerprint:
             # Checked under the lock: no other migration of this target can commit meanwhile.
             return Failed(reason="target changed since the plan: compare again")
-        for transactional, run in segments(statements, transactional_ddl=adapter.transactional_ddl):
+        parts = list(segments(statements, transactional_ddl=adapter.transactional_ddl))
+        if recorded is None and not parts[0][0]:
+            # The first statement commits alone: the row must exist before it does, or an
+            # attempt killed right after it would leave no trace of having started.
+            async with adapter.transaction(conn):
+                await adapter.write_history(conn, migration_id, checksum, total, 0)
+        for transactional, run in parts:
             run = [item for item in run if item[0] >= committed]
             if not transactional:
                 if not run:
                     continue
                 current = run[0]
-                await _execute(adapter, conn, current, total, on_progress)
+                in_doubt = current[0] == resumed_from
+                await _execute(adapter, conn, current, total, on_progress, in_doubt=in_doubt)
             async with adapter.transaction(conn):
                 if transactional:
                     for current in run:
@@ -129,7 +149,7 @@ async def apply_script(
         return _failure(adapter, error, current, committed)
     finally:
         await adapter.release_lock(conn)
-    return Applied(total, _ms(started))
+    return Applied(total, _ms(started), resumed_from=resumed_from)
 
 
 async def _execute(
@@ -138,10 +158,20 @@ async def _execute(
     item: tuple[int, Statement],
     total: int,
     on_progress: Progress,
+    *,
+    in_doubt: bool = False,
 ) -> None:
+    """Run one statement and report it; ``in_doubt``: the interrupted attempt before this one
+    may have committed it, and an answer that its effect is there counts as applied."""
     index, statement = item
     step = time.perf_counter()
-    await adapter.execute(conn, statement.sql)
+    try:
+        await adapter.execute(conn, statement.sql)
+    except Exception as exc:
+        error = adapter.database_error(exc) if in_doubt else None
+        if error is None or not adapter.effect_present(error):
+            raise
+        log.info("statement %d was applied by the attempt before: %s", index + 1, describe(error))
     await on_progress(index, total, statement.sql, _ms(step))
 
 

@@ -6,8 +6,12 @@ in the target database's ``_schemashift_history`` table (introspection leaves it
 
 MySQL commits every DDL statement on its own, so DDL is not transactional here: each statement
 runs alone and the history row, updated in a transaction after it, says how many are applied; a
-migration that stopped resumes at the first statement the row does not count. (A crash between
-a statement and that update runs the statement again on resume.)
+migration that stopped resumes at the first statement the row does not count. A crash between
+a statement and that update leaves that statement in doubt: run again, the server's "already
+exists" / "unknown" answer says it was applied (:data:`EFFECT_PRESENT_CODES`). The
+statements we generate either fail that way when repeated or are idempotent (MODIFY, CREATE OR
+REPLACE, a drop and re-add of one name), and the server runs each one whole (atomic DDL): a
+killed client's statement still completes, and its session holds the migration lock until then.
 
 Errors carry the server's error number where other dialects have a SQLSTATE.
 """
@@ -54,6 +58,17 @@ ON DUPLICATE KEY UPDATE completed = VALUES(completed), applied_at = VALUES(appli
 # connections, the server shutting down; and the migration lock not taken in time.
 TRANSIENT_CODES = frozenset({1213, 1205, 2006, 2013, 2055, 1040, 1053, 3024})
 LOCK_NOT_TAKEN = 1205
+# Repeating an applied statement: the table, view, column, key, constraint, routine, trigger or
+# event it creates exists (1050, 1060, 1061, 1068, 1826, 1304, 1359, 1537), or the one it
+# drops is gone (1051, 1091, 1305, 1360, 1539, 4091, 4092). Renames are not among them: the
+# scripts rename nothing, and "unknown table/column" may mean something else removed it.
+EFFECT_PRESENT_CODES = frozenset(
+    {1050, 1060, 1061, 1068, 1826, 1304, 1359, 1537} | {1051, 1091, 1305, 1360, 1539, 4091, 4092}
+)
+# InnoDB reports a foreign key name already taken as "can't create table" (1005) with its own
+# errno 121 in the message; other causes of 1005 are real failures.
+_CANT_CREATE = 1005
+_DUPLICATE_KEY_ON_WRITE = 'errno: 121 "Duplicate key'
 # What a failure to reach the target counts as (CR_CONN_HOST_ERROR).
 _CONNECTION_FAILURE = 2003
 
@@ -181,6 +196,14 @@ class MysqlExecutor(ExecutorAdapter):
         if isinstance(exc, OSError):
             return DatabaseError(sqlstate=str(_CONNECTION_FAILURE), message=str(exc))
         return None
+
+    def effect_present(self, error: DatabaseError) -> bool:
+        if not error.sqlstate or not error.sqlstate.isdigit():
+            return False
+        code = int(error.sqlstate)
+        if code == _CANT_CREATE:
+            return _DUPLICATE_KEY_ON_WRITE in error.message
+        return code in EFFECT_PRESENT_CODES
 
     def is_transient(self, sqlstate: str | None) -> bool:
         if not sqlstate or not sqlstate.isdigit():

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import time
-from collections import Counter
 
 import asyncpg
 import pytest
@@ -27,10 +26,11 @@ from tests.support.schema_snapshot import assert_same_schema
 from tests.support.service import (
     ALL_HAZARDS,
     TopicReader,
+    assert_complete_once,
     comparison_event,
-    live_events,
+    progress_indexes,
     registered_pair,
-    settled_events,
+    wait_for_progress,
     wait_for_status,
 )
 
@@ -70,41 +70,6 @@ async def _history(target_url: str) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def assert_complete_once(api, migration_id: str) -> dict:
-    """The migration ended applied, and its log holds each of its events exactly once, in the
-    order they happened (in the list and in the live stream alike)."""
-    migration = await wait_for_status(api, migration_id, {"applied", "failed"}, timeout=180)
-    assert migration["status"] == "applied", migration["error"]
-    events = await settled_events(api, migration_id, timeout=60)
-    ids = [e["event_id"] for e in events]
-    assert len(ids) == len(set(ids)), "an event is stored twice"
-    kinds = Counter(e["type"] for e in events)
-    for kind in ("comparison.requested", "diff.computed", "script.generated", "migration.applied"):
-        assert kinds[kind] == 1, f"{kind}: {kinds[kind]} stored"
-    # Read again now that every event is stored: after a tracker restart, migration.applied
-    # may be projected before script.generated, which brings the statements.
-    response = await api.get(f"/api/v1/migrations/{migration_id}")
-    assert response.status_code == 200, response.text
-    migration = response.json()
-    assert migration["status"] == "applied"
-    assert kinds["migration.progress"] == len(migration["statements"])
-    streamed = [e["event_id"] for e in await live_events(api, migration_id)]
-    assert streamed == ids, "the live stream's order differs"
-    return migration
-
-
-def _indexes(records, migration_id: str) -> list[int]:
-    """The statement indexes of ``migration_id``'s progress records, in arrival order."""
-    values = (json.loads(r.value) for r in records)
-    return [v["payload"]["index"] for v in values if v["migration_id"] == migration_id]
-
-
-async def _wait_for_progress(reader: TopicReader, migration_id: str, at_least: int) -> list:
-    return await reader.read_until(
-        lambda records: any(i >= at_least for i in _indexes(records, migration_id)), timeout=60
-    )
-
-
 async def test_executor_killed_mid_migration_applies_exactly_once(
     api, service, new_database, kafka_bootstrap
 ):
@@ -112,16 +77,16 @@ async def test_executor_killed_mid_migration_applies_exactly_once(
     victim = service.pid("executor")
     async with TopicReader(kafka_bootstrap, EventType.MIGRATION_PROGRESS.topic) as reader:
         migration_id = await _request(api, source, target)
-        before = await _wait_for_progress(reader, migration_id, at_least=20)
+        before = await wait_for_progress(reader, migration_id, at_least=20)
         os.kill(victim, signal.SIGKILL)
         migration = await assert_complete_once(api, migration_id)
-        after = await _wait_for_progress(reader, migration_id, at_least=239)
+        after = await wait_for_progress(reader, migration_id, at_least=239)
     assert service.pid("executor") != victim, "the supervisor did not restart the executor"
     assert len(migration["statements"]) == 240
     # Killed mid-transaction: the killed run's statements were rolled back and the
     # restarted executor ran the migration again from its first statement.
-    assert max(_indexes(before, migration_id)) < 239
-    assert _indexes(before + after, migration_id).count(0) == 2
+    assert max(progress_indexes(before, migration_id)) < 239
+    assert progress_indexes(before + after, migration_id).count(0) == 2
     assert await _history(target_url) == [migration_id]
     await assert_same_schema(source_url, target_url)
 
@@ -132,7 +97,7 @@ async def test_tracker_and_comparator_killed_mid_flow_lose_nothing(
     pairs = [await _pair(api, new_database, many_tables(15, f"k{i}_")) for i in range(4)]
     async with TopicReader(kafka_bootstrap, EventType.MIGRATION_PROGRESS.topic) as reader:
         ids = [await _request(api, source, target) for _, _, source, target in pairs]
-        await _wait_for_progress(reader, ids[0], at_least=3)
+        await wait_for_progress(reader, ids[0], at_least=3)
         os.kill(service.pid("tracker"), signal.SIGKILL)
         os.kill(service.pid("comparator"), signal.SIGKILL)
         # Requested while the comparator is down: picked up once it is back.
@@ -214,13 +179,13 @@ async def test_sigterm_finishes_the_migration_in_hand(api, service, new_database
     victim = service.pid("executor")
     async with TopicReader(kafka_bootstrap, EventType.MIGRATION_PROGRESS.topic) as reader:
         migration_id = await _request(api, source, target)
-        before = await _wait_for_progress(reader, migration_id, at_least=5)
+        before = await wait_for_progress(reader, migration_id, at_least=5)
         os.kill(victim, signal.SIGTERM)
         await assert_complete_once(api, migration_id)
-        after = await _wait_for_progress(reader, migration_id, at_least=119)
+        after = await wait_for_progress(reader, migration_id, at_least=119)
     # Finished by the executor that got SIGTERM: every statement ran once, none again.
-    assert max(_indexes(before, migration_id)) < 119
-    assert sorted(_indexes(before + after, migration_id)) == list(range(120))
+    assert max(progress_indexes(before, migration_id)) < 119
+    assert sorted(progress_indexes(before + after, migration_id)) == list(range(120))
     deadline = time.monotonic() + 60
     while "executor exited (0)" not in service.logs():
         assert time.monotonic() < deadline, "the executor did not exit cleanly on SIGTERM"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,3 +278,39 @@ class TopicReader:
             if predicate(records):
                 return records
         raise AssertionError(f"{self.topic}: condition not met; read {len(records)} records")
+
+
+async def assert_complete_once(api, migration_id: str) -> dict:
+    """The migration ended applied, and its log holds each of its events exactly once, in the
+    order they happened (in the list and in the live stream alike)."""
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"}, timeout=180)
+    assert migration["status"] == "applied", migration["error"]
+    events = await settled_events(api, migration_id, timeout=60)
+    ids = [e["event_id"] for e in events]
+    assert len(ids) == len(set(ids)), "an event is stored twice"
+    kinds = Counter(e["type"] for e in events)
+    for kind in ("comparison.requested", "diff.computed", "script.generated", "migration.applied"):
+        assert kinds[kind] == 1, f"{kind}: {kinds[kind]} stored"
+    # Read again now that every event is stored: after a tracker restart, migration.applied
+    # may be projected before script.generated, which brings the statements.
+    response = await api.get(f"/api/v1/migrations/{migration_id}")
+    assert response.status_code == 200, response.text
+    migration = response.json()
+    assert migration["status"] == "applied"
+    assert kinds["migration.progress"] == len(migration["statements"])
+    streamed = [e["event_id"] for e in await live_events(api, migration_id)]
+    assert streamed == ids, "the live stream's order differs"
+    return migration
+
+
+def progress_indexes(records, migration_id: str) -> list[int]:
+    """The statement indexes of ``migration_id``'s progress records, in arrival order."""
+    values = (json.loads(r.value) for r in records)
+    return [v["payload"]["index"] for v in values if v["migration_id"] == migration_id]
+
+
+async def wait_for_progress(reader: TopicReader, migration_id: str, at_least: int) -> list:
+    return await reader.read_until(
+        lambda records: any(i >= at_least for i in progress_indexes(records, migration_id)),
+        timeout=60,
+    )

@@ -99,6 +99,89 @@ async def test_a_failed_migration_resumes_and_runs_each_statement_once(target: s
         assert isinstance(other, Applied) and other.already_applied  # completed: nothing runs
 
 
+async def _interrupted(conn, migration: uuid.UUID, statements: list[str], committed: int) -> None:
+    """What an attempt killed right after committing statement ``committed`` leaves: the
+    statements up to it applied, the history row counting one fewer."""
+    for sql in statements[: committed + 1]:
+        await execute(conn, sql)
+    await ADAPTER.ensure_history(conn)
+    await ADAPTER.write_history(conn, migration, "sum", len(statements), committed)
+    await conn.commit()
+
+
+@pytest.mark.parametrize(
+    "setup, in_doubt",
+    [
+        ("", "CREATE TABLE t (id int PRIMARY KEY, n int)"),
+        ("CREATE TABLE t (id int)", "ALTER TABLE t ADD COLUMN n int, ADD INDEX t_n (n)"),
+        ("CREATE TABLE t (id int, n int, KEY t_n (n))", "ALTER TABLE t DROP INDEX t_n"),
+        ("CREATE TABLE t (id int)", "DROP TABLE t"),
+        (
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE t (id int, p int)",
+            "ALTER TABLE t ADD CONSTRAINT t_p FOREIGN KEY (p) REFERENCES p (id)",
+        ),
+        ("CREATE TABLE t (id int, n int)", "ALTER TABLE t ADD CONSTRAINT n_pos CHECK (n > 0)"),
+        ("CREATE TABLE t (id int)", "CREATE VIEW v AS SELECT id FROM t"),
+    ],
+)
+async def test_the_statement_an_interrupted_attempt_committed_is_not_run_twice(
+    target: str, setup: str, in_doubt: str
+) -> None:
+    migration = uuid.uuid4()
+    statements = [s for s in (setup, in_doubt, "CREATE TABLE after_it (id int)") if s]
+    async with DRIVER.connect(target, timeout=10) as conn:
+        committed = len(statements) - 2
+        await _interrupted(conn, migration, statements, committed)
+        result, ran = await _apply(conn, migration, _statements(*statements))
+        assert isinstance(result, Applied), result
+        assert result.resumed_from == committed and ran == [committed, committed + 1]
+        (row,) = await rows(conn, f"SELECT statements, completed FROM {MYSQL_HISTORY_TABLE}")
+        assert row["completed"] == row["statements"] == len(statements)
+
+
+async def test_a_real_failure_of_the_statement_in_doubt_still_fails(target: str) -> None:
+    migration = uuid.uuid4()
+    statements = ["CREATE TABLE a (id int)", "ALTER TABLE b ADD COLUMN y int", "SELECT 1"]
+    async with DRIVER.connect(target, timeout=10) as conn:
+        # Killed after statement 1 was recorded: statement 2 is in doubt, and its error (the
+        # table it alters is missing) is no sign of its own effect.
+        await _interrupted(conn, migration, [statements[0], "SELECT 1", "SELECT 1"], 1)
+        result, ran = await _apply(conn, migration, _statements(*statements))
+        assert isinstance(result, Failed) and result.sqlstate == "1146", result
+        assert result.statement_index == 1 and ran == []
+        assert "statements 1-1 were committed before it" in result.reason
+
+
+async def test_a_migration_whose_first_statement_commits_alone_is_recorded_before_it(
+    target: str,
+) -> None:
+    # An attempt killed right after statement 1 must leave a row saying the migration started,
+    # or the next one would take the target for changed (or run statement 1 again).
+    migration = uuid.uuid4()
+    async with DRIVER.connect(target, timeout=10) as conn:
+
+        async def kill(index: int, total: int, sql: str, ms: float) -> None:
+            raise KeyboardInterrupt  # stands for the process dying after the commit
+
+        with pytest.raises(KeyboardInterrupt):
+            await apply_script(
+                ADAPTER,
+                conn,
+                migration,
+                _statements("CREATE TABLE a (id int)", "CREATE TABLE b (id int)"),
+                "sum",
+                expected_fingerprint=None,
+                fingerprint=None,  # type: ignore[arg-type]
+                on_progress=kill,
+            )
+        (row,) = await rows(conn, f"SELECT statements, completed FROM {MYSQL_HISTORY_TABLE}")
+        assert (row["statements"], row["completed"]) == (2, 0)
+        result, ran = await _apply(
+            conn, migration, _statements("CREATE TABLE a (id int)", "CREATE TABLE b (id int)")
+        )
+        assert isinstance(result, Applied) and result.resumed_from == 0 and ran == [0, 1]
+
+
 async def test_a_different_script_of_a_partly_applied_migration_is_refused(target: str) -> None:
     migration = uuid.uuid4()
     async with DRIVER.connect(target, timeout=10) as conn:
