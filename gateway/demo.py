@@ -1,8 +1,10 @@
-"""`schemashift demo`: two sample databases and one migration through the running service.
+"""`schemashift demo`: sample databases and migrations through the running service.
 
-It creates a source (the desired schema) and a target (an older one), starts `serve`,
-registers both through the REST API, asks for a comparison in mode apply, prints the events as
-they stream in, and then keeps the service up until Ctrl-C.
+For each engine it can reach (PostgreSQL always, MariaDB when `infra up` started one, SQLite
+files under the state directory) it creates a source (the desired schema) and a target (an older
+one, with a few rows), starts `serve`, registers every database through the REST API, asks for
+a comparison of each pair in mode apply, prints the events as they stream in, and then keeps
+the service up until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -10,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from schemashift.consumers.common.settings import get_settings
+from schemashift.consumers.common.drivers.mysql import DRIVER as MYSQL
+from schemashift.consumers.common.settings import STATE_DIR, get_settings
 from schemashift.schemas.hazards import Hazard
 
 DEMO_PREFIX = "schemashift_demo_"
@@ -38,6 +44,8 @@ CREATE TABLE orders (
     total numeric(10, 2)
 );
 CREATE TABLE legacy_audit (id integer PRIMARY KEY, note text);
+INSERT INTO customers VALUES (1, 'ada@example.com', 'Ada'), (2, 'alan@example.com', 'Alan');
+INSERT INTO orders VALUES (1, 1, 12.50), (2, 2, 7.00);
 """
 
 SOURCE_SCHEMA = """
@@ -57,14 +65,49 @@ CREATE TABLE orders (
 CREATE INDEX orders_customer_status_idx ON orders (customer_id, status);
 """
 
+# The same pair in MariaDB's and SQLite's words. SQLite cannot change a column's type or add a
+# foreign key in place: its migration rebuilds both tables, and their rows come through.
+MARIADB_TARGET_SCHEMA = TARGET_SCHEMA.replace("numeric", "decimal")
+MARIADB_SOURCE_SCHEMA = """
+CREATE TABLE customers (
+    id int PRIMARY KEY,
+    email varchar(255) NOT NULL,
+    name text,
+    created_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    CONSTRAINT customers_email_key UNIQUE (email)
+);
+CREATE TABLE orders (
+    id int PRIMARY KEY,
+    customer_id int NOT NULL,
+    total decimal(12, 2) NOT NULL DEFAULT 0 CHECK (total >= 0),
+    status varchar(20) NOT NULL DEFAULT 'new',
+    CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers (id)
+        ON DELETE CASCADE
+);
+CREATE INDEX orders_customer_status_idx ON orders (customer_id, status);
+"""
+SQLITE_TARGET_SCHEMA = TARGET_SCHEMA
+SQLITE_SOURCE_SCHEMA = SOURCE_SCHEMA.replace(
+    "timestamptz NOT NULL DEFAULT now()", ("text NOT NULL DEFAULT CURRENT_TIMESTAMP")
+)
+
+
+@dataclass(frozen=True)
+class SamplePair:
+    """A demo source and target of one engine."""
+
+    engine: str
+    source_url: str
+    target_url: str
+
 
 def _database_url(name: str) -> str:
     url = make_url(get_settings().database_url).set(database=name)
     return url.render_as_string(hide_password=False)
 
 
-async def create_sample_databases(run: str) -> tuple[str, str]:
-    """Fresh demo source and target databases for this run; returns their URLs.
+async def create_postgres_samples(run: str) -> SamplePair:
+    """Fresh PostgreSQL demo source and target databases for this run.
 
     Each run gets new databases (and the previous runs' are dropped), so that nothing a
     previous run left in flight can act on this run's target.
@@ -87,7 +130,52 @@ async def create_sample_databases(run: str) -> tuple[str, str]:
             await conn.execute(ddl)
         finally:
             await conn.close()
-    return _database_url(source_db), _database_url(target_db)
+    return SamplePair("PostgreSQL", _database_url(source_db), _database_url(target_db))
+
+
+async def create_mariadb_samples(run: str, server_url: str) -> SamplePair:
+    """Fresh MariaDB demo databases on ``server_url`` (the previous runs' are dropped)."""
+    names = (f"{DEMO_PREFIX}{run}_source", f"{DEMO_PREFIX}{run}_target")
+    urls = [
+        make_url(server_url).set(database=n).render_as_string(hide_password=False) for n in names
+    ]
+    async with MYSQL.connect(server_url, timeout=10) as admin, admin.cursor() as cur:
+        await cur.execute(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE %s",
+            (DEMO_PREFIX + "%",),
+        )
+        for (old,) in await cur.fetchall():
+            await cur.execute(f"DROP DATABASE IF EXISTS `{old}`")
+        for name in names:
+            await cur.execute(f"CREATE DATABASE `{name}`")
+    for url, ddl in zip(urls, (MARIADB_SOURCE_SCHEMA, MARIADB_TARGET_SCHEMA), strict=True):
+        async with MYSQL.connect(url, timeout=10) as conn, conn.cursor() as cur:
+            for statement in filter(str.strip, ddl.split(";")):
+                await cur.execute(statement)
+    return SamplePair("MariaDB", urls[0], urls[1])
+
+
+def create_sqlite_samples(run: str, directory: Path) -> SamplePair:
+    """Fresh SQLite demo files in ``directory`` (the previous runs' are removed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for old in directory.glob(f"{DEMO_PREFIX}*.db"):
+        old.unlink()
+    paths = [directory.resolve() / f"{DEMO_PREFIX}{run}_{side}.db" for side in ("source", "target")]
+    for path, ddl in zip(paths, (SQLITE_SOURCE_SCHEMA, SQLITE_TARGET_SCHEMA), strict=True):
+        with sqlite3.connect(path) as conn:
+            conn.executescript(ddl)
+        conn.close()
+    return SamplePair("SQLite", f"sqlite:///{paths[0]}", f"sqlite:///{paths[1]}")
+
+
+async def create_samples(run: str) -> list[SamplePair]:
+    """One sample pair per engine this machine serves."""
+    settings = get_settings()
+    pairs = [await create_postgres_samples(run)]
+    if settings.mariadb_url:
+        pairs.append(await create_mariadb_samples(run, settings.mariadb_url))
+    pairs.append(create_sqlite_samples(run, STATE_DIR / "demo"))
+    return pairs
 
 
 async def create_demo_token() -> str:
@@ -168,45 +256,59 @@ def _follow(gw: Gateway, migration_id: str) -> str:
     return status
 
 
+def _migrate(gw: Gateway, run: str, pair: SamplePair) -> str:
+    """Register ``pair``, migrate its target in mode apply, print what happened; the status."""
+    engine = pair.engine.lower()
+    source, target = f"demo-{run}-{engine}-source", f"demo-{run}-{engine}-target"
+    _api(gw, "POST", "/api/v1/connections", {"name": source, "url": pair.source_url})
+    _api(gw, "POST", "/api/v1/connections", {"name": target, "url": pair.target_url})
+    accepted = _api(
+        gw,
+        "POST",
+        "/api/v1/comparisons",
+        {
+            "source": source,
+            "target": target,
+            "mode": "apply",
+            # The demo's targets hold two sample rows: every hazard may run unattended.
+            "allow_hazards": [h.value for h in Hazard],
+        },
+    )
+    migration_id = accepted["migration_id"]
+    print(
+        f"schemashift demo: {pair.engine} migration {migration_id} requested (mode apply)",
+        flush=True,
+    )
+    status = _follow(gw, migration_id)
+    detail = _api(gw, "GET", f"/api/v1/migrations/{migration_id}")
+    print(f"schemashift demo: {pair.engine} migration {status}; the script was:", flush=True)
+    for statement in detail.get("statements") or []:
+        print(textwrap.indent(statement["sql"], "    "))
+    print(f"  details: {gw.base}/api/v1/migrations/{migration_id}")
+    return status
+
+
 def demo(*, serve_after: bool = True) -> int:
     """Run the demo; returns the exit code."""
     settings = get_settings()
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     run = time.strftime("%Y%m%d%H%M%S")
-    source, target = f"demo-{run}-source", f"demo-{run}-target"
     print("schemashift demo: creating the sample databases", flush=True)
-    source_url, target_url = asyncio.run(create_sample_databases(run))
+    pairs = asyncio.run(create_samples(run))
+    if not settings.mariadb_url:
+        print("schemashift demo: no MariaDB server (SCHEMASHIFT_MARIADB_URL): skipping it")
     gw = Gateway(base, asyncio.run(create_demo_token()))
     print(f"schemashift demo: API token (admin scope): {gw.token}", flush=True)
     child = subprocess.Popen([sys.executable, "-m", "schemashift.gateway.cli", "serve"])
     try:
         _wait_healthy(base, child)
-        _api(gw, "POST", "/api/v1/connections", {"name": source, "url": source_url})
-        _api(gw, "POST", "/api/v1/connections", {"name": target, "url": target_url})
-        accepted = _api(
-            gw,
-            "POST",
-            "/api/v1/comparisons",
-            {
-                "source": source,
-                "target": target,
-                "mode": "apply",
-                # The demo's target holds no data: every hazard may run unattended.
-                "allow_hazards": [h.value for h in Hazard],
-            },
-        )
-        migration_id = accepted["migration_id"]
-        print(f"schemashift demo: migration {migration_id} requested (mode apply)", flush=True)
-        status = _follow(gw, migration_id)
-        detail = _api(gw, "GET", f"/api/v1/migrations/{migration_id}")
-        print(f"schemashift demo: migration {status}; the script was:", flush=True)
-        for statement in detail.get("statements") or []:
-            print(f"    {statement['sql']}")
-        print(f"  details: {base}/api/v1/migrations/{migration_id}")
+        statuses = {pair.engine: _migrate(gw, run, pair) for pair in pairs}
+        summary = ", ".join(f"{engine} {status}" for engine, status in statuses.items())
+        print(f"schemashift demo: {summary}")
         print(f"  API docs: {base}/docs   events: {base}/asyncapi")
         print(f'  try: curl -H "Authorization: Bearer {gw.token}" {base}/api/v1/migrations')
         if not serve_after:
-            return 0 if status == "applied" else 1
+            return 0 if set(statuses.values()) == {"applied"} else 1
         print("schemashift demo: the service keeps running; Ctrl-C stops it", flush=True)
         child.wait()
         return 0

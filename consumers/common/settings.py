@@ -24,6 +24,8 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     database_url: str = "postgresql://schemashift@127.0.0.1:54329/schemashift"
+    # The MariaDB/MySQL server `infra up` started (or was pointed at): the demo's MariaDB pair.
+    mariadb_url: str | None = None
 
     # Latency: a consumer waits at most this long for a fetch to fill (Kafka's default is
     # 500 ms, which alone would dominate the end-to-end time of a small migration).
