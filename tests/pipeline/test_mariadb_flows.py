@@ -17,9 +17,11 @@ from tests.support.mysql_engine import open_pair, rows, server_url, snapshot
 from tests.support.service import (
     ALL_HAZARDS,
     TopicReader,
+    approve,
     assert_complete_once,
     progress_indexes,
     register,
+    request_plan,
     settled_events,
     wait_for_progress,
     wait_for_status,
@@ -83,6 +85,22 @@ async def test_apply_mode_makes_a_mariadb_target_match_the_source(api):
         assert events[-1]["type"] == "migration.applied"
         password = urlsplit(pair.target_url).password
         assert password and password not in json.dumps(events) + json.dumps(migration)
+
+
+async def test_plan_mode_on_mariadb_waits_for_approval_then_applies(api, service):
+    async with open_pair(server_url()) as pair:
+        await pair.load(SOURCE, TARGET)
+        before = await snapshot(pair.target)
+        source = await register(api, pair.source_url, "my-src")
+        target = await register(api, pair.target_url, "my-tgt")
+        migration = await request_plan(api, source, target)
+        assert migration["status"] == "awaiting_approval", migration["error"]
+        assert all("not_transactional" in s["hazards"] for s in migration["statements"])
+        assert await snapshot(pair.target) == before, "a plan changed the target"
+        migration = await approve(api, service, migration["id"])
+        assert migration["status"] == "applied", migration["error"]
+        assert await snapshot(pair.target) == await snapshot(pair.source)
+        assert (await rows(pair.target, "SELECT id FROM customers")) == [{"id": 1}]
 
 
 async def test_a_failing_statement_on_mariadb_is_reported_with_the_database_error(api):

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.service import ALL_HAZARDS, register, settled_events, wait_for_status
+from tests.support.service import (
+    ALL_HAZARDS,
+    approve,
+    register,
+    request_plan,
+    settled_events,
+    wait_for_status,
+)
 from tests.support.sqlite_snapshot import differences, format_differences, rows, snapshot
 
 pytestmark = pytest.mark.integration
@@ -61,6 +68,22 @@ async def test_apply_mode_makes_a_sqlite_target_match_and_keeps_its_rows(api, tm
     assert kept["orders"] == [(10, 1, 9.5)] and kept["customers"] == [(1, "a@example.com", None)]
     types = [e["type"] for e in await settled_events(api, migration["id"])]
     assert types[0] == "comparison.requested" and types[-1] == "migration.applied"
+
+
+async def test_plan_mode_on_sqlite_waits_for_approval_then_applies(api, service, tmp_path):
+    source = await register(api, _database(tmp_path / "source.db", SOURCE), "src")
+    target_path = tmp_path / "target.db"
+    target = await register(api, _database(target_path, TARGET), "tgt")
+    before = snapshot(str(target_path))
+    migration = await request_plan(api, source, target)
+    assert migration["status"] == "awaiting_approval", migration["error"]
+    assert any("table_rewrite" in s["hazards"] for s in migration["statements"])
+    assert differences(before, snapshot(str(target_path))) == [], "a plan changed the file"
+    migration = await approve(api, service, migration["id"])
+    assert migration["status"] == "applied", migration["error"]
+    found = differences(snapshot(str(tmp_path / "source.db")), snapshot(str(target_path)))
+    assert not found, format_differences(found)
+    assert rows(str(target_path))["orders"] == [(10, 1, 9.5)]
 
 
 async def test_a_row_that_does_not_fit_fails_the_migration_and_leaves_the_file_as_it_was(

@@ -314,3 +314,27 @@ async def wait_for_progress(reader: TopicReader, migration_id: str, at_least: in
         lambda records: any(i >= at_least for i in progress_indexes(records, migration_id)),
         timeout=60,
     )
+
+
+async def request_plan(api: httpx.AsyncClient, source: str, target: str) -> dict[str, Any]:
+    """Ask for a migration in mode plan (every hazard allowed); the migration once it waits
+    for approval (or failed)."""
+    response = await api.post(
+        "/api/v1/comparisons",
+        json={"source": source, "target": target, "mode": "plan", "allow_hazards": ALL_HAZARDS},
+    )
+    assert response.status_code == 202, response.text
+    migration_id = response.json()["migration_id"]
+    return await wait_for_status(api, migration_id, {"awaiting_approval", "failed"})
+
+
+async def approve(api: httpx.AsyncClient, service: Service, migration_id: str) -> dict[str, Any]:
+    """Approve the migration with a token of scope ``approve``; the migration at its end."""
+    token = create_token(service, "approve", f"dba-{uuid.uuid4().hex[:6]}")
+    response = await api.post(
+        f"/api/v1/migrations/{migration_id}/approve",
+        json={"comment": "reviewed"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 202, response.text
+    return await wait_for_status(api, migration_id, {"applied", "failed"})
