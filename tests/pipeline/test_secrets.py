@@ -33,10 +33,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptography.fernet import Fernet
 
+from schemashift.consumers.common.drivers.mysql import DRIVER as MYSQL
 from schemashift.consumers.comparator.introspect import introspect
 from schemashift.consumers.comparator.introspect.postgres import introspect_connection
 from schemashift.schemas.events import ALL_TOPICS, TOPIC_PREFIX
 from tests.support.infra import ENV_FILE, REPO_ROOT, infra_env, with_database
+from tests.support.mysql_engine import execute as mysql_execute
+from tests.support.mysql_engine import rows as mysql_rows
+from tests.support.mysql_engine import server_url as mariadb_server_url
 from tests.support.schema_snapshot import assert_same_schema, snapshot
 from tests.support.service import ALL_HAZARDS, Service, settled_events, wait_for_status
 
@@ -483,6 +487,101 @@ async def test_passwords_never_leak(
         assert row["display_url"].startswith(f"postgresql://{role.role}:***@")
         if key is not None:
             assert Fernet(key).decrypt(row["url_encrypted"].encode()).decode() == final_urls[short]
+
+
+MARIADB_TARGET = "CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(100) NOT NULL);"
+MARIADB_SOURCE = """
+CREATE TABLE customers (id INT PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE);
+CREATE TABLE orders (id INT PRIMARY KEY, customer_id INT NOT NULL,
+    CONSTRAINT orders_customer FOREIGN KEY (customer_id) REFERENCES customers (id));
+"""
+MARIADB_FAILING_TARGET = "CREATE TABLE t (id INT PRIMARY KEY, n INT); INSERT INTO t VALUES (1, -5);"
+MARIADB_FAILING_SOURCE = (
+    "CREATE TABLE t (id INT PRIMARY KEY, n INT, CONSTRAINT n_pos CHECK (n > 0));"
+)
+
+
+async def test_mariadb_passwords_never_leak(
+    service: Service, kafka_bootstrap: str, database_url: str
+) -> None:
+    """The leak test's flows with a MariaDB user of a canary password: applied, failed on a
+    statement, refused at comparison with a wrong password; then the same places searched."""
+    server = mariadb_server_url()
+    core, password = canary_secret("Maria")
+    wrong_core, wrong_password = canary_secret("MariaWrong")
+    secrets = [core, wrong_core]
+    user = f"leak_{core[:12]}"
+    databases = {k: f"ss_leak_{core[:12]}_{k}" for k in ("src", "tgt", "fsrc", "ftgt")}
+    schemas = {
+        "src": MARIADB_SOURCE,
+        "tgt": MARIADB_TARGET,
+        "fsrc": MARIADB_FAILING_SOURCE,
+        "ftgt": MARIADB_FAILING_TARGET,
+    }
+    host = urlsplit(server).netloc.rpartition("@")[2]
+
+    def url(database: str, secret: str = password) -> str:
+        return f"mariadb://{user}:{quote(secret, safe='')}@{host}/{database}"
+
+    names = {k: f"leak-my-{k}-{core[:8]}" for k in (*databases, "bad")}
+    urls = {k: url(db) for k, db in databases.items()} | {
+        "bad": url(databases["tgt"], wrong_password)
+    }
+    async with MYSQL.connect(server, timeout=10) as admin:
+        async with admin.cursor() as cur:
+            await cur.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+        for key, name in databases.items():
+            await mysql_execute(admin, f"CREATE DATABASE `{name}`")
+            await mysql_execute(admin, f"GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%'")
+            await mysql_execute(admin, f"USE `{name}`; {schemas[key]}")
+        recorder = Recorder(service)
+        api = recorder.client
+        migrations: dict[str, str] = {}
+        try:
+            for key, value in urls.items():
+                await _register(api, names[key], value)
+            migrations["applied"] = await _compare(api, names["src"], names["tgt"], "apply")
+            applied = await wait_for_status(api, migrations["applied"], {"applied", "failed"})
+            assert applied["status"] == "applied", applied["error"]
+            migrations["statement"] = await _compare(api, names["fsrc"], names["ftgt"], "apply")
+            failed = await wait_for_status(api, migrations["statement"], {"applied", "failed"})
+            assert failed["status"] == "failed" and failed["error"]["stage"] == "execute", failed
+            migrations["auth"] = await _compare(api, names["src"], names["bad"], "apply")
+            refused = await wait_for_status(api, migrations["auth"], {"applied", "failed"})
+            assert refused["status"] == "failed" and refused["error"]["stage"] == "compare"
+            assert "access denied" in json.dumps(refused["error"]).lower(), refused["error"]
+            for migration_id in migrations.values():
+                await settled_events(api, migration_id)
+                await api.get(f"/api/v1/migrations/{migration_id}")
+                await api.get(f"/api/v1/migrations/{migration_id}/events")
+            await api.get("/api/v1/connections")
+        finally:
+            await api.aclose()
+            history = await mysql_rows(
+                admin, f"SELECT * FROM `{databases['tgt']}`.`_schemashift_history`"
+            )
+            for name in databases.values():
+                await mysql_execute(admin, f"DROP DATABASE IF EXISTS `{name}`")
+            await mysql_execute(admin, f"DROP USER IF EXISTS '{user}'@'%'")
+
+    topics = await read_every_topic(kafka_bootstrap)
+    kafka_text = "\n".join(record for records in topics.values() for record in records)
+    assert all(migration_id in kafka_text for migration_id in migrations.values())
+    responses = "\n".join(recorder.responses)
+    assert f"mariadb://{user}:***@" in responses
+    assert [str(h["migration_id"]) for h in history] == [migrations["applied"]]
+    places = {
+        "kafka": kafka_text,
+        "API responses": responses,
+        "service logs": service.logs(),
+        "target history": json.dumps(history, default=str),
+    }
+    leaks = {
+        place: found for place, text in places.items() if (found := find_secrets(text, secrets))
+    }
+    assert not leaks, f"passwords leaked into: {leaks}"
+    needles = sorted({n for s in secrets for n in {s, *_b64_needles(s)}})
+    assert await metadata_rows_with(database_url, needles) == {}
 
 
 # --------------------------------------------------------------------------------------------
