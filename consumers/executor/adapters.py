@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from schemashift.consumers.common.drivers import Connection
 from schemashift.schemas.dialects import Dialect
+from schemashift.schemas.operations import Statement
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,11 @@ class ExecutorAdapter(ABC):
     def is_transient(self, sqlstate: str | None) -> bool:
         """Whether an error with ``sqlstate`` may not recur if the migration is tried again
         (lock conflicts, a server starting or stopping, a lost connection, ...)."""
+
+    def changes_target(self, statement: Statement) -> bool:
+        """Whether ``statement``, committed, leaves a change in the target (a statement that
+        only sets the session up does not); failure reports count those that do."""
+        return True
 
     def effect_present(self, error: DatabaseError) -> bool:
         """Whether ``error``, raised by running again the statement an interrupted attempt

@@ -146,7 +146,8 @@ async def apply_script(
         error = adapter.database_error(exc)
         if error is None:
             raise
-        return _failure(adapter, error, current, committed)
+        changed = any(adapter.changes_target(s) for s in statements[:committed])
+        return _failure(adapter, error, current, committed if changed else 0)
     finally:
         await adapter.release_lock(conn)
     return Applied(total, _ms(started), resumed_from=resumed_from)

@@ -11,7 +11,8 @@ foreign_keys`` does nothing inside one) and set back as it was when the lock is 
 table rebuild must not cascade the drop of the old table, and a resumed migration must not
 depend on the scripts' own ``PRAGMA foreign_keys = OFF`` having run on this connection. The
 scripts check every foreign key before they commit; when a row violates one, the failure names
-the table and the row (:class:`ForeignKeyViolation`).
+the table and the row (:class:`ForeignKeyViolation`). A row that the copy of a table rebuild
+cannot take (a new CHECK, NOT NULL or UNIQUE it breaks) is named too (:class:`RowDoesNotFit`).
 
 The history is the table ``_schemashift_history`` of the file's main database (SQLite has no
 schemas); introspection leaves it out. SQLite has no SQLSTATE: the name of its extended result
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
@@ -32,7 +34,8 @@ from schemashift.consumers.common.drivers import IntrospectionError, Unreachable
 from schemashift.consumers.executor.adapters import DatabaseError, ExecutorAdapter, HistoryRecord
 from schemashift.consumers.generator.render.sqlite import FK_CHECK_TABLE
 from schemashift.schemas.dialects import Dialect
-from schemashift.schemas.reserved import SQLITE_HISTORY_TABLE
+from schemashift.schemas.operations import Statement
+from schemashift.schemas.reserved import SQLITE_HISTORY_TABLE, SQLITE_REBUILD_PREFIX
 
 HISTORY = f'"{SQLITE_HISTORY_TABLE}"'
 HISTORY_DDL = f"""
@@ -68,6 +71,16 @@ class ForeignKeyViolation(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class RowDoesNotFit(Exception):
+    """The copy of a rebuilt table failed on a constraint: ``message`` names the first row
+    that breaks it; ``code`` is SQLite's result code of the failure."""
+
+    def __init__(self, message: str, code: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 class SQLiteExecutor(ExecutorAdapter):
@@ -156,10 +169,20 @@ class SQLiteExecutor(ExecutorAdapter):
         try:
             await conn.execute(sql)
         except sqlite3.IntegrityError as exc:
-            if FK_CHECK_TABLE not in sql:
-                raise
             # Still inside the transaction: say which rows, before it is rolled back.
-            raise ForeignKeyViolation(await _violations(conn)) from exc
+            if FK_CHECK_TABLE in sql:
+                raise ForeignKeyViolation(await _violations(conn)) from exc
+            copied = _COPY.fullmatch(sql.strip().rstrip(";"))
+            row = await _first_misfit(conn, copied.group(0), copied["table"]) if copied else None
+            if row is None:
+                raise
+            message = f"{exc} (row with rowid {row} of {copied['table']} does not fit)"  # type: ignore[index]
+            raise RowDoesNotFit(message, _code(exc)) from exc
+
+    def changes_target(self, statement: Statement) -> bool:
+        # The statements outside the transaction set foreign key enforcement, a setting of
+        # the connection: the file is as it was.
+        return not statement.sql.lstrip().upper().startswith("PRAGMA")
 
     def resume_from(self, recorded: HistoryRecord) -> int:
         # The row commits with the statements it counts; the only statements outside a
@@ -169,6 +192,8 @@ class SQLiteExecutor(ExecutorAdapter):
     def database_error(self, exc: BaseException) -> DatabaseError | None:
         if isinstance(exc, ForeignKeyViolation):
             return DatabaseError(sqlstate="SQLITE_CONSTRAINT_FOREIGNKEY", message=exc.message)
+        if isinstance(exc, RowDoesNotFit):
+            return DatabaseError(sqlstate=exc.code, message=exc.message)
         if not isinstance(exc, sqlite3.Error):
             return None
         message = str(exc).strip() or type(exc).__name__
@@ -195,6 +220,46 @@ def _code(exc: sqlite3.Error) -> str | None:
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return "SQLITE_BUSY"
     return None
+
+
+# The row copy of a table rebuild (render/sqlite/tables.py): INSERT INTO the new table SELECT
+# from the old one, which the statement ends with.
+_COPY = re.compile(
+    rf'INSERT INTO "?{re.escape(SQLITE_REBUILD_PREFIX)}.*\nSELECT .* '
+    r'FROM (?P<table>"(?:[^"]|"")*"|[^\s"]+)',
+    re.DOTALL,
+)
+
+
+async def _first_misfit(conn: Any, copy: str, table: str) -> int | None:
+    """The rowid of the first row of ``table`` that ``copy`` fails on (a bisection over rowid
+    ranges, each tried in a savepoint that is rolled back); None for a WITHOUT ROWID table."""
+    try:
+        ((low, high),) = await conn.execute_fetchall(f"SELECT min(rowid), max(rowid) FROM {table}")
+    except sqlite3.OperationalError:
+        return None  # no rowid
+    first = low
+
+    async def fails(upto: int) -> bool:
+        await conn.execute("SAVEPOINT schemashift_probe")
+        try:
+            await conn.execute(f"{copy} WHERE rowid BETWEEN ? AND ?", (first, upto))
+            return False
+        except sqlite3.IntegrityError:
+            return True
+        finally:
+            await conn.execute("ROLLBACK TO schemashift_probe")
+            await conn.execute("RELEASE schemashift_probe")
+
+    if low is None or not await fails(high):
+        return None
+    while low < high:  # the smallest ``upto`` whose rows fail: its row is the first misfit
+        middle = (low + high) // 2
+        if await fails(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return int(low)
 
 
 async def _violations(conn: Any, limit: int = 3) -> str:

@@ -100,6 +100,8 @@ async def test_a_row_that_does_not_fit_fails_the_migration_and_leaves_the_file_a
     error = migration["error"]
     assert error["stage"] == "execute" and error["statement"], error
     assert "CHECK" in error["database_error"], error
+    assert "row with rowid 1 of t does not fit" in error["database_error"], error
+    assert "stay applied" not in migration["error"]["reason"], error
     assert snapshot(str(target_path)) == before_schema and rows(str(target_path)) == before_rows
 
 

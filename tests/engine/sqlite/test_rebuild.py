@@ -93,6 +93,7 @@ async def test_a_not_null_column_without_default_fails_on_a_table_with_rows(file
         "create table t (id integer primary key, a text); insert into t values (1, 'x');",
     )
     assert "NOT NULL constraint failed" in failed.reason
+    assert "row with rowid 1 of t does not fit" in failed.reason
     assert failed.sqlstate == "SQLITE_CONSTRAINT_NOTNULL" and not failed.transient
 
 
@@ -102,10 +103,25 @@ async def test_a_check_that_a_row_violates_fails_cleanly(files: Files) -> None:
         "create table t (id integer primary key, n int check (n > 0));"
         "create view v as select n from t;",
         "create table t (id integer primary key, n int); create view v as select n from t;"
-        "insert into t values (1, 5), (2, -1);",
+        "insert into t values (1, 5), (2, -1), (3, 7), (4, -2);",
     )
     assert "CHECK constraint failed: n > 0" in failed.reason
+    assert "row with rowid 2 of t does not fit" in failed.reason
     assert failed.statement is not None and "INSERT INTO _schemashift_new_t" in failed.statement
+
+
+async def test_the_first_duplicate_of_a_new_unique_key_is_named(files: Files) -> None:
+    values = ", ".join(f"({i}, 'v{i % 700}')" for i in range(1, 1001))
+    failed = await _fails_unchanged(
+        files,
+        'create table "odd ""name""" (id integer primary key, v text unique) strict;',
+        f'create table "odd ""name""" (id integer primary key, v text);'
+        f'insert into "odd ""name""" values {values};',
+    )
+    # v1 comes back first, at rowid 701.
+    assert failed.sqlstate == "SQLITE_CONSTRAINT_UNIQUE", failed
+    assert 'row with rowid 701 of "odd ""name""" does not fit' in failed.reason
+    assert "stay applied" not in failed.reason  # only a PRAGMA ran before it
 
 
 async def test_a_foreign_key_a_row_violates_fails_naming_the_row(files: Files) -> None:
