@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from fastapi import APIRouter, HTTPException, Response, status
 
 from schemashift.consumers.common import connections as registry
 from schemashift.consumers.common.kafka import publish_event
+from schemashift.consumers.tracker import store
 from schemashift.gateway.api.deps import Broker, Engine, Trigger
 from schemashift.gateway.api.models import ComparisonAccepted, ComparisonIn, Links, Problem
 from schemashift.schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
 
 router = APIRouter(prefix="/comparisons", tags=["comparisons"])
+log = logging.getLogger("schemashift.gateway")
 
 
 def links(migration_id: uuid.UUID) -> Links:
@@ -43,6 +46,7 @@ async def request_comparison(
             raise HTTPException(404, f"no connection named {name!r} is registered")
     return await publish_request(
         broker,
+        engine,
         response,
         ComparisonRequested(
             source=body.source,
@@ -56,9 +60,13 @@ async def request_comparison(
 
 
 async def publish_request(
-    broker: Broker, response: Response, request: ComparisonRequested
+    broker: Broker, engine: Engine, response: Response, request: ComparisonRequested
 ) -> ComparisonAccepted:
-    """Publish ``request`` as a new migration; the 202 answer with its links."""
+    """Publish ``request`` as a new migration and record it; the 202 answer with its links.
+
+    The event is stored as the tracker stores it (the tracker's copy is then a redelivery and
+    changes nothing), so the migration's link answers from the moment the 202 is sent.
+    """
     event = Event(
         type=EventType.COMPARISON_REQUESTED,
         migration_id=uuid.uuid4(),
@@ -67,6 +75,10 @@ async def publish_request(
         payload=request,
     )
     await publish_event(broker, event)
+    try:
+        await store.record(engine, event)
+    except Exception:  # the migration goes on; it is visible once the tracker stores it
+        log.exception("migration %s: recording the request failed", event.migration_id)
     accepted = ComparisonAccepted(
         migration_id=event.migration_id,
         status=MigrationStatus.REQUESTED,

@@ -154,6 +154,7 @@ async def rollback(
     original = [Operation.model_validate(op) for op in row["operations"]]
     return await publish_request(
         broker,
+        engine,
         response,
         ComparisonRequested(
             source=row["target"],

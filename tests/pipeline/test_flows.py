@@ -31,7 +31,9 @@ from tests.support.schema_snapshot import assert_same_schema, snapshot
 from tests.support.service import (
     ALL_HAZARDS,
     TopicReader,
+    approve,
     assert_causal_order,
+    assert_complete_once,
     comparison_event,
     create_token,
     live_events,
@@ -79,6 +81,27 @@ async def _request(api, source, target, mode="apply", **extra):
     body = response.json()
     assert body["links"]["self"] == f"/api/v1/migrations/{body['migration_id']}"
     return body["migration_id"]
+
+
+async def test_the_migration_is_readable_the_moment_its_202_is_sent(api, service, new_database):
+    _, _, source, target = await _pair(new_database, api)
+    response = await api.post(
+        "/api/v1/comparisons",
+        json={"source": source, "target": target, "mode": "plan", "allow_hazards": ALL_HAZARDS},
+    )
+    assert response.status_code == 202, response.text
+    link = response.headers["Location"]
+    # No wait: the gateway recorded the request before answering.
+    found = await api.get(link)
+    assert found.status_code == 200, found.text
+    assert found.json()["status"] in {"requested", "compared", "generated", "awaiting_approval"}
+    events = await api.get(f"{link}/events")
+    assert events.status_code == 200 and events.json()[0]["type"] == "comparison.requested"
+    migration = await wait_for_status(api, found.json()["id"], {"awaiting_approval", "failed"})
+    assert migration["status"] == "awaiting_approval", migration["error"]
+    # The tracker's copy of the request was a redelivery: every event is stored once.
+    assert (await approve(api, service, migration["id"]))["status"] == "applied"
+    await assert_complete_once(api, migration["id"])
 
 
 async def test_apply_mode_makes_the_target_match_the_source(api, new_database):
