@@ -3,11 +3,15 @@ version rules, one ALTER TABLE per table with its clauses in dependency order.""
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
 from schemashift.consumers.comparator.diff import diff
 from schemashift.consumers.comparator.rules.mysql import check_versions, comparable
+from schemashift.consumers.comparator.rules.mysql_triggers import follows
 from schemashift.consumers.generator.render import generate
 from schemashift.consumers.generator.render.mysql.tables import alter_options, narrows
 from schemashift.schemas.catalog import (
@@ -17,6 +21,7 @@ from schemashift.schemas.catalog import (
     Index,
     PrimaryKey,
     Table,
+    Trigger,
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
@@ -160,3 +165,101 @@ def test_table_options_are_altered_and_reset() -> None:
         "COMMENT=''",
     ]
     assert Hazard.TABLE_REWRITE in hazards
+
+
+# --- trigger order -------------------------------------------------------------------------
+
+
+def _with(catalog: Catalog, **fields: object) -> Catalog:
+    return catalog.model_copy(update=fields)
+
+
+TRIGGER_TABLE = _table("db", "t", Column(name="a", type="int(11)"))
+
+
+def _chain(order: list[str], bodies: dict[str, int]) -> list[Trigger]:
+    """Triggers of t, BEFORE INSERT, in ``order``, as the introspector writes them."""
+    out = []
+    for i, name in enumerate(order):
+        follows = f"FOLLOWS `{order[i - 1]}` " if i else ""
+        out.append(
+            Trigger(
+                schema_name="db",
+                table="t",
+                name=name,
+                definition=f"BEFORE INSERT ON `t` FOR EACH ROW {follows}SET NEW.a = {bodies[name]}",
+                function=[],
+            )
+        )
+    return out
+
+
+_DROP = re.compile(r"DROP TRIGGER (\w+);")
+_CREATE = re.compile(
+    r"CREATE TRIGGER (\w+) BEFORE INSERT ON `t` FOR EACH ROW (?:FOLLOWS `(\w+)` )?(.*);"
+)
+
+
+def _run(group: list[tuple[str, str]], statements: list) -> list[tuple[str, str]]:
+    """The server's list of (trigger, body) after ``statements``: a trigger without FOLLOWS
+    goes last, one with FOLLOWS right after that one (which must exist)."""
+    group = list(group)
+    for statement in statements:
+        if dropped := _DROP.fullmatch(statement.sql):
+            group = [g for g in group if g[0] != dropped.group(1)]
+            continue
+        created = _CREATE.fullmatch(statement.sql)
+        assert created, statement.sql
+        name, follows, body = created.groups()
+        assert name not in [g[0] for g in group], f"{name} exists"
+        if follows is None:
+            group.append((name, body))
+        else:
+            at = [g[0] for g in group].index(follows)  # ValueError: it does not exist
+            group.insert(at + 1, (name, body))
+    return group
+
+
+def _body_of(trigger: Trigger) -> str:
+    return trigger.definition.split("FOR EACH ROW ", 1)[1].removeprefix(
+        f"FOLLOWS `{follows(trigger)}` " if follows(trigger) else ""
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_triggers_end_in_the_sources_order_both_ways(seed: int) -> None:
+    """Random orders and bodies on both sides: the script, run on a model of the server's
+    trigger list, leaves the source's order, and the reverse script the target's."""
+    rng = random.Random(seed)
+    names = ["a", "b", "c", "d", "e"]
+    old = rng.sample(names, rng.randint(0, 5))
+    new = rng.sample(names, rng.randint(1, 5))
+    old_bodies = {n: rng.randint(1, 2) for n in names}
+    new_bodies = {n: old_bodies[n] if rng.random() < 0.7 else 3 for n in names}
+    target = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(old, old_bodies))
+    source = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(new, new_bodies))
+    script = generate(diff(source, target), Dialect.MYSQL)
+    before = [(t.name, _body_of(t)) for t in target.triggers]
+    after = [(t.name, _body_of(t)) for t in source.triggers]
+    assert _run(before, script.statements) == after, (old, new)
+    assert _run(after, script.reverse_statements) == before, (old, new)
+
+
+def test_triggers_kept_at_the_start_are_left_alone() -> None:
+    bodies = {"a": 1, "b": 1, "c": 1}
+    target = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(["a", "b", "c"], bodies))
+    source = _with(
+        _catalog("db", TRIGGER_TABLE), triggers=_chain(["a", "b", "c"], {**bodies, "c": 2})
+    )
+    ops = diff(source, target)
+    assert [(o.label, o.name) for o in ops] == [("drop_trigger", "c"), ("create_trigger", "c")]
+    assert diff(source, _with(source, triggers=list(reversed(source.triggers)))) == []
+
+
+def test_several_triggers_of_one_event_need_a_version_that_orders_them() -> None:
+    bodies = {"a": 1, "b": 1}
+    source = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(["a", "b"], bodies))
+    old = _with(_catalog("db", TRIGGER_TABLE, version="10.2.2-MariaDB"), triggers=[])
+    with pytest.raises(UnsupportedByTarget, match=r"several triggers.*MariaDB 10\.2\.3"):
+        diff(source, old)
+    assert len(diff(source, _with(old, server_version="10.2.3-MariaDB"))) == 2

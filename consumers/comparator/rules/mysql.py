@@ -6,7 +6,8 @@ target: the source's tables are moved onto the target's name, so that the shared
 match tables by name. A string column's character set and collation are compared only where
 they are not the table's default on both sides (a column that follows its table's default is
 equal to one that follows the other's, when the defaults are equal). A statement the target's
-server would refuse is refused before anything runs.
+server would refuse is refused before anything runs. Triggers keep the source's order
+(:mod:`.mysql_triggers`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from schemashift.schemas.catalog import (
     ForeignKey,
     Index,
     Table,
+    Trigger,
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
+
+from .mysql_triggers import follows, keep_order
 
 Version = tuple[int, ...]
 
@@ -143,12 +147,18 @@ def _ignored(obj: object) -> bool:
     )
 
 
+def _trigger_order(obj: object) -> bool:
+    return isinstance(obj, Trigger) and follows(obj) is not None
+
+
 FEATURES: list[tuple[str, Version, str, Any]] = [
     ("mariadb", (10, 8), "descending index parts", _desc_index),
     ("mysql", (8, 0), "descending index parts", _desc_index),
     ("mariadb", (10, 2, 1), "CHECK constraints", _checks),
     ("mysql", (8, 0, 16), "CHECK constraints", _checks),
     ("mariadb", (10, 6), "IGNORED indexes", _ignored),
+    ("mariadb", (10, 2, 3), "several triggers of one table, timing and event", _trigger_order),
+    ("mysql", (5, 7, 2), "several triggers of one table, timing and event", _trigger_order),
 ]
 
 
@@ -183,8 +193,9 @@ class MysqlRules:
 
     @staticmethod
     def operations(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
-        """The shared comparators' operations, which the renderer merges per table."""
-        return ops
+        """The shared comparators' operations (which the renderer merges per table), with the
+        trigger rebuilds that keep the source's trigger order."""
+        return keep_order(ops, source, target)
 
 
 RULES = MysqlRules()

@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from schemashift.consumers.generator import mysql_order
+from schemashift.consumers.generator.mysql_order import triggers_in_order
 from schemashift.consumers.generator.render.base import Renderer, table_of, table_runs
 from schemashift.schemas.catalog import (
     Column,
@@ -114,7 +115,7 @@ class MysqlRenderer(Renderer[RenderContext]):
         return RenderContext()
 
     def units(self, ops: list[Operation]) -> Iterator[Sequence[Operation]]:
-        yield from table_runs(_by_table(ops))
+        yield from table_runs(_by_table(triggers_in_order(ops)))
 
     def render_unit(self, unit: Sequence[Operation], context: RenderContext) -> list[Statement]:
         out: list[Statement] = []
