@@ -6,8 +6,12 @@ the table only once all of its clauses are applied (an AUTO_INCREMENT column and
 needs, a primary key moved to other columns). Foreign keys keep their own phases: they are
 dropped before, and added after, every table's changes.
 
-Triggers of one table, timing and event are created in the order they run, each after the
-one it follows (:func:`triggers_in_order`).
+Routines are created and replaced first, with the types of other dialects: the server checks
+no routine body when it is created, but a view that calls a function needs it (generated
+columns, CHECKs and defaults cannot call stored functions at all). They are dropped last,
+after the views and triggers that used them; one the server cannot replace (MySQL) is dropped
+right before it is created again. Triggers of one table, timing and event are created in the
+order they run, each after the one it follows (:func:`triggers_in_order`).
 """
 
 from __future__ import annotations
@@ -24,13 +28,18 @@ _FOLLOWS = re.compile(r"\bFOR EACH ROW FOLLOWS `((?:[^`]|``)+)`")
 
 
 class MysqlOrderRules:
-    """A table's in-place changes share :attr:`Phase.ALTER_COLUMN`."""
+    """A table's in-place changes share :attr:`Phase.ALTER_COLUMN`; routines come first and
+    go last."""
 
     def phase(self, op: Operation) -> Phase | None:
         if op.object_type in _IN_PLACE or (
             op.object_type is ObjectType.TABLE and op.kind is OpKind.ALTER
         ):
             return Phase.ALTER_COLUMN
+        if op.object_type is ObjectType.FUNCTION:
+            # A recreated one's drop sorts before its create within the phase (see _rank).
+            dropped = op.kind is OpKind.DROP and op.reason is None
+            return Phase.DROP_TYPE if dropped else Phase.CREATE_TYPE
         return None
 
 

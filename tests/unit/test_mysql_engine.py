@@ -10,6 +10,11 @@ import pytest
 
 from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
 from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect.mysql_routines import (
+    aggregate_candidates,
+    build_routines,
+    is_aggregate,
+)
 from schemashift.consumers.comparator.rules.mysql import check_versions, comparable
 from schemashift.consumers.comparator.rules.mysql_triggers import follows
 from schemashift.consumers.generator.render import generate
@@ -18,10 +23,12 @@ from schemashift.schemas.catalog import (
     Catalog,
     Column,
     ForeignKey,
+    Function,
     Index,
     PrimaryKey,
     Table,
     Trigger,
+    View,
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
@@ -263,3 +270,170 @@ def test_several_triggers_of_one_event_need_a_version_that_orders_them() -> None
     with pytest.raises(UnsupportedByTarget, match=r"several triggers.*MariaDB 10\.2\.3"):
         diff(source, old)
     assert len(diff(source, _with(old, server_version="10.2.3-MariaDB"))) == 2
+
+
+# --- routines ------------------------------------------------------------------------------
+
+COLLATIONS = [
+    {"COLLATION_NAME": "utf8mb4_general_ci", "CHARACTER_SET_NAME": "utf8mb4", "IS_DEFAULT": "Yes"},
+    {"COLLATION_NAME": "utf8mb4_bin", "CHARACTER_SET_NAME": "utf8mb4", "IS_DEFAULT": ""},
+    {"COLLATION_NAME": "latin1_swedish_ci", "CHARACTER_SET_NAME": "latin1", "IS_DEFAULT": "Yes"},
+]
+
+
+def _routine_row(name: str, routine_type: str, body: str, **extra: object) -> dict:
+    row = {
+        "ROUTINE_NAME": name,
+        "SPECIFIC_NAME": name,
+        "ROUTINE_TYPE": routine_type,
+        "ROUTINE_DEFINITION": body,
+        "DTD_IDENTIFIER": None,
+        "CHARACTER_SET_NAME": None,
+        "COLLATION_NAME": None,
+        "SQL_DATA_ACCESS": "CONTAINS SQL",
+        "IS_DETERMINISTIC": "NO",
+        "SECURITY_TYPE": "DEFINER",
+        "ROUTINE_COMMENT": "",
+        "DATABASE_COLLATION": "utf8mb4_general_ci",
+        "DEFINER": "someone@%",
+    }
+    return {**row, **extra}
+
+
+def _parameter(routine: str, routine_type: str, position: int, name: str, dtd: str, **extra):
+    return {
+        "SPECIFIC_NAME": routine,
+        "ROUTINE_TYPE": routine_type,
+        "ORDINAL_POSITION": position,
+        "PARAMETER_MODE": "IN",
+        "PARAMETER_NAME": name,
+        "DTD_IDENTIFIER": dtd,
+        "CHARACTER_SET_NAME": None,
+        "COLLATION_NAME": None,
+        **extra,
+    }
+
+
+def test_routines_are_read_into_one_normal_form() -> None:
+    routines = [
+        _routine_row(
+            "f",
+            "FUNCTION",
+            "RETURN a",
+            DTD_IDENTIFIER="varchar(5)",
+            CHARACTER_SET_NAME="utf8mb4",
+            COLLATION_NAME="utf8mb4_bin",
+            IS_DETERMINISTIC="YES",
+            SQL_DATA_ACCESS="NO SQL",
+            ROUTINE_COMMENT="it's",
+        ),
+        _routine_row(
+            "p",
+            "PROCEDURE",
+            "BEGIN SELECT * FROM `db`.t; END",
+            SECURITY_TYPE="INVOKER",
+        ),
+    ]
+    parameters = [
+        _parameter(
+            "f",
+            "FUNCTION",
+            1,
+            "a",
+            "varchar(5)",
+            CHARACTER_SET_NAME="utf8mb4",
+            COLLATION_NAME="utf8mb4_general_ci",
+        ),
+        _parameter(
+            "p",
+            "PROCEDURE",
+            2,
+            "out",
+            "text",
+            PARAMETER_MODE="OUT",
+            CHARACTER_SET_NAME="latin1",
+            COLLATION_NAME="latin1_swedish_ci",
+        ),
+        _parameter("p", "PROCEDURE", 1, "x", "int(11)", PARAMETER_MODE="INOUT"),
+    ]
+    f, p = build_routines("db", routines, parameters, COLLATIONS)
+    assert (f.key, f.kind, f.result) == (("db", "f", "function"), "function", None)
+    assert f.definition == (
+        "CREATE FUNCTION `f`(`a` varchar(5)) RETURNS varchar(5) CHARSET utf8mb4 COLLATE "
+        "utf8mb4_bin\n    NO SQL\n    DETERMINISTIC\n    COMMENT 'it''s'\nRETURN a"
+    )
+    assert (p.key, p.kind) == (("db", "p", "procedure"), "procedure")
+    assert p.definition == (
+        "CREATE PROCEDURE `p`(INOUT `x` int(11), OUT `out` text CHARSET latin1 COLLATE "
+        "latin1_swedish_ci)\n    SQL SECURITY INVOKER\nBEGIN SELECT * FROM t; END"
+    )
+    (aggregate,) = build_routines("db", routines[:1], [], COLLATIONS, {"f"})
+    assert aggregate.kind == "aggregate"
+    assert aggregate.definition.startswith("CREATE AGGREGATE FUNCTION `f`()")
+
+
+def test_only_functions_fetching_group_rows_may_be_aggregate_ones() -> None:
+    rows = [
+        _routine_row("agg", "FUNCTION", "BEGIN LOOP FETCH  GROUP NEXT ROW; END LOOP; END"),
+        _routine_row("plain", "FUNCTION", "RETURN 1"),
+        _routine_row("proc", "PROCEDURE", "SELECT 'fetch group next row'"),
+    ]
+    assert aggregate_candidates(rows) == ["agg"]
+    assert is_aggregate("CREATE DEFINER=`a`@`%` AGGREGATE FUNCTION `agg`(x int) RETURNS int")
+    assert not is_aggregate("CREATE DEFINER=`a`@`%` FUNCTION `aggregate`(x int) RETURNS int")
+
+
+def _function(db: str, name: str, body: str = "RETURN 1", routine: str = "function") -> Function:
+    head = "PROCEDURE" if routine == "procedure" else "FUNCTION"
+    returns = "" if routine == "procedure" else " RETURNS int(11)"
+    return Function(
+        schema_name=db,
+        name=name,
+        identity_args=routine,
+        kind=routine,
+        definition=f"CREATE {head} `{name}`(){returns}\n{body}",
+    )
+
+
+def test_a_changed_routine_is_replaced_on_mariadb_and_dropped_and_created_on_mysql() -> None:
+    view = View(schema_name="db", name="v", definition="select `f`() AS `x`")
+    source = _with(
+        _catalog("db"),
+        functions=[_function("db", "f", "RETURN 2"), _function("db", "p", "SELECT 2", "procedure")],
+        views=[view],
+    )
+    target = _with(
+        _catalog("db"),
+        functions=[_function("db", "f"), _function("db", "p", "SELECT 1", "procedure")],
+    )
+    sqls = [s.sql.split("(")[0] for s in generate(diff(source, target), Dialect.MYSQL).statements]
+    assert sqls == [
+        "CREATE OR REPLACE FUNCTION `f`",
+        "CREATE OR REPLACE PROCEDURE `p`",
+        "CREATE VIEW v AS select `f`",
+    ]
+    mysql = _with(target, server_version="8.0.36")
+    script = generate(diff(source, mysql), Dialect.MYSQL)
+    sqls = [s.sql.split("(")[0] for s in script.statements]
+    assert sqls == [
+        "DROP FUNCTION f;",
+        "CREATE FUNCTION `f`",
+        "DROP PROCEDURE p;",
+        "CREATE PROCEDURE `p`",
+        "CREATE VIEW v AS select `f`",
+    ]
+    reverse = [s.sql.split("(")[0] for s in script.reverse_statements]
+    assert reverse[:4] == sqls[:4] and reverse[4:] == ["DROP VIEW v;"]
+
+
+def test_routines_are_dropped_after_the_views_over_them() -> None:
+    view = View(schema_name="db", name="v", definition="select `f`() AS `x`")
+    source = _catalog("db")
+    target = _with(_catalog("db"), functions=[_function("db", "f")], views=[view])
+    script = generate(diff(source, target), Dialect.MYSQL)
+    assert [s.sql for s in script.statements] == ["DROP VIEW v;", "DROP FUNCTION f;"]
+    assert [s.sql.split("(")[0] for s in script.reverse_statements] == [
+        "CREATE FUNCTION `f`",
+        "CREATE VIEW v AS select `f`",
+    ]
+    assert all(not s.transactional for s in script.statements)

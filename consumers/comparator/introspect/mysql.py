@@ -20,9 +20,9 @@ Normalised facts, so that equal schemas compare equal on either flavour:
 - index and key definitions are text in one normal form, the comparison basis and the SQL after
   the name: ``UNIQUE KEY (`a`(10),`b` DESC) COMMENT 'x'``.
 
-Views (their definitions without the database's name) and triggers (with their order) are
-read too. The executor's history table (:data:`MYSQL_HISTORY_TABLE`) is left out; routines,
-events and partitioning are not read yet.
+Views (their definitions without the database's name), triggers (with their order) and
+stored routines (:mod:`.mysql_routines`) are read too. The executor's history table
+(:data:`MYSQL_HISTORY_TABLE`) is left out; events are not read yet.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ from schemashift.schemas.catalog import (
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.reserved import MYSQL_HISTORY_TABLE
+
+from . import mysql_routines
 
 # Names in definitions are always backticked, as the servers print them in checks.
 q = DRIVER.sql_dialect.identifier_preparer.quote_identifier
@@ -143,6 +145,13 @@ async def introspect_connection(conn: Any) -> Catalog:
         checks = await _rows(conn, _CHECKS, database)
         views = await _rows(conn, _VIEWS, database)
         triggers = await _rows(conn, _TRIGGERS, database)
+        routines = await _rows(conn, mysql_routines.ROUTINES, database)
+        parameters = await _rows(conn, mysql_routines.PARAMETERS, database)
+        aggregates: set[str] = set()
+        for name in mysql_routines.aggregate_candidates(routines):
+            shown = await _rows(conn, f"SHOW CREATE FUNCTION {q(name)}")
+            if mysql_routines.is_aggregate(_text(shown[0]["Create Function"] or "")):
+                aggregates.add(name)
         # information_schema.PARTITIONS splits the clause apart: SHOW CREATE TABLE has it whole.
         for row in tables:
             if "partitioned" in (row["CREATE_OPTIONS"] or "").lower():
@@ -168,6 +177,9 @@ async def introspect_connection(conn: Any) -> Catalog:
         update={
             "views": [_view(database, v, relations) for v in views],
             "triggers": _triggers(database, triggers),
+            "functions": mysql_routines.build_routines(
+                database, routines, parameters, collations, aggregates
+            ),
         }
     )
 

@@ -7,7 +7,8 @@ keys are dropped in a statement before those changes and added in one after ever
 complete. Names are written unqualified: the script runs in the target database.
 
 Every MySQL DDL statement commits on its own: each statement is ``not_transactional`` and runs
-outside any transaction (the executor records how many are applied).
+outside any transaction (the executor records how many are applied). Routines are rendered by
+:mod:`.routines`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statement
 
+from .routines import routine_sql
 from .tables import (
     H,
     add_column_hazards,
@@ -189,6 +191,11 @@ def _trigger_statement(op: Operation) -> list[Statement]:
     return [_statement(sql, op.label, op.qualified_name, [], op.dependent)]
 
 
+def _routine_statement(op: Operation) -> list[Statement]:
+    """CREATE, CREATE OR REPLACE or DROP of a function or procedure."""
+    return [_statement(routine_sql(op), op.label, op.qualified_name, [], op.dependent)]
+
+
 def _table_statement(op: Operation) -> list[Statement]:
     """CREATE TABLE (columns, keys, checks, indexes, options) or DROP TABLE."""
     table = op.obj_as(Table)
@@ -311,4 +318,5 @@ _OTHERS = {
     ObjectType.TABLE: _table_statement,
     ObjectType.VIEW: _view_statement,
     ObjectType.TRIGGER: _trigger_statement,
+    ObjectType.FUNCTION: _routine_statement,
 }
