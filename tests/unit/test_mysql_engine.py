@@ -17,7 +17,8 @@ from schemashift.consumers.comparator.introspect.mysql_routines import (
 )
 from schemashift.consumers.comparator.rules.mysql import check_versions, comparable
 from schemashift.consumers.comparator.rules.mysql_triggers import follows
-from schemashift.consumers.generator.render import generate
+from schemashift.consumers.generator.render import generate, renderer_for
+from schemashift.consumers.generator.render.mysql.script import compound, delimiter_for
 from schemashift.consumers.generator.render.mysql.tables import alter_options, narrows
 from schemashift.schemas.catalog import (
     Catalog,
@@ -32,6 +33,7 @@ from schemashift.schemas.catalog import (
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import Statement
 
 OPTIONS = ["COLLATE=utf8mb4_general_ci", "DEFAULT CHARSET=utf8mb4", "ENGINE=InnoDB"]
 
@@ -437,3 +439,26 @@ def test_routines_are_dropped_after_the_views_over_them() -> None:
         "CREATE VIEW v AS select `f`",
     ]
     assert all(not s.transactional for s in script.statements)
+
+
+# --- the printed script -------------------------------------------------------------------
+
+
+def test_the_printed_script_delimits_compound_statements() -> None:
+    procedure = Statement(
+        sql="CREATE PROCEDURE p()\nBEGIN\n  SELECT '$$';\n  SELECT 2;\nEND;",
+        kind="create_function",
+        object="db.p",
+        hazards=[Hazard.NOT_TRANSACTIONAL],
+        transactional=False,
+    )
+    plain = Statement(sql="DROP VIEW v;", kind="drop_view", object="db.v", transactional=False)
+    text = renderer_for(Dialect.MYSQL).script_text([plain, procedure])
+    assert text.split("\n\n") == [
+        "-- runs on its own, outside the migration's transaction\nDROP VIEW v;",
+        "-- hazards: not_transactional\n-- runs on its own, outside the migration's "
+        "transaction\nDELIMITER //\nCREATE PROCEDURE p()\nBEGIN\n  SELECT '$$';\n  SELECT 2;"
+        "\nEND//\nDELIMITER ;",
+    ]
+    assert delimiter_for("$$ // ;; $$$ /// @@") == "$$$$"
+    assert not compound("CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;")

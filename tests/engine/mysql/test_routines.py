@@ -1,16 +1,31 @@
 """Stored functions and procedures on the server: each case migrates the target, checks
 convergence by the independent snapshot (which holds every routine and its parameters) and a
-second diff, then undoes it."""
+second diff, then undoes it. Last, the printed script is run by the ``mariadb`` client."""
 
 from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
 
 import pymysql
 import pytest
 
+from schemashift.consumers.common.drivers.mysql import parse_url
 from schemashift.consumers.comparator.diff import diff
 from schemashift.consumers.comparator.introspect.mysql import introspect_connection
+from schemashift.consumers.generator.render import generate, renderer_for
+from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
-from tests.support.mysql_engine import MyPair, execute, migrate, rows, sql_of
+from tests.support.mysql_engine import (
+    MyPair,
+    assert_converged,
+    execute,
+    migrate,
+    rows,
+    sql_of,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.mysql]
 
@@ -154,3 +169,62 @@ async def test_generated_columns_checks_and_defaults_cannot_call_stored_function
         with pytest.raises(pymysql.err.MySQLError) as refused:
             await execute(my_pair.source, ddl)
         assert refused.value.args[0] == 1901, ddl  # ER_GENERATED_COLUMN_FUNCTION_IS_NOT_ALLOWED
+
+
+async def _run_client(url: str, script: str, *options: str) -> tuple[int, str]:
+    """Feed ``script`` to the ``mariadb`` client on the database of ``url``; the password goes
+    in a defaults file only the test can read, never on the command line."""
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        pytest.skip("no mariadb or mysql client on this machine")
+    address = parse_url(url)
+    with tempfile.NamedTemporaryFile("w", suffix=".cnf") as defaults:
+        os.chmod(defaults.name, 0o600)
+        defaults.write(
+            f"[client]\nhost={address.host}\nport={address.port}\nuser={address.user}\n"
+            f"password={address.password}\n"
+        )
+        defaults.flush()
+        process = await asyncio.create_subprocess_exec(
+            client,
+            f"--defaults-file={defaults.name}",
+            *options,
+            address.database,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await process.communicate(script.encode())
+    return process.returncode or 0, err.decode()
+
+
+COMPOUND_TRIGGER = (
+    "CREATE TRIGGER clamp BEFORE INSERT ON t FOR EACH ROW\nBEGIN\n"
+    "  IF NEW.a < 0 THEN\n    SET NEW.a = 0;\n  END IF;\n  SET NEW.a = NEW.a + 1;\nEND"
+)
+
+
+@pytest.mark.parametrize("comments", [False, True], ids=["plain", "with-comments"])
+async def test_the_printed_script_runs_in_the_client(my_pair: MyPair, comments: bool) -> None:
+    await my_pair.load(
+        f"{TABLE} {COMPOUND_TRIGGER}; "
+        "CREATE TRIGGER after_clamp BEFORE INSERT ON t FOR EACH ROW SET NEW.a = NEW.a * 2; "
+        f"{ADD};",
+        f"{TABLE} CREATE TRIGGER after_clamp BEFORE INSERT ON t FOR EACH ROW "
+        "SET NEW.a = NEW.a * 2;",
+    )
+    note = "  -- counts rows\n" if comments else ""
+    async with my_pair.source.cursor() as cur:  # whole: the test's loader drops comments
+        await cur.execute(TOTAL.replace("BEGIN\n", f"BEGIN\n{note}"))
+    source = await introspect_connection(my_pair.source)
+    target = await introspect_connection(my_pair.target)
+    script = generate(diff(source, target), Dialect.MYSQL)
+    text = renderer_for(Dialect.MYSQL).script_text(script.statements)
+    assert text.count("DELIMITER $$") == 2 and text.count("DELIMITER ;") == 2, text
+    assert ("--comments" in text.splitlines()[0]) is comments
+    options = ("--comments",) if comments else ()
+    code, err = await _run_client(my_pair.target_url, text, *options)
+    assert code == 0, (err, text)
+    await assert_converged(my_pair)
+    await execute(my_pair.target, "INSERT INTO t VALUES (1, -5)")
+    assert (await rows(my_pair.target, "SELECT a FROM t"))[0]["a"] == 2  # clamp, then double

@@ -8,7 +8,8 @@ complete. Names are written unqualified: the script runs in the target database.
 
 Every MySQL DDL statement commits on its own: each statement is ``not_transactional`` and runs
 outside any transaction (the executor records how many are applied). Routines are rendered by
-:mod:`.routines`.
+:mod:`.routines`; the printed script puts compound statements between ``DELIMITER`` lines
+(:mod:`.script`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statement
 
 from .routines import routine_sql
+from .script import script_text
 from .tables import (
     H,
     add_column_hazards,
@@ -118,6 +120,11 @@ class MysqlRenderer(Renderer[RenderContext]):
 
     def units(self, ops: list[Operation]) -> Iterator[Sequence[Operation]]:
         yield from table_runs(_by_table(triggers_in_order(ops)))
+
+    def script_text(self, statements: list[Statement]) -> str:
+        """The script as ``mariadb db < script.sql`` runs it: compound statements between
+        DELIMITER lines."""
+        return script_text(statements)
 
     def render_unit(self, unit: Sequence[Operation], context: RenderContext) -> list[Statement]:
         out: list[Statement] = []
