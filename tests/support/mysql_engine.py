@@ -14,7 +14,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiomysql
@@ -112,7 +112,8 @@ def _norm_rule(rule: str) -> str:
 
 async def snapshot(conn: Any) -> dict[str, Any]:
     """The schema of ``conn``'s database as plain data, from information_schema alone: tables
-    with their options, columns (by name), indexes, constraints, foreign keys and checks.
+    with their options, columns (by name), indexes, constraints, foreign keys and checks; views,
+    triggers (with their ACTION_ORDER), routines and their parameters.
     ``NO ACTION`` counts as ``RESTRICT`` (InnoDB treats them alike)."""
     db = (await rows(conn, "SELECT DATABASE() AS db"))[0]["db"]
     out: dict[str, Any] = {}
@@ -244,6 +245,42 @@ async def snapshot(conn: Any) -> dict[str, Any]:
                 "ACTION_STATEMENT",
             )
         )
+    # Routines without the definer (who created them) and the database's name in their body.
+    for r in await rows(
+        conn, "SELECT * FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = %s", db
+    ):
+        out[(r["ROUTINE_TYPE"].lower(), r["ROUTINE_NAME"])] = tuple(
+            str(r[k]).replace(f"`{db}`.", "")
+            for k in (
+                "ROUTINE_DEFINITION",
+                "DTD_IDENTIFIER",
+                "CHARACTER_SET_NAME",
+                "COLLATION_NAME",
+                "IS_DETERMINISTIC",
+                "SQL_DATA_ACCESS",
+                "SECURITY_TYPE",
+                "ROUTINE_COMMENT",
+            )
+        )
+    for p in await rows(
+        conn,
+        "SELECT * FROM information_schema.PARAMETERS WHERE SPECIFIC_SCHEMA = %s "
+        "ORDER BY ORDINAL_POSITION",
+        db,
+    ):
+        routine = (p["ROUTINE_TYPE"].lower(), p["SPECIFIC_NAME"])
+        out.setdefault(("parameters", *routine), []).append(
+            tuple(
+                str(p[k])
+                for k in (
+                    "PARAMETER_MODE",
+                    "PARAMETER_NAME",
+                    "DTD_IDENTIFIER",
+                    "CHARACTER_SET_NAME",
+                    "COLLATION_NAME",
+                )
+            )
+        )
     return out
 
 
@@ -251,7 +288,7 @@ async def snapshot(conn: Any) -> dict[str, Any]:
 class MyPair:
     """A source and a target database with one connection each."""
 
-    server: str
+    server: str = field(repr=False)  # its URL holds the password
     names: tuple[str, str]
     source: Any
     target: Any

@@ -3,23 +3,37 @@ version rules, one ALTER TABLE per table with its clauses in dependency order.""
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
 from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect.mysql_routines import (
+    aggregate_candidates,
+    build_routines,
+    is_aggregate,
+)
 from schemashift.consumers.comparator.rules.mysql import check_versions, comparable
-from schemashift.consumers.generator.render import generate
+from schemashift.consumers.comparator.rules.mysql_triggers import follows
+from schemashift.consumers.generator.render import generate, renderer_for
+from schemashift.consumers.generator.render.mysql.script import compound, delimiter_for
 from schemashift.consumers.generator.render.mysql.tables import alter_options, narrows
 from schemashift.schemas.catalog import (
     Catalog,
     Column,
     ForeignKey,
+    Function,
     Index,
     PrimaryKey,
     Table,
+    Trigger,
+    View,
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.operations import Statement
 
 OPTIONS = ["COLLATE=utf8mb4_general_ci", "DEFAULT CHARSET=utf8mb4", "ENGINE=InnoDB"]
 
@@ -160,3 +174,291 @@ def test_table_options_are_altered_and_reset() -> None:
         "COMMENT=''",
     ]
     assert Hazard.TABLE_REWRITE in hazards
+
+
+# --- trigger order -------------------------------------------------------------------------
+
+
+def _with(catalog: Catalog, **fields: object) -> Catalog:
+    return catalog.model_copy(update=fields)
+
+
+TRIGGER_TABLE = _table("db", "t", Column(name="a", type="int(11)"))
+
+
+def _chain(order: list[str], bodies: dict[str, int]) -> list[Trigger]:
+    """Triggers of t, BEFORE INSERT, in ``order``, as the introspector writes them."""
+    out = []
+    for i, name in enumerate(order):
+        follows = f"FOLLOWS `{order[i - 1]}` " if i else ""
+        out.append(
+            Trigger(
+                schema_name="db",
+                table="t",
+                name=name,
+                definition=f"BEFORE INSERT ON `t` FOR EACH ROW {follows}SET NEW.a = {bodies[name]}",
+                function=[],
+            )
+        )
+    return out
+
+
+_DROP = re.compile(r"DROP TRIGGER (\w+);")
+_CREATE = re.compile(
+    r"CREATE TRIGGER (\w+) BEFORE INSERT ON `t` FOR EACH ROW (?:FOLLOWS `(\w+)` )?(.*);"
+)
+
+
+def _run(group: list[tuple[str, str]], statements: list) -> list[tuple[str, str]]:
+    """The server's list of (trigger, body) after ``statements``: a trigger without FOLLOWS
+    goes last, one with FOLLOWS right after that one (which must exist)."""
+    group = list(group)
+    for statement in statements:
+        if dropped := _DROP.fullmatch(statement.sql):
+            group = [g for g in group if g[0] != dropped.group(1)]
+            continue
+        created = _CREATE.fullmatch(statement.sql)
+        assert created, statement.sql
+        name, follows, body = created.groups()
+        assert name not in [g[0] for g in group], f"{name} exists"
+        if follows is None:
+            group.append((name, body))
+        else:
+            at = [g[0] for g in group].index(follows)  # ValueError: it does not exist
+            group.insert(at + 1, (name, body))
+    return group
+
+
+def _body_of(trigger: Trigger) -> str:
+    return trigger.definition.split("FOR EACH ROW ", 1)[1].removeprefix(
+        f"FOLLOWS `{follows(trigger)}` " if follows(trigger) else ""
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_triggers_end_in_the_sources_order_both_ways(seed: int) -> None:
+    """Random orders and bodies on both sides: the script, run on a model of the server's
+    trigger list, leaves the source's order, and the reverse script the target's."""
+    rng = random.Random(seed)
+    names = ["a", "b", "c", "d", "e"]
+    old = rng.sample(names, rng.randint(0, 5))
+    new = rng.sample(names, rng.randint(1, 5))
+    old_bodies = {n: rng.randint(1, 2) for n in names}
+    new_bodies = {n: old_bodies[n] if rng.random() < 0.7 else 3 for n in names}
+    target = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(old, old_bodies))
+    source = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(new, new_bodies))
+    script = generate(diff(source, target), Dialect.MYSQL)
+    before = [(t.name, _body_of(t)) for t in target.triggers]
+    after = [(t.name, _body_of(t)) for t in source.triggers]
+    assert _run(before, script.statements) == after, (old, new)
+    assert _run(after, script.reverse_statements) == before, (old, new)
+
+
+def test_triggers_kept_at_the_start_are_left_alone() -> None:
+    bodies = {"a": 1, "b": 1, "c": 1}
+    target = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(["a", "b", "c"], bodies))
+    source = _with(
+        _catalog("db", TRIGGER_TABLE), triggers=_chain(["a", "b", "c"], {**bodies, "c": 2})
+    )
+    ops = diff(source, target)
+    assert [(o.label, o.name) for o in ops] == [("drop_trigger", "c"), ("create_trigger", "c")]
+    assert diff(source, _with(source, triggers=list(reversed(source.triggers)))) == []
+
+
+def test_several_triggers_of_one_event_need_a_version_that_orders_them() -> None:
+    bodies = {"a": 1, "b": 1}
+    source = _with(_catalog("db", TRIGGER_TABLE), triggers=_chain(["a", "b"], bodies))
+    old = _with(_catalog("db", TRIGGER_TABLE, version="10.2.2-MariaDB"), triggers=[])
+    with pytest.raises(UnsupportedByTarget, match=r"several triggers.*MariaDB 10\.2\.3"):
+        diff(source, old)
+    assert len(diff(source, _with(old, server_version="10.2.3-MariaDB"))) == 2
+
+
+# --- routines ------------------------------------------------------------------------------
+
+COLLATIONS = [
+    {"COLLATION_NAME": "utf8mb4_general_ci", "CHARACTER_SET_NAME": "utf8mb4", "IS_DEFAULT": "Yes"},
+    {"COLLATION_NAME": "utf8mb4_bin", "CHARACTER_SET_NAME": "utf8mb4", "IS_DEFAULT": ""},
+    {"COLLATION_NAME": "latin1_swedish_ci", "CHARACTER_SET_NAME": "latin1", "IS_DEFAULT": "Yes"},
+]
+
+
+def _routine_row(name: str, routine_type: str, body: str, **extra: object) -> dict:
+    row = {
+        "ROUTINE_NAME": name,
+        "SPECIFIC_NAME": name,
+        "ROUTINE_TYPE": routine_type,
+        "ROUTINE_DEFINITION": body,
+        "DTD_IDENTIFIER": None,
+        "CHARACTER_SET_NAME": None,
+        "COLLATION_NAME": None,
+        "SQL_DATA_ACCESS": "CONTAINS SQL",
+        "IS_DETERMINISTIC": "NO",
+        "SECURITY_TYPE": "DEFINER",
+        "ROUTINE_COMMENT": "",
+        "DATABASE_COLLATION": "utf8mb4_general_ci",
+        "DEFINER": "someone@%",
+    }
+    return {**row, **extra}
+
+
+def _parameter(routine: str, routine_type: str, position: int, name: str, dtd: str, **extra):
+    return {
+        "SPECIFIC_NAME": routine,
+        "ROUTINE_TYPE": routine_type,
+        "ORDINAL_POSITION": position,
+        "PARAMETER_MODE": "IN",
+        "PARAMETER_NAME": name,
+        "DTD_IDENTIFIER": dtd,
+        "CHARACTER_SET_NAME": None,
+        "COLLATION_NAME": None,
+        **extra,
+    }
+
+
+def test_routines_are_read_into_one_normal_form() -> None:
+    routines = [
+        _routine_row(
+            "f",
+            "FUNCTION",
+            "RETURN a",
+            DTD_IDENTIFIER="varchar(5)",
+            CHARACTER_SET_NAME="utf8mb4",
+            COLLATION_NAME="utf8mb4_bin",
+            IS_DETERMINISTIC="YES",
+            SQL_DATA_ACCESS="NO SQL",
+            ROUTINE_COMMENT="it's",
+        ),
+        _routine_row(
+            "p",
+            "PROCEDURE",
+            "BEGIN SELECT * FROM `db`.t; END",
+            SECURITY_TYPE="INVOKER",
+        ),
+    ]
+    parameters = [
+        _parameter(
+            "f",
+            "FUNCTION",
+            1,
+            "a",
+            "varchar(5)",
+            CHARACTER_SET_NAME="utf8mb4",
+            COLLATION_NAME="utf8mb4_general_ci",
+        ),
+        _parameter(
+            "p",
+            "PROCEDURE",
+            2,
+            "out",
+            "text",
+            PARAMETER_MODE="OUT",
+            CHARACTER_SET_NAME="latin1",
+            COLLATION_NAME="latin1_swedish_ci",
+        ),
+        _parameter("p", "PROCEDURE", 1, "x", "int(11)", PARAMETER_MODE="INOUT"),
+    ]
+    f, p = build_routines("db", routines, parameters, COLLATIONS)
+    assert (f.key, f.kind, f.result) == (("db", "f", "function"), "function", None)
+    assert f.definition == (
+        "CREATE FUNCTION `f`(`a` varchar(5)) RETURNS varchar(5) CHARSET utf8mb4 COLLATE "
+        "utf8mb4_bin\n    NO SQL\n    DETERMINISTIC\n    COMMENT 'it''s'\nRETURN a"
+    )
+    assert (p.key, p.kind) == (("db", "p", "procedure"), "procedure")
+    assert p.definition == (
+        "CREATE PROCEDURE `p`(INOUT `x` int(11), OUT `out` text CHARSET latin1 COLLATE "
+        "latin1_swedish_ci)\n    SQL SECURITY INVOKER\nBEGIN SELECT * FROM t; END"
+    )
+    (aggregate,) = build_routines("db", routines[:1], [], COLLATIONS, {"f"})
+    assert aggregate.kind == "aggregate"
+    assert aggregate.definition.startswith("CREATE AGGREGATE FUNCTION `f`()")
+
+
+def test_only_functions_fetching_group_rows_may_be_aggregate_ones() -> None:
+    rows = [
+        _routine_row("agg", "FUNCTION", "BEGIN LOOP FETCH  GROUP NEXT ROW; END LOOP; END"),
+        _routine_row("plain", "FUNCTION", "RETURN 1"),
+        _routine_row("proc", "PROCEDURE", "SELECT 'fetch group next row'"),
+    ]
+    assert aggregate_candidates(rows) == ["agg"]
+    assert is_aggregate("CREATE DEFINER=`a`@`%` AGGREGATE FUNCTION `agg`(x int) RETURNS int")
+    assert not is_aggregate("CREATE DEFINER=`a`@`%` FUNCTION `aggregate`(x int) RETURNS int")
+
+
+def _function(db: str, name: str, body: str = "RETURN 1", routine: str = "function") -> Function:
+    head = "PROCEDURE" if routine == "procedure" else "FUNCTION"
+    returns = "" if routine == "procedure" else " RETURNS int(11)"
+    return Function(
+        schema_name=db,
+        name=name,
+        identity_args=routine,
+        kind=routine,
+        definition=f"CREATE {head} `{name}`(){returns}\n{body}",
+    )
+
+
+def test_a_changed_routine_is_replaced_on_mariadb_and_dropped_and_created_on_mysql() -> None:
+    view = View(schema_name="db", name="v", definition="select `f`() AS `x`")
+    source = _with(
+        _catalog("db"),
+        functions=[_function("db", "f", "RETURN 2"), _function("db", "p", "SELECT 2", "procedure")],
+        views=[view],
+    )
+    target = _with(
+        _catalog("db"),
+        functions=[_function("db", "f"), _function("db", "p", "SELECT 1", "procedure")],
+    )
+    sqls = [s.sql.split("(")[0] for s in generate(diff(source, target), Dialect.MYSQL).statements]
+    assert sqls == [
+        "CREATE OR REPLACE FUNCTION `f`",
+        "CREATE OR REPLACE PROCEDURE `p`",
+        "CREATE VIEW v AS select `f`",
+    ]
+    mysql = _with(target, server_version="8.0.36")
+    script = generate(diff(source, mysql), Dialect.MYSQL)
+    sqls = [s.sql.split("(")[0] for s in script.statements]
+    assert sqls == [
+        "DROP FUNCTION f;",
+        "CREATE FUNCTION `f`",
+        "DROP PROCEDURE p;",
+        "CREATE PROCEDURE `p`",
+        "CREATE VIEW v AS select `f`",
+    ]
+    reverse = [s.sql.split("(")[0] for s in script.reverse_statements]
+    assert reverse[:4] == sqls[:4] and reverse[4:] == ["DROP VIEW v;"]
+
+
+def test_routines_are_dropped_after_the_views_over_them() -> None:
+    view = View(schema_name="db", name="v", definition="select `f`() AS `x`")
+    source = _catalog("db")
+    target = _with(_catalog("db"), functions=[_function("db", "f")], views=[view])
+    script = generate(diff(source, target), Dialect.MYSQL)
+    assert [s.sql for s in script.statements] == ["DROP VIEW v;", "DROP FUNCTION f;"]
+    assert [s.sql.split("(")[0] for s in script.reverse_statements] == [
+        "CREATE FUNCTION `f`",
+        "CREATE VIEW v AS select `f`",
+    ]
+    assert all(not s.transactional for s in script.statements)
+
+
+# --- the printed script -------------------------------------------------------------------
+
+
+def test_the_printed_script_delimits_compound_statements() -> None:
+    procedure = Statement(
+        sql="CREATE PROCEDURE p()\nBEGIN\n  SELECT '$$';\n  SELECT 2;\nEND;",
+        kind="create_function",
+        object="db.p",
+        hazards=[Hazard.NOT_TRANSACTIONAL],
+        transactional=False,
+    )
+    plain = Statement(sql="DROP VIEW v;", kind="drop_view", object="db.v", transactional=False)
+    text = renderer_for(Dialect.MYSQL).script_text([plain, procedure])
+    assert text.split("\n\n") == [
+        "-- runs on its own, outside the migration's transaction\nDROP VIEW v;",
+        "-- hazards: not_transactional\n-- runs on its own, outside the migration's "
+        "transaction\nDELIMITER //\nCREATE PROCEDURE p()\nBEGIN\n  SELECT '$$';\n  SELECT 2;"
+        "\nEND//\nDELIMITER ;",
+    ]
+    assert delimiter_for("$$ // ;; $$$ /// @@") == "$$$$"
+    assert not compound("CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;")

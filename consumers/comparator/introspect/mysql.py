@@ -20,9 +20,9 @@ Normalised facts, so that equal schemas compare equal on either flavour:
 - index and key definitions are text in one normal form, the comparison basis and the SQL after
   the name: ``UNIQUE KEY (`a`(10),`b` DESC) COMMENT 'x'``.
 
-Views (their definitions without the database's name) and triggers are read too. The
-executor's history table (:data:`MYSQL_HISTORY_TABLE`) is left out; routines, events and
-partitioning are not read yet.
+Views (their definitions without the database's name), triggers (with their order) and
+stored routines (:mod:`.mysql_routines`) are read too. The executor's history table
+(:data:`MYSQL_HISTORY_TABLE`) is left out; events are not read yet.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ from schemashift.schemas.catalog import (
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.reserved import MYSQL_HISTORY_TABLE
+
+from . import mysql_routines
 
 # Names in definitions are always backticked, as the servers print them in checks.
 q = DRIVER.sql_dialect.identifier_preparer.quote_identifier
@@ -143,6 +145,13 @@ async def introspect_connection(conn: Any) -> Catalog:
         checks = await _rows(conn, _CHECKS, database)
         views = await _rows(conn, _VIEWS, database)
         triggers = await _rows(conn, _TRIGGERS, database)
+        routines = await _rows(conn, mysql_routines.ROUTINES, database)
+        parameters = await _rows(conn, mysql_routines.PARAMETERS, database)
+        aggregates: set[str] = set()
+        for name in mysql_routines.aggregate_candidates(routines):
+            shown = await _rows(conn, f"SHOW CREATE FUNCTION {q(name)}")
+            if mysql_routines.is_aggregate(_text(shown[0]["Create Function"] or "")):
+                aggregates.add(name)
         # information_schema.PARTITIONS splits the clause apart: SHOW CREATE TABLE has it whole.
         for row in tables:
             if "partitioned" in (row["CREATE_OPTIONS"] or "").lower():
@@ -167,7 +176,10 @@ async def introspect_connection(conn: Any) -> Catalog:
     return catalog.model_copy(
         update={
             "views": [_view(database, v, relations) for v in views],
-            "triggers": [_trigger(database, t) for t in triggers],
+            "triggers": _triggers(database, triggers),
+            "functions": mysql_routines.build_routines(
+                database, routines, parameters, collations, aggregates
+            ),
         }
     )
 
@@ -217,13 +229,28 @@ def _view(database: str, row: dict[str, Any], relations: set[str]) -> View:
     )
 
 
-def _trigger(database: str, row: dict[str, Any]) -> Trigger:
+def _triggers(database: str, rows: list[dict[str, Any]]) -> list[Trigger]:
+    """The triggers of rows in ``ACTION_ORDER`` within each table, timing and event: each
+    after the first of its group follows the one before it."""
+    found: list[Trigger] = []
+    previous: tuple[tuple[Any, ...], str] | None = None
+    for row in rows:
+        group = (row["EVENT_OBJECT_TABLE"], row["ACTION_TIMING"], row["EVENT_MANIPULATION"])
+        follows = previous[1] if previous is not None and previous[0] == group else None
+        found.append(_trigger(database, row, follows))
+        previous = (group, _text(row["TRIGGER_NAME"]))
+    return found
+
+
+def _trigger(database: str, row: dict[str, Any], follows: str | None = None) -> Trigger:
     """A trigger; its definition is what follows ``CREATE TRIGGER name`` (the body as
-    written)."""
+    written), with ``FOLLOWS <trigger>`` when it is not the first of its table, timing and
+    event (the order they run in is part of the schema; the servers keep it as ACTION_ORDER)."""
     table = _text(row["EVENT_OBJECT_TABLE"])
+    order = f"FOLLOWS {q(follows)} " if follows is not None else ""
     definition = (
         f"{row['ACTION_TIMING']} {row['EVENT_MANIPULATION']} ON {q(table)} FOR EACH ROW "
-        f"{_text(row['ACTION_STATEMENT'])}"
+        f"{order}{_text(row['ACTION_STATEMENT'])}"
     )
     return Trigger.trusted(
         schema_name=database,

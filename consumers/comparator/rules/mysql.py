@@ -6,7 +6,9 @@ target: the source's tables are moved onto the target's name, so that the shared
 match tables by name. A string column's character set and collation are compared only where
 they are not the table's default on both sides (a column that follows its table's default is
 equal to one that follows the other's, when the defaults are equal). A statement the target's
-server would refuse is refused before anything runs.
+server would refuse is refused before anything runs. Triggers keep the source's order
+(:mod:`.mysql_triggers`); a changed routine is replaced in place on MariaDB, dropped and
+created again on MySQL.
 """
 
 from __future__ import annotations
@@ -14,17 +16,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
+from schemashift.consumers.comparator.compare.common import UnsupportedByTarget, pair
 from schemashift.schemas.catalog import (
     Catalog,
     CheckConstraint,
     Column,
     ForeignKey,
+    Function,
     Index,
     Table,
+    Trigger,
 )
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
+
+from .mysql_triggers import follows, keep_order
 
 Version = tuple[int, ...]
 
@@ -81,7 +87,7 @@ def _replaced(catalog: Catalog, **fields: Any) -> Catalog:
 
 def _schema_of(catalog: Catalog) -> str | None:
     """The database name a catalog's objects carry (None for an empty database)."""
-    for objects in (catalog.tables, catalog.views, catalog.triggers):
+    for objects in (catalog.tables, catalog.views, catalog.triggers, catalog.functions):
         for obj in objects:
             return obj.schema_name
     return None
@@ -91,7 +97,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
     """``source`` on the target's database name, and both without inherited character sets."""
     schema = _schema_of(target)
     source_tables = source.tables
-    views, triggers = source.views, source.triggers
+    views, triggers, functions = source.views, source.triggers, source.functions
     if schema is not None and _schema_of(source) not in (None, schema):
         source_tables = [_moved(t, schema) for t in source.tables]
         views = [
@@ -104,6 +110,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
             for v in source.views
         ]
         triggers = [t.model_copy(update={"schema_name": schema}) for t in source.triggers]
+        functions = [f.model_copy(update={"schema_name": schema}) for f in source.functions]
     src = {t.name: t for t in source_tables}
     tgt = {t.name: t for t in target.tables}
     source = _replaced(
@@ -111,6 +118,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
         tables=[_without_inherited(t, tgt.get(t.name)) for t in source_tables],
         views=views,
         triggers=triggers,
+        functions=functions,
     )
     target = _replaced(
         target, tables=[_without_inherited(t, src.get(t.name)) for t in target.tables]
@@ -143,13 +151,56 @@ def _ignored(obj: object) -> bool:
     )
 
 
+def _trigger_order(obj: object) -> bool:
+    return isinstance(obj, Trigger) and follows(obj) is not None
+
+
+def _aggregate(obj: object) -> bool:
+    return isinstance(obj, Function) and obj.kind == "aggregate"
+
+
 FEATURES: list[tuple[str, Version, str, Any]] = [
     ("mariadb", (10, 8), "descending index parts", _desc_index),
     ("mysql", (8, 0), "descending index parts", _desc_index),
     ("mariadb", (10, 2, 1), "CHECK constraints", _checks),
     ("mysql", (8, 0, 16), "CHECK constraints", _checks),
     ("mariadb", (10, 6), "IGNORED indexes", _ignored),
+    ("mariadb", (10, 2, 3), "several triggers of one table, timing and event", _trigger_order),
+    ("mysql", (5, 7, 2), "several triggers of one table, timing and event", _trigger_order),
+    ("mariadb", (10, 3, 3), "stored aggregate functions", _aggregate),
 ]
+
+# MariaDB replaces a routine in place (CREATE OR REPLACE) from this version; MySQL never does.
+_REPLACES_ROUTINES = (10, 1, 3)
+
+
+def replaces_routines(target: Catalog) -> bool:
+    """Whether the target's server has CREATE OR REPLACE FUNCTION and PROCEDURE."""
+    kind, version = flavour(target)
+    return kind == "mariadb" and version >= _REPLACES_ROUTINES
+
+
+def routine_changes(ops: list[Operation], target: Catalog) -> list[Operation]:
+    """``ops`` with each routine change (an ALTER: CREATE OR REPLACE) made a drop and a create
+    where the target's server cannot replace a routine (the create follows the drop at once,
+    see :mod:`...generator.mysql_order`)."""
+    if replaces_routines(target):
+        return ops
+    out: list[Operation] = []
+    for o in ops:
+        if o.object_type is ObjectType.FUNCTION and o.kind is OpKind.ALTER:
+            out += pair(
+                ObjectType.FUNCTION,
+                o.old,
+                o.new,
+                o.name,
+                schema_name=o.schema_name,
+                reason="the server cannot replace a routine",
+                direction=o.direction,
+            )
+        else:
+            out.append(o)
+    return out
 
 
 def check_versions(ops: list[Operation], target: Catalog) -> None:
@@ -183,8 +234,12 @@ class MysqlRules:
 
     @staticmethod
     def operations(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
-        """The shared comparators' operations, which the renderer merges per table."""
-        return ops
+        """The shared comparators' operations (which the renderer merges per table), with the
+        trigger rebuilds that keep the source's trigger order and routine changes as the
+        target's server makes them. MySQL catalogs hold no privileges: the ones the shared
+        comparators derive from PostgreSQL's default ACL of a new function are left out."""
+        ops = [o for o in ops if o.object_type is not ObjectType.PRIVILEGE]
+        return routine_changes(keep_order(ops, source, target), target)
 
 
 RULES = MysqlRules()

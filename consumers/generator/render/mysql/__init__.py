@@ -7,7 +7,9 @@ keys are dropped in a statement before those changes and added in one after ever
 complete. Names are written unqualified: the script runs in the target database.
 
 Every MySQL DDL statement commits on its own: each statement is ``not_transactional`` and runs
-outside any transaction (the executor records how many are applied).
+outside any transaction (the executor records how many are applied). Routines are rendered by
+:mod:`.routines`; the printed script puts compound statements between ``DELIMITER`` lines
+(:mod:`.script`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from schemashift.consumers.generator import mysql_order
+from schemashift.consumers.generator.mysql_order import triggers_in_order
 from schemashift.consumers.generator.render.base import Renderer, table_of, table_runs
 from schemashift.schemas.catalog import (
     Column,
@@ -30,6 +33,8 @@ from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statement
 
+from .routines import routine_sql
+from .script import script_text
 from .tables import (
     H,
     add_column_hazards,
@@ -114,7 +119,12 @@ class MysqlRenderer(Renderer[RenderContext]):
         return RenderContext()
 
     def units(self, ops: list[Operation]) -> Iterator[Sequence[Operation]]:
-        yield from table_runs(_by_table(ops))
+        yield from table_runs(_by_table(triggers_in_order(ops)))
+
+    def script_text(self, statements: list[Statement]) -> str:
+        """The script as ``mariadb db < script.sql`` runs it: compound statements between
+        DELIMITER lines."""
+        return script_text(statements)
 
     def render_unit(self, unit: Sequence[Operation], context: RenderContext) -> list[Statement]:
         out: list[Statement] = []
@@ -186,6 +196,11 @@ def _trigger_statement(op: Operation) -> list[Statement]:
     else:
         return []  # enabled state: MySQL triggers have none
     return [_statement(sql, op.label, op.qualified_name, [], op.dependent)]
+
+
+def _routine_statement(op: Operation) -> list[Statement]:
+    """CREATE, CREATE OR REPLACE or DROP of a function or procedure."""
+    return [_statement(routine_sql(op), op.label, op.qualified_name, [], op.dependent)]
 
 
 def _table_statement(op: Operation) -> list[Statement]:
@@ -310,4 +325,5 @@ _OTHERS = {
     ObjectType.TABLE: _table_statement,
     ObjectType.VIEW: _view_statement,
     ObjectType.TRIGGER: _trigger_statement,
+    ObjectType.FUNCTION: _routine_statement,
 }
