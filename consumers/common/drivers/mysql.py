@@ -81,6 +81,13 @@ def parse_url(url: str) -> Address:
     )
 
 
+def literal(text: str) -> str:
+    """A MySQL string literal: quotes doubled, backslashes escaped (the servers' default
+    sql_mode reads a backslash as an escape; SQLAlchemy's processor knows that only once
+    connected)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
 def error_code(exc: BaseException) -> int | None:
     """The server's or client's numeric error code of a PyMySQL error, if it has one."""
     args = getattr(exc, "args", ())

@@ -34,7 +34,7 @@ from typing import Any
 import aiomysql
 
 from schemashift.consumers.common.drivers import IntrospectionError
-from schemashift.consumers.common.drivers.mysql import DRIVER
+from schemashift.consumers.common.drivers.mysql import DRIVER, literal
 from schemashift.schemas.catalog import (
     Catalog,
     CheckConstraint,
@@ -102,11 +102,6 @@ _ACTIONS: dict[str, FkAction] = {
 }
 # CREATE_OPTIONS entries that are no table option of ours.
 _NOT_OPTIONS = {"partitioned", "transactional"}
-
-
-def literal(text: str) -> str:
-    """A MySQL string literal (quotes doubled, backslashes escaped)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def flavour(version: str) -> tuple[str, tuple[int, ...]]:

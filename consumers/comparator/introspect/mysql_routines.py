@@ -35,7 +35,7 @@ from collections.abc import Collection
 from typing import Any
 
 from schemashift.consumers.common.drivers import IntrospectionError
-from schemashift.consumers.common.drivers.mysql import DRIVER
+from schemashift.consumers.common.drivers.mysql import DRIVER, literal
 from schemashift.schemas.catalog import Function
 
 q = DRIVER.sql_dialect.identifier_preparer.quote_identifier
@@ -52,11 +52,6 @@ PARAMETERS = (
 # Only an aggregate function may hold this statement (ER_INVALID_AGGREGATE_FUNCTION otherwise).
 _FETCH_GROUP = re.compile(r"\bFETCH\s+GROUP\s+NEXT\s+ROW\b", re.I)
 _AGGREGATE = re.compile(r"^CREATE\b.*?\bAGGREGATE\s+FUNCTION\b", re.I | re.S)
-
-
-def literal(text: str) -> str:
-    """A MySQL string literal (quotes doubled, backslashes escaped)."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _text(value: Any) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from schemashift.consumers.common.drivers.mysql import DRIVER
+from schemashift.consumers.common.drivers.mysql import DRIVER, literal
 from schemashift.schemas.catalog import (
     CheckConstraint,
     Column,
@@ -25,11 +25,6 @@ from schemashift.schemas.hazards import Hazard
 H = Hazard
 q = DRIVER.quote
 """Quote one identifier (backticks, only where MySQL needs them)."""
-
-
-def literal(text: str) -> str:
-    """A MySQL string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def column_definition(col: Column) -> str:
