@@ -37,6 +37,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import asyncpg
@@ -322,6 +323,7 @@ async def _stream_end(api: httpx.AsyncClient, migration_id: str) -> float:
 
 @dataclass
 class Timing:
+    migration_id: str
     kafka_ms: float
     poll_ms: float | None
     sse_ms: float
@@ -369,12 +371,31 @@ async def _migrate(
         return (at - started) * 1000
 
     return Timing(
+        migration_id=migration_id,
         kafka_ms=ms(kafka_at),
         poll_ms=ms(poll_at) if poll_at is not None else None,
         sse_ms=ms(results[1]),
         first_get=first_get,
         statements=len(detail.get("statements") or []),
     )
+
+
+async def _timeline(api: httpx.AsyncClient, migration_id: str) -> None:
+    """Where one migration's time went: each stored event's ``occurred_at`` after the request
+    (progress events folded into one line)."""
+    events = (await api.get(f"/api/v1/migrations/{migration_id}/events")).json()
+    start = datetime.fromisoformat(events[0]["occurred_at"])
+    steps: list[str] = []
+    progress = [e for e in events if e["type"] == "migration.progress"]
+    for event in events:
+        at = (datetime.fromisoformat(event["occurred_at"]) - start).total_seconds() * 1000
+        if event["type"] != "migration.progress":
+            steps.append(f"{event['type']} +{at:.0f}")
+        elif event is progress[0]:
+            steps.append(f"progress 1/{len(progress)} +{at:.0f}")
+        elif event is progress[-1]:
+            steps.append(f"progress {len(progress)}/{len(progress)} +{at:.0f}")
+    print(f"timeline of a median migration (ms after the request): {', '.join(steps)}")
 
 
 def _row(name: str, values: list[float]) -> str:
@@ -408,6 +429,7 @@ async def latency(stack: Stack, count: int, bootstrap: str, admin_url: str) -> N
             print(_row("`migration.applied` read from Kafka", [t.kafka_ms for t in timings]))
             print(_row("API shows `applied` (GET every 10 ms)", [t.poll_ms or 0 for t in timings]))
             print(_row("SSE stream ends", [t.sse_ms for t in timings]))
+            await _timeline(api, timings[len(timings) // 2].migration_id)
     await outcomes.stop()
 
 

@@ -8,6 +8,7 @@ its partition (:mod:`schemashift.consumers.common.deadletter`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
@@ -85,7 +86,7 @@ def make_broker(role: str, settings: Settings | None = None, **extra: Any) -> Ka
 
 
 def subscriber_options(role: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Consumer settings of ``role``: its own group, commit after the effect, short fetch waits."""
+    """Consumer settings of ``role``: its own group, commit after the effect, long polls."""
     settings = settings or get_settings()
     return {
         "group_id": f"schemashift-{role}",
@@ -113,13 +114,31 @@ async def publish_event(broker: KafkaBroker, event: Event) -> None:
     at once, before the message in hand is committed or dead-lettered: restarted, it gets the
     message again and publishes with a new producer, as after a crash.
     """
+    await confirmed(await send_event(broker, event))
+
+
+async def send_event(broker: KafkaBroker, event: Event) -> asyncio.Future[object]:
+    """Hand ``event`` to the producer without waiting for the broker: the future resolves
+    when it is acknowledged (:func:`confirmed`). Events sent one after another keep their order
+    in their partition (the producer is idempotent)."""
     try:
-        await broker.publish(
+        future: asyncio.Future[object] = await broker.publish(
             event.model_dump_json().encode(),
             topic=event.topic,
             key=event.key,
             headers=event.cloudevents_headers(),
+            no_confirm=True,
         )
+    except LOST_PRODUCER_ERRORS as exc:
+        exit_for_a_new_producer(exc)
+    return future
+
+
+async def confirmed(*sent: asyncio.Future[object]) -> None:
+    """Wait until the broker acknowledged every future of :func:`send_event`; exits as
+    :func:`publish_event` does if the producer can no longer deliver."""
+    try:
+        await asyncio.gather(*sent)
     except LOST_PRODUCER_ERRORS as exc:
         exit_for_a_new_producer(exc)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.common.deadletter import PermanentError, dead_letter_middleware
-from schemashift.consumers.common.kafka import make_broker, publish_events, subscriber_options
+from schemashift.consumers.common.kafka import (
+    make_broker,
+    publish_events,
+    send_event,
+    subscriber_options,
+)
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import Event, EventType
 
@@ -79,6 +85,11 @@ class Role:
     async def publish(self, *events: Event) -> None:
         """Publish ``events`` in order, each acknowledged by the broker."""
         await publish_events(self.broker, events)
+
+    async def send(self, event: Event) -> asyncio.Future[object]:
+        """Publish ``event`` without waiting for its acknowledgement (see
+        :func:`~schemashift.consumers.common.kafka.send_event`)."""
+        return await send_event(self.broker, event)
 
     async def _start(self) -> None:
         if not self.uses_database:

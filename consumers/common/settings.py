@@ -27,13 +27,15 @@ class Settings(BaseSettings):
     # The MariaDB/MySQL server `infra up` started (or was pointed at): the demo's MariaDB pair.
     mariadb_url: str | None = None
 
-    # Latency: a consumer waits at most this long for a fetch to fill (Kafka's default is
-    # 500 ms, which alone would dominate the end-to-end time of a small migration).
-    fetch_max_wait_ms: int = 5
+    # How long the broker may hold a fetch that has no message (a long poll: with a minimum
+    # of one byte it answers as soon as one arrives, so this costs no latency; shorter only
+    # makes idle consumers poll and burn CPU).
+    fetch_max_wait_ms: int = 1000
     producer_linger_ms: int = 1
-    # A killed consumer's partitions move to a live one within a few seconds.
-    session_timeout_ms: int = 6000
-    heartbeat_interval_ms: int = 1000
+    # Kafka's defaults: a killed consumer's partitions move to a live one within 10 s, and an
+    # idle consumer wakes up for its heartbeat every 3 s (every second cost 1% of a core).
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3000
     # Above the longest migration, so that a slow apply is not mistaken for a dead consumer.
     max_poll_interval_ms: int = 15 * 60 * 1000
 

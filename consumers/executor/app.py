@@ -12,6 +12,7 @@ import logging
 import uuid
 
 from schemashift.consumers.common import connections
+from schemashift.consumers.common.kafka import confirmed
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
 from schemashift.consumers.comparator.introspect import introspect
@@ -42,7 +43,20 @@ log = logging.getLogger("schemashift.executor")
 
 
 async def execute(script_event: Event) -> Event:
-    """Run the script of ``script_event`` on its target; the outcome event (not yet stored)."""
+    """Run the script of ``script_event`` on its target; the outcome event (not yet stored).
+
+    Progress events do not hold the statements up: each is handed to the producer as its
+    statement ends, and all are acknowledged before this returns (so before the outcome is
+    published).
+    """
+    sent: list[asyncio.Future[object]] = []
+    try:
+        return await _execute(script_event, sent)
+    finally:
+        await confirmed(*sent)
+
+
+async def _execute(script_event: Event, sent: list[asyncio.Future[object]]) -> Event:
     script = script_event.payload
     assert isinstance(script, ScriptGenerated)
 
@@ -61,13 +75,12 @@ async def execute(script_event: Event) -> Event:
         return failed(str(exc))
 
     async def progress(index: int, total: int, sql: str, duration_ms: float) -> None:
-        await role.publish(
-            script_event.follow(
-                MigrationProgress(index=index, total=total, sql=sql, duration_ms=duration_ms),
-                producer=role.name,
-                instance=str(index),
-            )
+        event = script_event.follow(
+            MigrationProgress(index=index, total=total, sql=sql, duration_ms=duration_ms),
+            producer=role.name,
+            instance=str(index),
         )
+        sent.append(await role.send(event))
 
     async def fingerprint() -> str:
         # A second connection: it sees the committed schema while the first holds the lock.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -42,3 +43,26 @@ async def test_other_publish_errors_reach_the_caller(monkeypatch):
     monkeypatch.setattr(kafka.os, "_exit", _exit)
     with pytest.raises(KafkaTimeoutError):
         await kafka.publish_event(_Broker(KafkaTimeoutError()), EVENT)  # type: ignore[arg-type]
+
+
+class _Unconfirmed:
+    """A broker whose sends are accepted, and whose acknowledgement fails with ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    async def publish(self, *args: object, no_confirm: bool = False, **kwargs: object):
+        assert no_confirm, "the event must be sent without waiting inside publish"
+        future = asyncio.get_running_loop().create_future()
+        future.set_exception(self.error)
+        return future
+
+
+async def test_a_delivery_that_fails_after_the_send_ends_the_process_too(monkeypatch):
+    monkeypatch.setattr(kafka.os, "_exit", _exit)
+    future = await kafka.send_event(_Unconfirmed(OutOfOrderSequenceNumber()), EVENT)  # type: ignore[arg-type]
+    with pytest.raises(SystemExit) as ended:
+        await kafka.confirmed(future)
+    assert ended.value.code == kafka.EXIT_PRODUCER_LOST
+    with pytest.raises(KafkaTimeoutError):
+        await kafka.publish_event(_Unconfirmed(KafkaTimeoutError()), EVENT)  # type: ignore[arg-type]
