@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from schemashift.infra.console import progress
 from schemashift.infra.processes import pid_alive, port_open, proc_cmdline, terminate
@@ -42,7 +43,6 @@ KAFKA_VERSION = "4.4.0"
 DEFAULT_PORT = 19092
 HOST = "127.0.0.1"
 NODE_ID = 1
-TOPIC_PARTITIONS = 3
 TOPIC_REPLICATION_FACTOR = 1
 READY_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
@@ -444,14 +444,16 @@ async def ensure_topics(
     bootstrap: str,
     topics: Sequence[str],
     *,
-    partitions: int = TOPIC_PARTITIONS,
+    partitions: int,
     replication_factor: int = TOPIC_REPLICATION_FACTOR,
     timeout_s: float = 30.0,
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """Create missing topics (and grow under-partitioned ones) idempotently.
 
-    Returns the names of topics it created. Partition counts are explicit because messages are
-    keyed per target connection and spread over ``partitions`` for ordering + parallelism.
+    Returns the names of the topics it created and of those it grew. Partition counts are
+    explicit because messages are keyed per target connection and spread over ``partitions``
+    for ordering + parallelism. (A grown topic sends a target's new messages to another
+    partition than its old ones: grow it when no migration is in flight.)
     """
     from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 
@@ -473,6 +475,7 @@ async def ensure_topics(
                     raise _topic_error(code, topic, rest[0] if rest else None)
 
         present = [t for t in wanted if t in existing]
+        grow: dict[str, Any] = {}
         if present:
             grow = {
                 meta["topic"]: NewPartitions(partitions)
@@ -495,7 +498,7 @@ async def ensure_topics(
                 or any(p["leader"] < 0 for p in m["partitions"])
             ]
             if not pending:
-                return missing
+                return missing, sorted(grow)
             if time.monotonic() > deadline:
                 raise KafkaError(f"topics not ready after {timeout_s:.0f}s: {', '.join(pending)}")
             await asyncio.sleep(0.3)

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:19092"
     database_url: str = "postgresql://schemashift@127.0.0.1:54329/schemashift"
+    # Partitions of every topic (`infra up` creates them so, and grows existing ones): how
+    # many consumers of one role can share the work, target by target.
+    topic_partitions: int = Field(default=12, ge=1)
     # The MariaDB/MySQL server `infra up` started (or was pointed at): the demo's MariaDB pair.
     mariadb_url: str | None = None
 

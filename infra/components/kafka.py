@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Sequence
 
+from schemashift.consumers.common.settings import get_settings
 from schemashift.infra import kafka as kafka_mod
 from schemashift.infra.components.interface import (
     Component,
@@ -237,15 +238,21 @@ class KafkaBroker(Component):
 
 
 def _ensure_topics(bootstrap: str, topics: Sequence[str]) -> str:
-    """Create the missing ``topics``; returns what it did, for the outcome line."""
+    """Create the missing ``topics`` and grow those with fewer partitions than the setting
+    ``topic_partitions``; returns what it did, for the outcome line."""
+    partitions = get_settings().topic_partitions
     with _errors():
         try:
-            created = run_sync(lambda: kafka_mod.ensure_topics(bootstrap, topics))
+            created, grown = run_sync(
+                lambda: kafka_mod.ensure_topics(bootstrap, topics, partitions=partitions)
+            )
         except kafka_mod.KafkaError:
             raise
         except Exception as exc:
             # aiokafka's own errors (connection, authorization, policy...) as InfraError.
             raise InfraError(f"creating topics on {bootstrap} failed: {exc!r}") from exc
-    if created:
-        return f"created {len(created)} of {len(topics)} topics"
-    return f"all {len(topics)} topics present"
+    done = [
+        *([f"created {len(created)} of {len(topics)} topics"] if created else []),
+        *([f"grew {len(grown)} to {partitions} partitions"] if grown else []),
+    ]
+    return ", ".join(done) or f"all {len(topics)} topics present ({partitions} partitions)"

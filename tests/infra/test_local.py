@@ -17,6 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from schemashift.consumers.common.settings import get_settings
 from schemashift.infra import manager, pgversions
 from schemashift.schemas.events import ALL_TOPICS
 
@@ -40,7 +41,7 @@ def database_url() -> str:
     return _setting(manager.DATABASE_ENV)
 
 
-async def test_every_topic_exists_with_three_partitions(bootstrap: str) -> None:
+async def test_every_topic_exists_with_the_partitions_of_the_setting(bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000)
     await admin.start()
     try:
@@ -52,7 +53,8 @@ async def test_every_topic_exists_with_three_partitions(bootstrap: str) -> None:
         }
     finally:
         await admin.close()
-    assert {t: n for t, n in partitions.items() if n < 3} == {}
+    wanted = get_settings().topic_partitions
+    assert {t: n for t, n in partitions.items() if n < wanted} == {}
 
 
 async def test_produce_consume_round_trip(bootstrap: str) -> None:
