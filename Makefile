@@ -13,7 +13,7 @@ LINT = $(BIN)/ruff check . && $(BIN)/ruff format --check . && mkdir -p $(TYPECHE
 	for d in schemas consumers gateway infra; do ln -sfn ../../../$$d $(TYPECHECK)/$$d; done && \
 	$(BIN)/mypy
 
-.PHONY: run test unit dialect install infra-up infra-down lint bench clean
+.PHONY: run test unit dialect conformance install infra-up infra-down lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,12 @@ unit: install
 DIALECT ?= postgres
 dialect: install
 	$(BIN)/pytest -p no:cacheprovider -q -m $(DIALECT)
+
+# Every PostgreSQL conformance case on every server (`make test` runs each case on the main
+# server and on one other version, in turn). Needs the servers: `make infra-up` with
+# SCHEMASHIFT_PG_VERSIONS set, as `make test` does.
+conformance: install
+	SCHEMASHIFT_CONFORMANCE=full $(BIN)/pytest -p no:cacheprovider -q tests/conformance/test_conformance.py
 
 lint: install
 	$(LINT)

@@ -7,8 +7,10 @@ non-transactional ones one by one). The case passes when (1) the independent cat
 comparison (:mod:`tests.conformance.snapshot_full`) finds the two databases equal and (2) the
 engine's own re-diff of source and migrated target is empty.
 
-Every case runs on every PostgreSQL server under test (the main one and those of other major
-versions, see tests/conftest.py); the test id starts with the server. A fixture that does not
+Every case runs on the main server and on one server of another major version, each case on the
+next one in turn, so that each version runs its share of the cases (see tests/conftest.py;
+``SCHEMASHIFT_CONFORMANCE=full``, what `make conformance` sets, runs every case on every
+server); the test id starts with the server. A fixture that does not
 load on a server is skipped there with the load error; cases that do not apply (sqldef error
 cases, other server versions or flavors) are skipped with the reason; cases
 in :data:`tests.conformance.unsupported.UNSUPPORTED` are strict xfails. The shared fixture
@@ -34,16 +36,24 @@ pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 
 def _params() -> list[Any]:
+    """(server, case) pairs: every case on the main server, and on one other server each, in
+    turn (``SCHEMASHIFT_CONFORMANCE=full``: on every server, what `make conformance` runs)."""
+    servers = server_names()
     try:
         cases = all_cases()
     except FixturesMissing as exc:
-        return [pytest.param(str(exc), id="fixtures-missing")]
+        return [pytest.param("main", str(exc), id="fixtures-missing")]
+    full = os.environ.get("SCHEMASHIFT_CONFORMANCE", "").lower() == "full"
+    others = servers[1:]
     params = []
-    for case in cases:
+    for i, case in enumerate(cases):
         marks = []
         if case.id in UNSUPPORTED:
             marks.append(pytest.mark.xfail(reason=UNSUPPORTED[case.id], strict=True))
-        params.append(pytest.param(case, id=case.id, marks=marks))
+        chosen = servers if full or not others else ["main", others[i % len(others)]]
+        params += [
+            pytest.param(server, case, id=f"{server}-{case.id}", marks=marks) for server in chosen
+        ]
     return params
 
 
@@ -70,8 +80,7 @@ def _failure(outcome: Outcome) -> str:
     return f"{outcome.message}\n--- generated script ---\n{script}{more}"
 
 
-@pytest.mark.parametrize("case", _params())
-@pytest.mark.parametrize("server", server_names())
+@pytest.mark.parametrize(("server", "case"), _params())
 async def test_conformance(
     server: str, case: Case | str, conformance_outcomes: dict[str, dict[str, Outcome]]
 ) -> None:
