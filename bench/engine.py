@@ -28,11 +28,12 @@ Usage (from the repository root, with the infrastructure up)::
     /tmp/venv/bin/python bench/engine.py [--sizes 100,1000,3000] [--repeat 3] [--seed 42]
         [--migra PATH] [--profile] [--keep]
     /tmp/venv/bin/python bench/engine.py --dialect mariadb|sqlite [--sizes 1000]
-        [--mysqldef PATH | --sqlite3def PATH] [--repeat 3] [--keep]
+        [--mysqldef PATH | --sqlite3def PATH] [--no-alembic] [--repeat 3] [--keep]
 
 ``--dialect mariadb`` and ``--dialect sqlite`` run the same comparison on MariaDB and SQLite
-pairs against sqldef's ``mysqldef`` and ``sqlite3def`` (:mod:`bench.engine_dialects`, which
-says how); the default, ``postgres``, is what the rest of this text describes.
+pairs against sqldef's ``mysqldef`` and ``sqlite3def`` and Alembic's autogenerate
+(:mod:`bench.engine_dialects`, which says how); the default, ``postgres``, is what the rest
+of this text describes.
 
 migra (``pip install migra psycopg2-binary``) runs with SQLAlchemy 2.x provided it is given a
 ``postgresql+psycopg2://`` URL (SQLAlchemy 2 maps a bare ``postgresql://`` to psycopg 3). By
@@ -531,6 +532,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--migra", help="migra executable (default: see above)")
     p.add_argument("--mysqldef", help="sqldef's mysqldef executable (default: on PATH)")
     p.add_argument("--sqlite3def", help="sqldef's sqlite3def executable (default: on PATH)")
+    p.add_argument("--no-alembic", action="store_true", help="mariadb, sqlite: leave Alembic out")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per process run")
     p.add_argument("--profile", action="store_true", help="profile at the largest size")
     p.add_argument("--no-check", action="store_true", help="skip the convergence check")
