@@ -4,7 +4,7 @@
 SQLAlchemy ``MetaData``, lets Alembic's autogenerate compare that metadata with the target
 (types and server defaults included, as ``compare_type`` and ``compare_server_default`` ask)
 and prints the upgrade as SQL (Alembic's offline mode); with ``--apply`` it runs the upgrade
-on the target instead (on SQLite in batch mode, see :func:`apply`). URLs are Schemashift's
+on the target instead. On SQLite both go in batch mode (:func:`run_ops`). URLs are Schemashift's
 (``mariadb://``, ``mysql://``, ``sqlite:///abs/path``).
 
 It is what a user of Alembic can do without models: autogenerate compares tables, columns,
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import produce_migrations
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from alembic.operations.ops import MigrateOperation, ModifyTableOps
+from alembic.operations.ops import AlterColumnOp, MigrateOperation, ModifyTableOps
 
 COMPARE = {"compare_type": True, "compare_server_default": True}
 
@@ -57,32 +57,51 @@ def upgrade_ops(source: sa.Engine, target: sa.Connection) -> list[MigrateOperati
     return list(upgrade.ops) if upgrade is not None else []
 
 
-def apply(conn: sa.Connection, ops: list[MigrateOperation]) -> None:
-    """Run ``ops`` on ``conn``. On SQLite a table's changes run in batch mode (the table
-    rebuilt), as Alembic runs SQLite migrations: SQLite cannot alter a column in place."""
-    runner = Operations(MigrationContext.configure(conn))
+def as_written(op: MigrateOperation) -> MigrateOperation:
+    """``op`` as a migration file written by autogenerate has it: a changed server default
+    as its SQL text (``sa.text(...)``), not the reflected ``DefaultClause``, which batch mode
+    cannot take."""
+    if isinstance(op, AlterColumnOp) and isinstance(op.modify_server_default, sa.DefaultClause):
+        op.modify_server_default = op.modify_server_default.arg
+    return op
+
+
+def run_ops(runner: Operations, conn: sa.Connection, ops: list[MigrateOperation]) -> None:
+    """Invoke ``ops`` with ``runner``. On SQLite a table's changes go in batch mode, as Alembic
+    runs SQLite migrations (SQLite alters no column in place): the table is rebuilt, copied
+    from its definition in ``conn`` when ``runner`` only prints."""
     batch = conn.dialect.name == "sqlite"
+    offline = runner.migration_context.as_sql
     for op in ops:
         if batch and isinstance(op, ModifyTableOps):
-            with runner.batch_alter_table(op.table_name, schema=op.schema) as table:
+            copy_from = (
+                sa.Table(op.table_name, sa.MetaData(), autoload_with=conn, resolve_fks=False)
+                if offline
+                else None
+            )
+            with runner.batch_alter_table(
+                op.table_name, schema=op.schema, copy_from=copy_from
+            ) as table:
                 for change in op.ops:
-                    table.invoke(change)
+                    table.invoke(as_written(change))
         else:
             for change in flatten([op]):
-                runner.invoke(change)
+                runner.invoke(as_written(change))
+
+
+def apply(conn: sa.Connection, ops: list[MigrateOperation]) -> None:
+    """Run ``ops`` on ``conn``, then commit."""
+    run_ops(Operations(MigrationContext.configure(conn)), conn, ops)
     conn.commit()
 
 
-def print_sql(dialect: str, ops: list[MigrateOperation]) -> None:
-    """Print ``ops`` as SQL (offline; one statement per operation, no batch mode, which needs
-    the live table)."""
+def print_sql(conn: sa.Connection, ops: list[MigrateOperation]) -> None:
+    """Print ``ops`` as SQL (Alembic's offline mode) for the target behind ``conn``."""
     offline = MigrationContext.configure(
-        dialect_name=dialect,
+        dialect_name=conn.dialect.name,
         opts={"as_sql": True, "output_buffer": sys.stdout, "literal_binds": True},
     )
-    printer = Operations(offline)
-    for op in flatten(ops):
-        printer.invoke(op)
+    run_ops(Operations(offline), conn, ops)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         ops = upgrade_ops(source, conn)
         if args.apply:
             apply(conn, ops)
-            return 0
-    print_sql(target.dialect.name, ops)
+        else:
+            print_sql(conn, ops)
     return 0
 
 

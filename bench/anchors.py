@@ -85,11 +85,7 @@ class Anchor(ABC):
 
     @abstractmethod
     def applying(self, source_url: str, target_url: str) -> Applying:
-        """The command applying the script to ``target_url`` (after :meth:`prepare`)."""
-
-    def prepare(self, source_url: str, target_url: str) -> None:
-        """Make what :meth:`applying`'s command reads (nothing by default)."""
-        return None
+        """The command applying the script to ``target_url`` (after a :meth:`measure`)."""
 
     @abstractmethod
     def version(self) -> str:
@@ -151,9 +147,6 @@ class Sqldef(Anchor):
             stdin=self.desired,
         )
         return AnchorRun([export, dry_run])
-
-    def prepare(self, source_url: str, target_url: str) -> None:
-        self.measure(source_url, target_url)  # desired.sql, the source's export
 
     def applying(self, source_url: str, target_url: str) -> Applying:
         cmd = self._cmd(target_url, "--enable-drop-table")

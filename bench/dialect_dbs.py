@@ -126,7 +126,8 @@ class SQLite(Backend):
         path = self.folder / f"{name}.db"
         conn = sqlite3.connect(path)
         try:
-            conn.executescript(";\n".join(statements) + ";")
+            # One transaction: one commit (and sync) for the file rather than one a statement.
+            conn.executescript("BEGIN;\n" + ";\n".join(statements) + ";\nCOMMIT;")
         finally:
             conn.close()
         return f"sqlite://{path}"

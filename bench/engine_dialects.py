@@ -203,6 +203,7 @@ class SizeResult:
     anchors: dict[str, Timings] = field(default_factory=dict)
     ops: int = 0
     outcomes: dict[str, Outcome] | None = None
+    failures: dict[str, str] = field(default_factory=dict)  # anchors that failed to run
 
     def inproc_median(self, name: str) -> float:
         """Median of an in-process step's times."""
@@ -232,6 +233,24 @@ def _print_run(i: int, ss: ProcessRun, inproc: dict[str, Any], runs: dict[str, A
     print(line, flush=True)
 
 
+def _warm_up(
+    anchors: list[Anchor], res: SizeResult, source_url: str, target_url: str
+) -> list[Anchor]:
+    """Run each anchor once (a warm-up, which also writes the files its applying reads); the
+    anchors that ran. One that fails is left out at this size, its failure recorded."""
+    running = []
+    for a in anchors:
+        try:
+            a.measure(source_url, target_url)
+        except BenchError as exc:
+            what, _, detail = str(exc).partition(": ")  # "<command> failed (<code>): ..."
+            res.failures[a.name] = f"{what}: {error_line(detail)[:400]}"
+            print(f"  {a.name} fails to run: {res.failures[a.name]}", flush=True)
+        else:
+            running.append(a)
+    return running
+
+
 async def bench_size(
     args: argparse.Namespace, backend: Backend, anchors: list[Anchor], size: int
 ) -> SizeResult:
@@ -252,11 +271,10 @@ async def bench_size(
     ss_cmd = [sys.executable, "-m", "schemashift.gateway.cli", "diff", source_url, target_url]
     warm = await run_engine(source_url, target_url, backend.dialect)  # warm-up; the script
     res.ours.statements, res.ops = warm["statements"], warm["ops"]
+    running = _warm_up(anchors, res, source_url, target_url)
     if not args.no_check:
-        for a in anchors:
-            a.prepare(source_url, target_url)
         res.outcomes = await check_convergence(
-            backend, anchors, size, source_url, pair.target_ddl, warm["script"]
+            backend, running, size, source_url, pair.target_ddl, warm["script"]
         )
         for outcome in res.outcomes.values():
             print(f"  convergence: {outcome.account}", flush=True)
@@ -266,8 +284,8 @@ async def bench_size(
             detail = redact_text(ss.stderr[-2000:], *backend.secrets())
             raise BenchError(f"schemashift diff failed ({ss.returncode}): {detail}")
         res.ours.add(ss)
-        runs = {a.name: a.measure(source_url, target_url) for a in anchors}
-        for a in anchors:
+        runs = {a.name: a.measure(source_url, target_url) for a in running}
+        for a in running:
             res.anchors[a.name].add(runs[a.name])
             res.anchors[a.name].statements = a.count_statements(runs[a.name].last.stdout)
         inproc = await run_engine(source_url, target_url, backend.dialect)
@@ -309,6 +327,9 @@ def report(results: list[SizeResult], anchors: list[Anchor]) -> str:
         checked = "yes" if r.outcomes is not None else "not checked"
         lines.append(_row(f"{r.tables:,}", "schemashift diff", r.ours, ours_wall, checked, False))
         for a in anchors:
+            if a.name in r.failures:
+                lines.append(f"|  | {a.name} | - | - | - | - | - | fails to run |")
+                continue
             t, converges = r.anchors[a.name], _converges(r, a.name)
             steps = " (export + dry run)" if a.last_step else ""
             lines.append(_row("", f"{a.name}{steps}", t, ours_wall, converges, False))
@@ -331,6 +352,8 @@ def report(results: list[SizeResult], anchors: list[Anchor]) -> str:
             f"Pair at {r.tables:,} tables: {r.objects:,} objects, {r.changed:,} changed "
             f"({kinds}); loaded in {r.load_s:.1f} s.",
         ]
+        for name, failure in r.failures.items():
+            lines += ["", f"{name} fails to run at {r.tables:,} tables: {failure}."]
         if r.outcomes is not None:
             accounts = "; ".join(o.account for o in r.outcomes.values())
             lines += [
