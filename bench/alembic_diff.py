@@ -70,10 +70,11 @@ def run_ops(runner: Operations, conn: sa.Connection, ops: list[MigrateOperation]
     """Invoke ``ops`` with ``runner``. On SQLite a table's changes go in batch mode, as Alembic
     runs SQLite migrations (SQLite alters no column in place): the table is rebuilt, copied
     from its definition in ``conn`` when ``runner`` only prints."""
-    batch = conn.dialect.name == "sqlite"
+    # A table this migration creates needs no batch (nor can it be copied from the target).
+    batched = set(sa.inspect(conn).get_table_names()) if conn.dialect.name == "sqlite" else set()
     offline = runner.migration_context.as_sql
     for op in ops:
-        if batch and isinstance(op, ModifyTableOps):
+        if isinstance(op, ModifyTableOps) and op.table_name in batched:
             copy_from = (
                 sa.Table(op.table_name, sa.MetaData(), autoload_with=conn, resolve_fks=False)
                 if offline
