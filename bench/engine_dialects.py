@@ -168,7 +168,8 @@ async def check_convergence(
 
 @dataclass
 class Timings:
-    """One tool's medians material: wall, peak and CPU of each run, and its last step's."""
+    """What one tool's medians are taken from: wall, peak and CPU of each run (and of its
+    last step alone)."""
 
     wall: list[float] = field(default_factory=list)
     peak: list[float] = field(default_factory=list)
