@@ -27,6 +27,13 @@ Usage (from the repository root, with the infrastructure up)::
 
     /tmp/venv/bin/python bench/engine.py [--sizes 100,1000,3000] [--repeat 3] [--seed 42]
         [--migra PATH] [--profile] [--keep]
+    /tmp/venv/bin/python bench/engine.py --dialect mariadb|sqlite [--sizes 1000]
+        [--mysqldef PATH | --sqlite3def PATH] [--no-alembic] [--repeat 3] [--keep]
+
+``--dialect mariadb`` and ``--dialect sqlite`` run the same comparison on MariaDB and SQLite
+pairs against sqldef's ``mysqldef`` and ``sqlite3def`` and Alembic's autogenerate
+(:mod:`bench.engine_dialects`, which says how); the default, ``postgres``, is what the rest
+of this text describes.
 
 migra (``pip install migra psycopg2-binary``) runs with SQLAlchemy 2.x provided it is given a
 ``postgresql+psycopg2://`` URL (SQLAlchemy 2 maps a bare ``postgresql://`` to psycopg 3). By
@@ -45,7 +52,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,45 +65,14 @@ sys.path.insert(0, str(REPO))
 
 import asyncpg  # noqa: E402
 
-from schemashift.consumers.common.gcpause import gc_paused  # noqa: E402
+from bench.measure import measure_process, run_engine  # noqa: E402
 from schemashift.consumers.comparator.diff import diff  # noqa: E402
 from schemashift.consumers.comparator.introspect import introspect  # noqa: E402
-from schemashift.consumers.generator.render import generate  # noqa: E402
 
 DB_PREFIX = "bench_engine"
-TIME = "/usr/bin/time"  # GNU time (Debian package "time")
 
 
-# --- the measured unit of work --------------------------------------------------------------
-
-
-async def run_engine(source_url: str, target_url: str) -> dict[str, Any]:
-    """Introspect both databases concurrently, diff, generate; the time of each step."""
-    with gc_paused():  # as `schemashift diff` does
-        return await _run_engine(source_url, target_url)
-
-
-async def _run_engine(source_url: str, target_url: str) -> dict[str, Any]:
-    c0, t0 = time.process_time(), time.perf_counter()
-    source, target = await asyncio.gather(introspect(source_url), introspect(target_url))
-    c1, t1 = time.process_time(), time.perf_counter()
-    ops = diff(source, target)
-    c2, t2 = time.process_time(), time.perf_counter()
-    script = generate(ops, "postgresql")
-    c3, t3 = time.process_time(), time.perf_counter()
-    return {
-        "introspect_s": t1 - t0,
-        "diff_s": t2 - t1,
-        "generate_s": t3 - t2,
-        "total_s": t3 - t0,
-        "cpu_s": c3 - c0,
-        "introspect_cpu_s": c1 - c0,
-        "diff_cpu_s": c2 - c1,
-        "generate_cpu_s": c3 - c2,
-        "ops": len(ops),
-        "statements": len(script.statements),
-        "sql": [s.sql for s in script.statements],
-    }
+# --- process measurement --------------------------------------------------------------------
 
 
 def startup_cpu() -> float:
@@ -110,46 +85,6 @@ def startup_cpu() -> float:
     if run.returncode != 0:
         _fail(f"importing the engine failed: {run.stderr[-2000:]}")
     return run.cpu_s
-
-
-# --- process measurement --------------------------------------------------------------------
-
-
-@dataclass
-class ProcessRun:
-    """One subprocess run: wall time, CPU time (user + sys), peak RSS, exit code, output."""
-
-    wall_s: float
-    cpu_s: float
-    peak_mb: float
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def measure_process(cmd: list[str], timeout: float) -> ProcessRun:
-    """Run ``cmd`` in a fresh process: wall time from spawn to exit, CPU and peak RSS.
-
-    Peak RSS and CPU come from GNU ``/usr/bin/time`` wrapped around ``cmd``: the rusage of a
-    direct child is useless here, because Linux starts a forked child's ``ru_maxrss`` at the RSS
-    of its parent (this benchmark, which holds catalogs), exec notwithstanding.
-    """
-    with tempfile.TemporaryDirectory() as tmp:
-        stats, out_path, err_path = Path(tmp, "time"), Path(tmp, "out"), Path(tmp, "err")
-        wrapped = [TIME, "-f", "%M %U %S", "-o", str(stats), *cmd]
-        with out_path.open("w") as out, err_path.open("w") as err:
-            start = time.perf_counter()
-            proc = subprocess.run(wrapped, stdout=out, stderr=err, cwd=REPO, timeout=timeout)
-            wall = time.perf_counter() - start
-        rss_kb, user, system = stats.read_text().split()[-3:]
-        return ProcessRun(
-            wall,
-            float(user) + float(system),
-            int(rss_kb) / 1024,
-            proc.returncode,
-            out_path.read_text(),
-            err_path.read_text(),
-        )
 
 
 def count_migra_statements(sql: str) -> int:
@@ -432,6 +367,7 @@ async def bench_size(
             res.migra_statements = count_migra_statements(mg.stdout)
             inproc = await run_engine(source_url, target_url)
             inproc.pop("sql")
+            inproc.pop("script")
             res.ss_inproc.append(inproc)
             print(
                 f"  run {i + 1}: schemashift {ss.wall_s:.2f} s (cpu {ss.cpu_s:.2f}) / "
@@ -581,22 +517,41 @@ async def main_async(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--sizes", default="100,1000,3000", help="table counts, comma-separated")
+    p.add_argument(
+        "--dialect",
+        choices=("postgres", "mariadb", "sqlite"),
+        default="postgres",
+        help="the engine to benchmark on (mariadb, sqlite: against sqldef)",
+    )
+    p.add_argument(
+        "--sizes",
+        help="table counts, comma-separated (default 100,1000,3000; 1000 for mariadb and sqlite)",
+    )
     p.add_argument("--repeat", type=int, default=3, help="runs per tool and size (median)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--migra", help="migra executable (default: see above)")
+    p.add_argument("--mysqldef", help="sqldef's mysqldef executable (default: on PATH)")
+    p.add_argument("--sqlite3def", help="sqldef's sqlite3def executable (default: on PATH)")
+    p.add_argument("--no-alembic", action="store_true", help="mariadb, sqlite: leave Alembic out")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per process run")
     p.add_argument("--profile", action="store_true", help="profile at the largest size")
     p.add_argument("--no-check", action="store_true", help="skip the convergence check")
     p.add_argument("--keep", action="store_true", help="keep the databases (debugging)")
     args = p.parse_args(argv)
-    args.sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
+    sizes = args.sizes or ("100,1000,3000" if args.dialect == "postgres" else "1000")
+    args.sizes = sorted(int(s) for s in sizes.split(",") if s.strip())
     return args
 
 
 def main() -> None:
-    """Entry point."""
-    asyncio.run(main_async(parse_args()))
+    """Entry point: the PostgreSQL benchmark, or that of another dialect."""
+    args = parse_args()
+    if args.dialect == "postgres":
+        asyncio.run(main_async(args))
+    else:
+        from bench import engine_dialects
+
+        asyncio.run(engine_dialects.main_async(args))
 
 
 if __name__ == "__main__":

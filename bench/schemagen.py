@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 SCHEMAS = ("public", "sales", "ops")
 CHANGE_RATE = 0.07  # per-object chance; about 5 % of all objects end up changed
 
-_NOUNS = (
+NOUNS = (
     "account", "order", "invoice", "product", "customer", "shipment", "payment", "ticket",
     "event", "session", "device", "vendor", "contract", "warehouse", "item", "review", "coupon",
     "refund", "campaign", "report", "asset", "license", "project", "task", "comment", "message",
 )  # fmt: skip
-_LABELS = ("draft", "active", "paused", "pending", "closed", "archived", "deleted", "failed")
+LABELS = ("draft", "active", "paused", "pending", "closed", "archived", "deleted", "failed")
 
 
 @dataclass
@@ -231,7 +231,8 @@ def _concrete_type(rng: random.Random, typ: str) -> str:
 _ENUM_STEMS = ("status", "state", "stage")
 
 
-def _unique_name(stem: str, taken: set[str]) -> str:
+def unique_name(stem: str, taken: set[str]) -> str:
+    """``stem``, or ``stem_2``, ``stem_3`` ... the first one not in ``taken`` (then taken)."""
     name, n = stem, 2
     while name in taken:
         name, n = f"{stem}_{n}", n + 1
@@ -242,13 +243,13 @@ def _unique_name(stem: str, taken: set[str]) -> str:
 def _build_source(rng: random.Random, n_tables: int) -> Model:
     model = Model()
     for k in range(max(3, n_tables // 40)):
-        labels = _LABELS[: rng.randint(3, len(_LABELS))]
+        labels = LABELS[: rng.randint(3, len(LABELS))]
         model.enums[f"{SCHEMAS[k % len(SCHEMAS)]}.{_ENUM_STEMS[k % 3]}_{k:03d}"] = list(labels)
     enum_names = list(model.enums)
     weights = [k[-1] for k in _KINDS]
     tables: list[Tbl] = []
     for i in range(n_tables):
-        noun = _NOUNS[i % len(_NOUNS)]
+        noun = NOUNS[i % len(NOUNS)]
         schema = SCHEMAS[rng.choices(range(3), weights=(5, 3, 2))[0]]
         pk_kind = rng.random()
         if pk_kind < 0.7:
@@ -259,31 +260,31 @@ def _build_source(rng: random.Random, n_tables: int) -> Model:
             pk, id_type = "id bigserial PRIMARY KEY", "bigint"
         t = Tbl(schema, f"{noun}_{i:05d}", pk, id_type)
         taken = {"id"}
-        t.cols.append(Col(_unique_name("created_at", taken), "timestamptz", True, "now()"))
+        t.cols.append(Col(unique_name("created_at", taken), "timestamptz", True, "now()"))
         for _ in range(rng.randint(4, 12)):
             if rng.random() < 0.08:
                 enum = rng.choice(enum_names)
                 stem = enum.split(".")[1].rsplit("_", 1)[0]
                 label0 = model.enums[enum][0]
                 t.cols.append(
-                    Col(_unique_name(stem, taken), enum, True, f"{_lit(label0)}::{enum}", enum=enum)
+                    Col(unique_name(stem, taken), enum, True, f"{_lit(label0)}::{enum}", enum=enum)
                 )
                 continue
             stems, typ, default, p_not_null, _ = rng.choices(_KINDS, weights=weights)[0]
-            col = Col(_unique_name(rng.choice(stems.split()), taken), _concrete_type(rng, typ))
+            col = Col(unique_name(rng.choice(stems.split()), taken), _concrete_type(rng, typ))
             if default and rng.random() < 0.6:
                 col.default = default
             col.not_null = rng.random() < p_not_null
             t.cols.append(col)
         if rng.random() < 0.5:
-            t.cols.append(Col(_unique_name("is_active", taken), "boolean", True, "true"))
+            t.cols.append(Col(unique_name("is_active", taken), "boolean", True, "true"))
         if rng.random() < 0.4:
-            t.cols.append(Col(_unique_name("deleted_at", taken), "timestamptz"))
+            t.cols.append(Col(unique_name("deleted_at", taken), "timestamptz"))
         # Foreign keys to earlier tables (mostly nearby ones), each usually indexed.
         for _ in range(rng.choice((0, 1, 1, 1, 2, 2, 3)) if tables else 0):
             ref = tables[max(0, i - 1 - int(rng.expovariate(1 / 30)))]
             fk_col = Col(
-                _unique_name(f"{ref.name.rsplit('_', 1)[0]}_id", taken),
+                unique_name(f"{ref.name.rsplit('_', 1)[0]}_id", taken),
                 ref.pk_type,
                 rng.random() < 0.5,
                 used=True,
