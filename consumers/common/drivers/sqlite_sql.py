@@ -10,6 +10,7 @@ what the introspector records is what the server stores. Nothing here runs SQL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 # --- tokens --------------------------------------------------------------------------------
@@ -30,6 +31,10 @@ class Token:
         return self.kind == "word" and self.text.upper() in words
 
 
+# The two runs a schema's text is mostly made of, matched by the regex engine rather than
+# character by character (introspecting a thousand tables tokenizes every CREATE text).
+_WHITESPACE = re.compile(r"\s+")
+_WORD_REST = re.compile("[A-Za-z0-9_$\x80-\U0010ffff]*")
 _TWO_CHAR = {"||", "<=", ">=", "<>", "!=", "==", "<<", ">>", "->"}
 
 
@@ -42,8 +47,7 @@ def tokenize(sql: str) -> list[Token]:
         ch = sql[i]
         start = i
         if ch.isspace():
-            while i < n and sql[i].isspace():
-                i += 1
+            i = _WHITESPACE.match(sql, i).end()  # type: ignore[union-attr]
             kind = "ws"
         elif sql.startswith("--", i):
             end = sql.find("\n", i)
@@ -67,8 +71,7 @@ def tokenize(sql: str) -> list[Token]:
             i = _number_end(sql, i)
             kind = "number"
         elif ch.isalpha() or ch == "_" or ord(ch) > 127:
-            while i < n and (sql[i].isalnum() or sql[i] in "_$" or ord(sql[i]) > 127):
-                i += 1
+            i = _WORD_REST.match(sql, i + 1).end()  # type: ignore[union-attr]
             kind = "word"
         elif ch in "?:@$":
             i += 1

@@ -30,6 +30,7 @@ How SQLite's schema maps onto the catalog model:
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import defaultdict
 from typing import Any
@@ -182,9 +183,16 @@ def build_catalog(
     )
 
 
+# CREATE VIRTUAL TABLE, with whitespace or comments between the words: the head alone, since
+# tokenizing every table's whole text for it cost more than the rest of the introspection.
+_VIRTUAL = re.compile(
+    r"(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*CREATE(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)+VIRTUAL\b",
+    re.I | re.S,
+)
+
+
 def _is_virtual(sql: str) -> bool:
-    tokens = significant(tokenize(sql))
-    return len(tokens) > 1 and tokens[1].is_word("VIRTUAL")
+    return _VIRTUAL.match(sql) is not None
 
 
 def _shadow_tables(objects: list[Any]) -> set[str]:
