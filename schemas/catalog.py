@@ -157,6 +157,11 @@ class Column(CatalogModel):
     )
     auto_increment: bool = Field(default=False, description="MySQL: AUTO_INCREMENT column.")
     comment: str | None = Field(default=None, description="MySQL: the column's COMMENT.")
+    invisible: bool = Field(
+        default=False,
+        description="MySQL 8.0.23+ and MariaDB 10.3.3+: INVISIBLE, left out of SELECT * and of "
+        "INSERT without a column list.",
+    )
 
 
 # --- constraints ---------------------------------------------------------------------------

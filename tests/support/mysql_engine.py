@@ -112,8 +112,9 @@ def _norm_rule(rule: str) -> str:
 
 async def snapshot(conn: Any) -> dict[str, Any]:
     """The schema of ``conn``'s database as plain data, from information_schema alone: tables
-    with their options, columns (by name), indexes, constraints, foreign keys and checks; views,
-    triggers (with their ACTION_ORDER), routines and their parameters.
+    with their options, columns (by name), the columns ``SELECT *`` returns, indexes,
+    constraints, foreign keys and checks; views, triggers (with their ACTION_ORDER), routines
+    and their parameters.
     ``NO ACTION`` counts as ``RESTRICT`` (InnoDB treats them alike)."""
     db = (await rows(conn, "SELECT DATABASE() AS db"))[0]["db"]
     out: dict[str, Any] = {}
@@ -150,6 +151,11 @@ async def snapshot(conn: Any) -> dict[str, Any]:
                     "GENERATION_EXPRESSION",
                 )
             )
+    for name, table in out.items():
+        # Visibility seen as a query sees it, apart from EXTRA's INVISIBLE.
+        async with conn.cursor() as cur:
+            await cur.execute("SELECT * FROM `{}` LIMIT 0".format(name.replace("`", "``")))
+            table["visible"] = sorted(d[0] for d in cur.description)
     for s in await rows(
         conn,
         "SELECT * FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "

@@ -19,7 +19,11 @@ from schemashift.consumers.comparator.rules.mysql import check_versions, compara
 from schemashift.consumers.comparator.rules.mysql_triggers import follows
 from schemashift.consumers.generator.render import generate, renderer_for
 from schemashift.consumers.generator.render.mysql.script import compound, delimiter_for
-from schemashift.consumers.generator.render.mysql.tables import alter_options, narrows
+from schemashift.consumers.generator.render.mysql.tables import (
+    alter_options,
+    column_definition,
+    narrows,
+)
 from schemashift.schemas.catalog import (
     Catalog,
     Column,
@@ -439,6 +443,27 @@ def test_routines_are_dropped_after_the_views_over_them() -> None:
         "CREATE VIEW v AS select `f`",
     ]
     assert all(not s.transactional for s in script.statements)
+
+
+# --- invisible columns ---------------------------------------------------------------------
+
+
+def test_invisible_columns_need_a_version_that_has_them() -> None:
+    hidden = Column(name="b", type="int(11)", invisible=True)
+    assert column_definition(hidden) == "b int(11) NULL INVISIBLE"
+    table = _table("db", "t", Column(name="a", type="int(11)"), hidden)
+    source = _catalog("db", table)
+    for version in ("10.3.3-MariaDB", "8.0.23"):
+        assert [o.label for o in diff(source, _catalog("db", version=version))] == ["create_table"]
+    for version, wanted in (("10.3.2-MariaDB", r"MariaDB 10\.3\.3"), ("8.0.22", r"MySQL 8\.0\.23")):
+        with pytest.raises(UnsupportedByTarget, match=rf"invisible columns.*{wanted} or later"):
+            diff(source, _catalog("db", version=version))
+    # Made visible: nothing an older server could not run.
+    shown = _table(
+        "db", "t", Column(name="a", type="int(11)"), hidden.model_copy(update={"invisible": False})
+    )
+    ops = diff(_catalog("db", shown), _catalog("db", table, version="10.2.44-MariaDB"))
+    assert [o.label for o in ops] == ["alter_column"]
 
 
 # --- the printed script -------------------------------------------------------------------

@@ -409,7 +409,8 @@ def _column(row: dict[str, Any], json_checks: set[str], mariadb: bool) -> Column
     if not is_generated:
         default = _default(row["COLUMN_DEFAULT"], column_type, extra, nullable, mariadb)
     on_update = None
-    if match := re.search(r"on update (\S+(?:\(\d*\))?)", extra):
+    # MariaDB lists EXTRA's facts with commas: "on update current_timestamp(), INVISIBLE".
+    if match := re.search(r"on update ([^\s,]+)", extra):
         on_update = _expression(match.group(1))
     return Column.trusted(
         name=name,
@@ -423,6 +424,7 @@ def _column(row: dict[str, Any], json_checks: set[str], mariadb: bool) -> Column
         on_update=on_update,
         auto_increment="auto_increment" in extra,
         comment=row["COLUMN_COMMENT"] or None,
+        invisible=re.search(r"\binvisible\b", extra) is not None,
     )
 
 

@@ -159,6 +159,12 @@ def _aggregate(obj: object) -> bool:
     return isinstance(obj, Function) and obj.kind == "aggregate"
 
 
+def _invisible(obj: object) -> bool:
+    if isinstance(obj, Column):
+        return obj.invisible
+    return isinstance(obj, Table) and any(c.invisible for c in obj.columns)
+
+
 FEATURES: list[tuple[str, Version, str, Any]] = [
     ("mariadb", (10, 8), "descending index parts", _desc_index),
     ("mysql", (8, 0), "descending index parts", _desc_index),
@@ -168,6 +174,8 @@ FEATURES: list[tuple[str, Version, str, Any]] = [
     ("mariadb", (10, 2, 3), "several triggers of one table, timing and event", _trigger_order),
     ("mysql", (5, 7, 2), "several triggers of one table, timing and event", _trigger_order),
     ("mariadb", (10, 3, 3), "stored aggregate functions", _aggregate),
+    ("mariadb", (10, 3, 3), "invisible columns", _invisible),
+    ("mysql", (8, 0, 23), "invisible columns", _invisible),
 ]
 
 # MariaDB replaces a routine in place (CREATE OR REPLACE) from this version; MySQL never does.
