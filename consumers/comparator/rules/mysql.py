@@ -87,7 +87,13 @@ def _replaced(catalog: Catalog, **fields: Any) -> Catalog:
 
 def _schema_of(catalog: Catalog) -> str | None:
     """The database name a catalog's objects carry (None for an empty database)."""
-    for objects in (catalog.tables, catalog.views, catalog.triggers, catalog.functions):
+    for objects in (
+        catalog.tables,
+        catalog.views,
+        catalog.triggers,
+        catalog.functions,
+        catalog.scheduled_events,
+    ):
         for obj in objects:
             return obj.schema_name
     return None
@@ -98,6 +104,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
     schema = _schema_of(target)
     source_tables = source.tables
     views, triggers, functions = source.views, source.triggers, source.functions
+    events = source.scheduled_events
     if schema is not None and _schema_of(source) not in (None, schema):
         source_tables = [_moved(t, schema) for t in source.tables]
         views = [
@@ -111,6 +118,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
         ]
         triggers = [t.model_copy(update={"schema_name": schema}) for t in source.triggers]
         functions = [f.model_copy(update={"schema_name": schema}) for f in source.functions]
+        events = [e.model_copy(update={"schema_name": schema}) for e in source.scheduled_events]
     src = {t.name: t for t in source_tables}
     tgt = {t.name: t for t in target.tables}
     source = _replaced(
@@ -119,6 +127,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
         views=views,
         triggers=triggers,
         functions=functions,
+        scheduled_events=events,
     )
     target = _replaced(
         target, tables=[_without_inherited(t, src.get(t.name)) for t in target.tables]
