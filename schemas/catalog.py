@@ -157,6 +157,11 @@ class Column(CatalogModel):
     )
     auto_increment: bool = Field(default=False, description="MySQL: AUTO_INCREMENT column.")
     comment: str | None = Field(default=None, description="MySQL: the column's COMMENT.")
+    invisible: bool = Field(
+        default=False,
+        description="MySQL 8.0.23+ and MariaDB 10.3.3+: INVISIBLE, left out of SELECT * and of "
+        "INSERT without a column list.",
+    )
 
 
 # --- constraints ---------------------------------------------------------------------------
@@ -517,6 +522,38 @@ class Trigger(CatalogModel):
         return (self.schema_name, self.table, self.name)
 
 
+EventStatus = Literal["ENABLE", "DISABLE", "DISABLE ON SLAVE"]
+
+
+class ScheduledEvent(CatalogModel):
+    """A MySQL/MariaDB event: a statement the server's scheduler runs once (``AT``) or
+    repeatedly (``EVERY``). ``definition`` is the runnable ``CREATE EVENT`` text in one normal
+    form, the comparison basis; the other fields are its clauses, which ``ALTER EVENT`` changes
+    one by one. Times are UTC instants, written so that any session's time zone reads them
+    right (the introspector's module says how a schedule is normalised)."""
+
+    schema_name: str
+    name: str
+    definition: str = Field(
+        description="CREATE EVENT without DEFINER or the database's name; every clause written."
+    )
+    schedule: str = Field(
+        description="What follows ON SCHEDULE: 'AT <time>' or 'EVERY <n> <unit> [STARTS <time>] "
+        "[ENDS <time>]'; STARTS only when it is neither when the event was created nor when "
+        "it was last altered (the server's default)."
+    )
+    preserve: bool = Field(
+        default=False, description="ON COMPLETION PRESERVE: kept (disabled) once it is done."
+    )
+    status: EventStatus = "ENABLE"
+    comment: str | None = None
+    body: str = Field(description="The statement after DO, as stored, without the database name.")
+
+    @property
+    def key(self) -> Key:
+        return (self.schema_name, self.name)
+
+
 class Statistics(CatalogModel):
     """Extended statistics (``CREATE STATISTICS``) on a table's columns or expressions."""
 
@@ -644,6 +681,9 @@ class Catalog(CatalogModel):
         default_factory=list, description="Always read; compared only when asked to."
     )
     comments: list[Comment] = Field(default_factory=list)
+    scheduled_events: list[ScheduledEvent] = Field(
+        default_factory=list, description="MySQL/MariaDB events (CREATE EVENT)."
+    )
 
     @cached_property
     def tables_by_key(self) -> dict[Key, Table]:

@@ -42,6 +42,7 @@ from schemashift.schemas.catalog import (
     PrimaryKey,
     Privilege,
     RangeType,
+    ScheduledEvent,
     Schema,
     Sequence,
     Statistics,
@@ -84,6 +85,7 @@ class ObjectType(StrEnum):
     STATISTICS = "statistics"  # extended statistics (CREATE STATISTICS)
     PRIVILEGE = "privilege"  # CREATE = GRANT, DROP = REVOKE
     COMMENT = "comment"
+    EVENT = "event"  # MySQL/MariaDB scheduled events
 
 
 KeyConstraint = Annotated[
@@ -117,6 +119,7 @@ MODELS: dict[ObjectType, Any] = {
     ObjectType.STATISTICS: Statistics,
     ObjectType.PRIVILEGE: Privilege,
     ObjectType.COMMENT: Comment,
+    ObjectType.EVENT: ScheduledEvent,
 }
 """The catalog model of each object type: what ``Operation.old`` and ``.new`` hold."""
 
@@ -151,6 +154,7 @@ CatalogObject = (
     | Statistics
     | Privilege
     | Comment
+    | ScheduledEvent
 )
 
 

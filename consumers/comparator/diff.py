@@ -18,6 +18,7 @@ from schemashift.schemas.operations import Operation
 from .compare.collations import compare_collations
 from .compare.comments import compare_comments
 from .compare.common import Context, Unsupported, UnsupportedByTarget
+from .compare.events import compare_events
 from .compare.foreign_keys import compare_foreign_keys
 from .compare.functions import compare_functions
 from .compare.policies import compare_policies
@@ -55,6 +56,7 @@ _COMPARATORS = (
     compare_triggers,
     compare_policies,
     compare_statistics,
+    compare_events,
 )
 
 

@@ -11,7 +11,10 @@ no routine body when it is created, but a view that calls a function needs it (g
 columns, CHECKs and defaults cannot call stored functions at all). They are dropped last,
 after the views and triggers that used them; one the server cannot replace (MySQL) is dropped
 right before it is created again. Triggers of one table, timing and event are created in the
-order they run, each after the one it follows (:func:`triggers_in_order`).
+order they run, each after the one it follows (:func:`triggers_in_order`). Events go with the
+triggers: created and changed once the tables, views and routines their bodies use exist, and
+dropped before any of those (the server checks no body, but an enabled event may run as soon
+as it exists).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ _FOLLOWS = re.compile(r"\bFOR EACH ROW FOLLOWS `((?:[^`]|``)+)`")
 
 class MysqlOrderRules:
     """A table's in-place changes share :attr:`Phase.ALTER_COLUMN`; routines come first and
-    go last."""
+    go last; events are created last and dropped first, with the triggers."""
 
     def phase(self, op: Operation) -> Phase | None:
         if op.object_type in _IN_PLACE or (
@@ -40,6 +43,8 @@ class MysqlOrderRules:
             # A recreated one's drop sorts before its create within the phase (see _rank).
             dropped = op.kind is OpKind.DROP and op.reason is None
             return Phase.DROP_TYPE if dropped else Phase.CREATE_TYPE
+        if op.object_type is ObjectType.EVENT:
+            return Phase.DROP_TRIGGER if op.kind is OpKind.DROP else Phase.CREATE_TRIGGER
         return None
 
 

@@ -9,9 +9,12 @@ introspector, and diff again: nothing may be left.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from typing import Any
 import aiomysql
 import pytest
 
-from schemashift.consumers.common.drivers.mysql import DRIVER
+from schemashift.consumers.common.drivers.mysql import DRIVER, parse_url
 from schemashift.consumers.comparator.diff import diff
 from schemashift.consumers.comparator.introspect.mysql import introspect_connection
 from schemashift.consumers.executor.apply import Applied, apply_script
@@ -112,8 +115,9 @@ def _norm_rule(rule: str) -> str:
 
 async def snapshot(conn: Any) -> dict[str, Any]:
     """The schema of ``conn``'s database as plain data, from information_schema alone: tables
-    with their options, columns (by name), indexes, constraints, foreign keys and checks; views,
-    triggers (with their ACTION_ORDER), routines and their parameters.
+    with their options, columns (by name), the columns ``SELECT *`` returns, indexes,
+    constraints, foreign keys and checks; views, triggers (with their ACTION_ORDER), routines
+    and their parameters, and events (:func:`_events`).
     ``NO ACTION`` counts as ``RESTRICT`` (InnoDB treats them alike)."""
     db = (await rows(conn, "SELECT DATABASE() AS db"))[0]["db"]
     out: dict[str, Any] = {}
@@ -150,6 +154,11 @@ async def snapshot(conn: Any) -> dict[str, Any]:
                     "GENERATION_EXPRESSION",
                 )
             )
+    for name, table in out.items():
+        # Visibility seen as a query sees it, apart from EXTRA's INVISIBLE.
+        async with conn.cursor() as cur:
+            await cur.execute("SELECT * FROM `{}` LIMIT 0".format(name.replace("`", "``")))
+            table["visible"] = sorted(d[0] for d in cur.description)
     for s in await rows(
         conn,
         "SELECT * FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s "
@@ -281,7 +290,45 @@ async def snapshot(conn: Any) -> dict[str, Any]:
                 )
             )
         )
+    out.update(await _events(conn, db))
     return out
+
+
+async def _events(conn: Any, db: str) -> dict[Any, Any]:
+    """Each event's type, times in UTC (STARTS only when it is neither the creation nor the
+    last change, the server's default), interval, state, completion, comment and body (without
+    the database's name); not its definer."""
+    events = await rows(
+        conn,
+        "SELECT EVENT_NAME, EVENT_TYPE, INTERVAL_VALUE, INTERVAL_FIELD, STATUS, ON_COMPLETION, "
+        "EVENT_COMMENT, EVENT_DEFINITION, "
+        "CONVERT_TZ(EXECUTE_AT, TIME_ZONE, '+00:00') AS at_utc, "
+        "CONVERT_TZ(ENDS, TIME_ZONE, '+00:00') AS ends_utc, "
+        "CASE WHEN CONVERT_TZ(STARTS, TIME_ZONE, '+00:00') IN ("
+        "CONVERT_TZ(CREATED, @@session.time_zone, '+00:00'), "
+        "CONVERT_TZ(LAST_ALTERED, @@session.time_zone, '+00:00')) THEN NULL "
+        "ELSE CONVERT_TZ(STARTS, TIME_ZONE, '+00:00') END AS starts_utc "
+        "FROM information_schema.EVENTS WHERE EVENT_SCHEMA = %s",
+        db,
+    )
+    return {
+        ("event", e["EVENT_NAME"]): tuple(
+            str(e[k]).replace(f"`{db}`.", "")
+            for k in (
+                "EVENT_TYPE",
+                "at_utc",
+                "INTERVAL_VALUE",
+                "INTERVAL_FIELD",
+                "starts_utc",
+                "ends_utc",
+                "STATUS",
+                "ON_COMPLETION",
+                "EVENT_COMMENT",
+                "EVENT_DEFINITION",
+            )
+        )
+        for e in events
+    }
 
 
 @dataclass
@@ -384,3 +431,30 @@ async def migrate(
 def sql_of(script: Script) -> str:
     """The forward statements' SQL, one per line (whitespace collapsed), for assertions."""
     return "\n".join(re.sub(r"\s+", " ", s.sql) for s in script.statements)
+
+
+async def run_client(url: str, script: str, *options: str) -> tuple[int, str]:
+    """Feed ``script`` to the ``mariadb`` client on the database of ``url``; the password goes
+    in a defaults file only the test can read, never on the command line."""
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if client is None:
+        pytest.skip("no mariadb or mysql client on this machine")
+    address = parse_url(url)
+    with tempfile.NamedTemporaryFile("w", suffix=".cnf") as defaults:
+        os.chmod(defaults.name, 0o600)
+        defaults.write(
+            f"[client]\nhost={address.host}\nport={address.port}\nuser={address.user}\n"
+            f"password={address.password}\n"
+        )
+        defaults.flush()
+        process = await asyncio.create_subprocess_exec(
+            client,
+            f"--defaults-file={defaults.name}",
+            *options,
+            address.database,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await process.communicate(script.encode())
+    return process.returncode or 0, err.decode()

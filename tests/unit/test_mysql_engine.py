@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import random
 import re
+from datetime import datetime
 
 import pytest
 
+from schemashift.consumers.common.drivers import IntrospectionError
 from schemashift.consumers.comparator.compare.common import UnsupportedByTarget
 from schemashift.consumers.comparator.diff import diff
+from schemashift.consumers.comparator.introspect.mysql_events import build_events
 from schemashift.consumers.comparator.introspect.mysql_routines import (
     aggregate_candidates,
     build_routines,
@@ -19,7 +22,11 @@ from schemashift.consumers.comparator.rules.mysql import check_versions, compara
 from schemashift.consumers.comparator.rules.mysql_triggers import follows
 from schemashift.consumers.generator.render import generate, renderer_for
 from schemashift.consumers.generator.render.mysql.script import compound, delimiter_for
-from schemashift.consumers.generator.render.mysql.tables import alter_options, narrows
+from schemashift.consumers.generator.render.mysql.tables import (
+    alter_options,
+    column_definition,
+    narrows,
+)
 from schemashift.schemas.catalog import (
     Catalog,
     Column,
@@ -27,6 +34,7 @@ from schemashift.schemas.catalog import (
     Function,
     Index,
     PrimaryKey,
+    ScheduledEvent,
     Table,
     Trigger,
     View,
@@ -439,6 +447,197 @@ def test_routines_are_dropped_after_the_views_over_them() -> None:
         "CREATE VIEW v AS select `f`",
     ]
     assert all(not s.transactional for s in script.statements)
+
+
+# --- events -------------------------------------------------------------------------------
+
+NOW = datetime(2026, 6, 1, 12, 0, 0)
+CREATED = datetime(2026, 5, 1, 8, 30, 0)
+
+
+def _event_row(name: str, **extra: object) -> dict:
+    """A row of information_schema.EVENTS with the query's UTC columns; a recurring daily
+    event created at CREATED without STARTS unless ``extra`` says otherwise."""
+    row = {
+        "EVENT_NAME": name,
+        "EVENT_TYPE": "RECURRING",
+        "EVENT_DEFINITION": "DELETE FROM t",
+        "EXECUTE_AT": None,
+        "INTERVAL_VALUE": "1",
+        "INTERVAL_FIELD": "DAY",
+        "STARTS": CREATED,
+        "ENDS": None,
+        "STATUS": "ENABLED",
+        "ON_COMPLETION": "NOT PRESERVE",
+        "EVENT_COMMENT": "",
+        "TIME_ZONE": "SYSTEM",
+        "DEFINER": "someone@%",
+        "CREATED_UTC": CREATED,
+        "LAST_ALTERED_UTC": CREATED,
+        "NOW_UTC": NOW,
+    }
+    row.update(extra)
+    for column in ("EXECUTE_AT", "STARTS", "ENDS"):
+        row.setdefault(f"{column}_UTC", row[column])
+    return row
+
+
+def _utc(text: str) -> str:
+    return f"CONVERT_TZ('{text}', '+00:00', @@time_zone)"
+
+
+def test_events_are_read_into_one_normal_form() -> None:
+    later = datetime(2026, 5, 20, 10, 0, 0)
+    rows = [
+        _event_row("daily", EVENT_DEFINITION="DELETE FROM `db`.t"),
+        _event_row(
+            "compound",
+            INTERVAL_VALUE="'1 4'",
+            INTERVAL_FIELD="DAY_HOUR",
+            STARTS=datetime(2030, 1, 1, 2),
+            STARTS_UTC=datetime(2030, 1, 1),  # the event's time zone is two hours east
+            ENDS=datetime(2031, 1, 1, 2),
+            ENDS_UTC=datetime(2031, 1, 1),
+            TIME_ZONE="+02:00",
+            ON_COMPLETION="PRESERVE",
+            STATUS="DISABLED",
+            EVENT_COMMENT="it's",
+            EVENT_DEFINITION="BEGIN DELETE FROM `db`.t; DELETE FROM u; END",
+        ),
+        _event_row("rescheduled", STARTS=later, LAST_ALTERED_UTC=later),
+        _event_row("once", EVENT_TYPE="ONE TIME", EXECUTE_AT=datetime(2035, 1, 1), STARTS=None),
+        _event_row("replica", STATUS="SLAVESIDE_DISABLED"),
+        _event_row("replica84", STATUS="REPLICA_SIDE_DISABLED", INTERVAL_VALUE="90"),
+    ]
+    daily, compound, rescheduled, once, replica, replica84 = build_events("db", rows)
+    assert daily.key == ("db", "daily")
+    assert daily.definition == (
+        "CREATE EVENT `daily`\n    ON SCHEDULE EVERY 1 DAY\n    ON COMPLETION NOT PRESERVE\n"
+        "    ENABLE\n    DO DELETE FROM t"
+    )
+    assert (daily.schedule, daily.preserve, daily.status, daily.comment, daily.body) == (
+        "EVERY 1 DAY",
+        False,
+        "ENABLE",
+        None,
+        "DELETE FROM t",
+    )
+    assert compound.schedule == (
+        f"EVERY '1 4' DAY_HOUR STARTS {_utc('2030-01-01 00:00:00')} "
+        f"ENDS {_utc('2031-01-01 00:00:00')}"
+    )
+    assert compound.definition.endswith(
+        "ON COMPLETION PRESERVE\n    DISABLE\n    COMMENT 'it''s'\n"
+        "    DO BEGIN DELETE FROM t; DELETE FROM u; END"
+    )
+    assert rescheduled.schedule == "EVERY 1 DAY"  # STARTS is when it was given the schedule
+    assert once.schedule == f"AT {_utc('2035-01-01 00:00:00')}"
+    assert [replica.status, replica84.status] == ["DISABLE ON SLAVE", "DISABLE ON SLAVE"]
+    assert replica84.schedule == "EVERY 90 DAY"
+    explicit = _event_row("explicit", STARTS=datetime(2020, 1, 1))
+    (event,) = build_events("db", [explicit])
+    assert event.schedule == f"EVERY 1 DAY STARTS {_utc('2020-01-01 00:00:00')}"
+
+
+def test_events_whose_time_has_passed_are_read_as_the_server_would_create_them() -> None:
+    past = datetime(2026, 1, 1)
+    rows = [
+        _event_row("gone", EVENT_TYPE="ONE TIME", EXECUTE_AT=past, STARTS=None),
+        _event_row("ended", STARTS=datetime(2025, 1, 1), ENDS=past),
+        _event_row(
+            "kept", EVENT_TYPE="ONE TIME", EXECUTE_AT=past, STARTS=None, ON_COMPLETION="PRESERVE"
+        ),
+        _event_row(
+            "kept_on_replica",
+            EVENT_TYPE="ONE TIME",
+            EXECUTE_AT=past,
+            STARTS=None,
+            ON_COMPLETION="PRESERVE",
+            STATUS="SLAVESIDE_DISABLED",
+        ),
+        _event_row("ends_later", ENDS=datetime(2027, 1, 1)),
+    ]
+    events = build_events("db", rows)
+    assert [(e.name, e.status) for e in events] == [
+        ("kept", "DISABLE"),
+        ("kept_on_replica", "DISABLE ON SLAVE"),
+        ("ends_later", "ENABLE"),
+    ]
+
+
+def test_an_event_time_the_server_cannot_convert_is_refused() -> None:
+    row = _event_row("e", TIME_ZONE="Europe/Berlin", STARTS=datetime(2030, 1, 1), STARTS_UTC=None)
+    with pytest.raises(IntrospectionError, match="time zone Europe/Berlin"):
+        build_events("db", [row])
+
+
+def _event(db: str, name: str, **fields: object) -> ScheduledEvent:
+    (event,) = build_events(db, [_event_row(name, **fields)])
+    return event
+
+
+def test_a_changed_event_is_altered_in_the_clauses_that_differ() -> None:
+    old = _event("tgt", "e")
+    new = _event(
+        "src",
+        "e",
+        INTERVAL_VALUE="2",
+        INTERVAL_FIELD="HOUR",
+        STATUS="DISABLED",
+        EVENT_COMMENT="x",
+        EVENT_DEFINITION="DELETE FROM `src`.t WHERE a",
+    )
+    source = _with(_catalog("src"), scheduled_events=[new])
+    target = _with(_catalog("tgt"), scheduled_events=[old])
+    script = generate(diff(source, target), Dialect.MYSQL)
+    assert [s.sql for s in script.statements] == [
+        "ALTER EVENT e\n    ON SCHEDULE EVERY 2 HOUR\n    DISABLE\n    COMMENT 'x'\n"
+        "    DO DELETE FROM t WHERE a;"
+    ]
+    assert [s.sql for s in script.reverse_statements] == [
+        "ALTER EVENT e\n    ON SCHEDULE EVERY 1 DAY\n    ENABLE\n    COMMENT ''\n"
+        "    DO DELETE FROM t;"
+    ]
+    assert diff(_with(_catalog("src"), scheduled_events=[_event("src", "e")]), target) == []
+
+
+def test_events_are_created_after_and_dropped_before_the_objects_they_use() -> None:
+    table = _table("db", "t", Column(name="a", type="int(11)"))
+    procedure = _function("db", "p", "SELECT 1", "procedure")
+    event = _event("db", "e", EVENT_DEFINITION="CALL p()")
+    source = _with(_catalog("db", table), functions=[procedure], scheduled_events=[event])
+    script = generate(diff(source, _catalog("db")), Dialect.MYSQL)
+    assert [s.kind for s in script.statements] == [
+        "create_function",
+        "create_table",
+        "create_event",
+    ]
+    assert [s.kind for s in script.reverse_statements] == [
+        "drop_event",
+        "drop_table",
+        "drop_function",
+    ]
+
+
+# --- invisible columns ---------------------------------------------------------------------
+
+
+def test_invisible_columns_need_a_version_that_has_them() -> None:
+    hidden = Column(name="b", type="int(11)", invisible=True)
+    assert column_definition(hidden) == "b int(11) NULL INVISIBLE"
+    table = _table("db", "t", Column(name="a", type="int(11)"), hidden)
+    source = _catalog("db", table)
+    for version in ("10.3.3-MariaDB", "8.0.23"):
+        assert [o.label for o in diff(source, _catalog("db", version=version))] == ["create_table"]
+    for version, wanted in (("10.3.2-MariaDB", r"MariaDB 10\.3\.3"), ("8.0.22", r"MySQL 8\.0\.23")):
+        with pytest.raises(UnsupportedByTarget, match=rf"invisible columns.*{wanted} or later"):
+            diff(source, _catalog("db", version=version))
+    # Made visible: nothing an older server could not run.
+    shown = _table(
+        "db", "t", Column(name="a", type="int(11)"), hidden.model_copy(update={"invisible": False})
+    )
+    ops = diff(_catalog("db", shown), _catalog("db", table, version="10.2.44-MariaDB"))
+    assert [o.label for o in ops] == ["alter_column"]
 
 
 # --- the printed script -------------------------------------------------------------------

@@ -20,9 +20,9 @@ Normalised facts, so that equal schemas compare equal on either flavour:
 - index and key definitions are text in one normal form, the comparison basis and the SQL after
   the name: ``UNIQUE KEY (`a`(10),`b` DESC) COMMENT 'x'``.
 
-Views (their definitions without the database's name), triggers (with their order) and
-stored routines (:mod:`.mysql_routines`) are read too. The executor's history table
-(:data:`MYSQL_HISTORY_TABLE`) is left out; events are not read yet.
+Views (their definitions without the database's name), triggers (with their order), stored
+routines (:mod:`.mysql_routines`) and events (:mod:`.mysql_events`) are read too. The
+executor's history table (:data:`MYSQL_HISTORY_TABLE`) is left out.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from schemashift.schemas.catalog import (
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.reserved import MYSQL_HISTORY_TABLE
 
-from . import mysql_routines
+from . import mysql_events, mysql_routines
 
 # Names in definitions are always backticked, as the servers print them in checks.
 q = DRIVER.sql_dialect.identifier_preparer.quote_identifier
@@ -142,6 +142,7 @@ async def introspect_connection(conn: Any) -> Catalog:
         triggers = await _rows(conn, _TRIGGERS, database)
         routines = await _rows(conn, mysql_routines.ROUTINES, database)
         parameters = await _rows(conn, mysql_routines.PARAMETERS, database)
+        events = await _rows(conn, mysql_events.EVENTS, database)
         aggregates: set[str] = set()
         for name in mysql_routines.aggregate_candidates(routines):
             shown = await _rows(conn, f"SHOW CREATE FUNCTION {q(name)}")
@@ -175,6 +176,7 @@ async def introspect_connection(conn: Any) -> Catalog:
             "functions": mysql_routines.build_routines(
                 database, routines, parameters, collations, aggregates
             ),
+            "scheduled_events": mysql_events.build_events(database, events),
         }
     )
 
@@ -409,7 +411,8 @@ def _column(row: dict[str, Any], json_checks: set[str], mariadb: bool) -> Column
     if not is_generated:
         default = _default(row["COLUMN_DEFAULT"], column_type, extra, nullable, mariadb)
     on_update = None
-    if match := re.search(r"on update (\S+(?:\(\d*\))?)", extra):
+    # MariaDB lists EXTRA's facts with commas: "on update current_timestamp(), INVISIBLE".
+    if match := re.search(r"on update ([^\s,]+)", extra):
         on_update = _expression(match.group(1))
     return Column.trusted(
         name=name,
@@ -423,6 +426,7 @@ def _column(row: dict[str, Any], json_checks: set[str], mariadb: bool) -> Column
         on_update=on_update,
         auto_increment="auto_increment" in extra,
         comment=row["COLUMN_COMMENT"] or None,
+        invisible=re.search(r"\binvisible\b", extra) is not None,
     )
 
 

@@ -87,7 +87,13 @@ def _replaced(catalog: Catalog, **fields: Any) -> Catalog:
 
 def _schema_of(catalog: Catalog) -> str | None:
     """The database name a catalog's objects carry (None for an empty database)."""
-    for objects in (catalog.tables, catalog.views, catalog.triggers, catalog.functions):
+    for objects in (
+        catalog.tables,
+        catalog.views,
+        catalog.triggers,
+        catalog.functions,
+        catalog.scheduled_events,
+    ):
         for obj in objects:
             return obj.schema_name
     return None
@@ -98,6 +104,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
     schema = _schema_of(target)
     source_tables = source.tables
     views, triggers, functions = source.views, source.triggers, source.functions
+    events = source.scheduled_events
     if schema is not None and _schema_of(source) not in (None, schema):
         source_tables = [_moved(t, schema) for t in source.tables]
         views = [
@@ -111,6 +118,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
         ]
         triggers = [t.model_copy(update={"schema_name": schema}) for t in source.triggers]
         functions = [f.model_copy(update={"schema_name": schema}) for f in source.functions]
+        events = [e.model_copy(update={"schema_name": schema}) for e in source.scheduled_events]
     src = {t.name: t for t in source_tables}
     tgt = {t.name: t for t in target.tables}
     source = _replaced(
@@ -119,6 +127,7 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
         views=views,
         triggers=triggers,
         functions=functions,
+        scheduled_events=events,
     )
     target = _replaced(
         target, tables=[_without_inherited(t, src.get(t.name)) for t in target.tables]
@@ -159,6 +168,12 @@ def _aggregate(obj: object) -> bool:
     return isinstance(obj, Function) and obj.kind == "aggregate"
 
 
+def _invisible(obj: object) -> bool:
+    if isinstance(obj, Column):
+        return obj.invisible
+    return isinstance(obj, Table) and any(c.invisible for c in obj.columns)
+
+
 FEATURES: list[tuple[str, Version, str, Any]] = [
     ("mariadb", (10, 8), "descending index parts", _desc_index),
     ("mysql", (8, 0), "descending index parts", _desc_index),
@@ -168,6 +183,8 @@ FEATURES: list[tuple[str, Version, str, Any]] = [
     ("mariadb", (10, 2, 3), "several triggers of one table, timing and event", _trigger_order),
     ("mysql", (5, 7, 2), "several triggers of one table, timing and event", _trigger_order),
     ("mariadb", (10, 3, 3), "stored aggregate functions", _aggregate),
+    ("mariadb", (10, 3, 3), "invisible columns", _invisible),
+    ("mysql", (8, 0, 23), "invisible columns", _invisible),
 ]
 
 # MariaDB replaces a routine in place (CREATE OR REPLACE) from this version; MySQL never does.

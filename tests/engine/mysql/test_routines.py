@@ -4,15 +4,9 @@ second diff, then undoes it. Last, the printed script is run by the ``mariadb`` 
 
 from __future__ import annotations
 
-import asyncio
-import os
-import shutil
-import tempfile
-
 import pymysql
 import pytest
 
-from schemashift.consumers.common.drivers.mysql import parse_url
 from schemashift.consumers.comparator.diff import diff
 from schemashift.consumers.comparator.introspect.mysql import introspect_connection
 from schemashift.consumers.generator.render import generate, renderer_for
@@ -24,6 +18,7 @@ from tests.support.mysql_engine import (
     execute,
     migrate,
     rows,
+    run_client,
     sql_of,
 )
 
@@ -171,33 +166,6 @@ async def test_generated_columns_checks_and_defaults_cannot_call_stored_function
         assert refused.value.args[0] == 1901, ddl  # ER_GENERATED_COLUMN_FUNCTION_IS_NOT_ALLOWED
 
 
-async def _run_client(url: str, script: str, *options: str) -> tuple[int, str]:
-    """Feed ``script`` to the ``mariadb`` client on the database of ``url``; the password goes
-    in a defaults file only the test can read, never on the command line."""
-    client = shutil.which("mariadb") or shutil.which("mysql")
-    if client is None:
-        pytest.skip("no mariadb or mysql client on this machine")
-    address = parse_url(url)
-    with tempfile.NamedTemporaryFile("w", suffix=".cnf") as defaults:
-        os.chmod(defaults.name, 0o600)
-        defaults.write(
-            f"[client]\nhost={address.host}\nport={address.port}\nuser={address.user}\n"
-            f"password={address.password}\n"
-        )
-        defaults.flush()
-        process = await asyncio.create_subprocess_exec(
-            client,
-            f"--defaults-file={defaults.name}",
-            *options,
-            address.database,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await process.communicate(script.encode())
-    return process.returncode or 0, err.decode()
-
-
 COMPOUND_TRIGGER = (
     "CREATE TRIGGER clamp BEFORE INSERT ON t FOR EACH ROW\nBEGIN\n"
     "  IF NEW.a < 0 THEN\n    SET NEW.a = 0;\n  END IF;\n  SET NEW.a = NEW.a + 1;\nEND"
@@ -223,7 +191,7 @@ async def test_the_printed_script_runs_in_the_client(my_pair: MyPair, comments: 
     assert text.count("DELIMITER $$") == 2 and text.count("DELIMITER ;") == 2, text
     assert ("--comments" in text.splitlines()[0]) is comments
     options = ("--comments",) if comments else ()
-    code, err = await _run_client(my_pair.target_url, text, *options)
+    code, err = await run_client(my_pair.target_url, text, *options)
     assert code == 0, (err, text)
     await assert_converged(my_pair)
     await execute(my_pair.target, "INSERT INTO t VALUES (1, -5)")

@@ -8,8 +8,8 @@ complete. Names are written unqualified: the script runs in the target database.
 
 Every MySQL DDL statement commits on its own: each statement is ``not_transactional`` and runs
 outside any transaction (the executor records how many are applied). Routines are rendered by
-:mod:`.routines`; the printed script puts compound statements between ``DELIMITER`` lines
-(:mod:`.script`).
+:mod:`.routines`, events by :mod:`.events`; the printed script puts compound statements between
+``DELIMITER`` lines (:mod:`.script`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statement
 
+from .events import event_sql
 from .routines import routine_sql
 from .script import script_text
 from .tables import (
@@ -203,6 +204,14 @@ def _routine_statement(op: Operation) -> list[Statement]:
     return [_statement(routine_sql(op), op.label, op.qualified_name, [], op.dependent)]
 
 
+def _event_statement(op: Operation) -> list[Statement]:
+    """CREATE, ALTER or DROP EVENT."""
+    sql = event_sql(op)
+    if sql is None:
+        return []
+    return [_statement(sql, op.label, op.qualified_name, [], op.dependent)]
+
+
 def _table_statement(op: Operation) -> list[Statement]:
     """CREATE TABLE (columns, keys, checks, indexes, options) or DROP TABLE."""
     table = op.obj_as(Table)
@@ -326,4 +335,5 @@ _OTHERS = {
     ObjectType.VIEW: _view_statement,
     ObjectType.TRIGGER: _trigger_statement,
     ObjectType.FUNCTION: _routine_statement,
+    ObjectType.EVENT: _event_statement,
 }

@@ -29,7 +29,7 @@ q = DRIVER.quote
 
 def column_definition(col: Column) -> str:
     """``name type [CHARACTER SET] [COLLATE] [GENERATED ...] [NOT NULL] [DEFAULT] [ON UPDATE]
-    [AUTO_INCREMENT] [COMMENT]``, for CREATE TABLE, ADD COLUMN and MODIFY COLUMN."""
+    [AUTO_INCREMENT] [INVISIBLE] [COMMENT]``, for CREATE TABLE, ADD COLUMN and MODIFY COLUMN."""
     parts = [q(col.name), col.type]
     if col.charset:
         parts.append(f"CHARACTER SET {col.charset}")
@@ -48,6 +48,8 @@ def column_definition(col: Column) -> str:
             parts.append(f"ON UPDATE {col.on_update}")
         if col.auto_increment:
             parts.append("AUTO_INCREMENT")
+    if col.invisible:
+        parts.append("INVISIBLE")
     if col.comment:
         parts.append(f"COMMENT {literal(col.comment)}")
     return " ".join(parts)
@@ -165,8 +167,8 @@ def narrows(old: str, new: str) -> bool:
 
 def modify_column_hazards(old: Column, new: Column) -> list[Hazard]:
     """What MODIFY COLUMN risks: a type, character set, nullability or generation change copies
-    the table; a narrowing one may lose values; NOT NULL fails on NULLs. A default, ON UPDATE
-    or comment change alone is metadata."""
+    the table; a narrowing one may lose values; NOT NULL fails on NULLs. A default, ON UPDATE,
+    comment or visibility (INVISIBLE) change alone is metadata."""
     hazards: list[Hazard] = []
     if narrows(old.type, new.type):
         hazards += [H.DATA_LOSS, H.IRREVERSIBLE]
