@@ -48,6 +48,7 @@ from aiokafka import AIOKafkaConsumer
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.engine import create_db, drop_dbs  # noqa: E402
 from schemashift.consumers.common.settings import get_settings  # noqa: E402
 from schemashift.gateway.supervisor import ROLES  # noqa: E402
 from schemashift.schemas.events import EventType  # noqa: E402
@@ -202,29 +203,8 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
 # Databases
 
 
-async def _create_db(admin_url: str, name: str, ddl: str) -> str:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    url = f"{admin_url.rpartition('/')[0]}/{name}"
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(ddl)
-    finally:
-        await conn.close()
-    return url
-
-
 async def _drop_dbs(admin_url: str, urls: list[str]) -> None:
-    admin = await asyncpg.connect(admin_url)
-    try:
-        for url in urls:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_dbs(admin_url, [url.rpartition("/")[2] for url in urls])
 
 
 @dataclass
@@ -240,9 +220,9 @@ class Databases:
 
 async def _databases(api: httpx.AsyncClient, admin_url: str, pair: Pair, count: int) -> Databases:
     tag = uuid.uuid4().hex[:6]
-    urls = [await _create_db(admin_url, f"bench_{pair.name}_{tag}_src", pair.source)]
+    urls = [await create_db(admin_url, f"bench_{pair.name}_{tag}_src", [pair.source])]
     urls += [
-        await _create_db(admin_url, f"bench_{pair.name}_{tag}_{i}", pair.source)
+        await create_db(admin_url, f"bench_{pair.name}_{tag}_{i}", [pair.source])
         for i in range(count)
     ]
     names = []
