@@ -217,13 +217,13 @@ def _with_text(old: str, new: str, rows: dict[str, Any] | None = None) -> dict[s
     return rows
 
 
-def test_a_table_whose_texts_agree_is_read() -> None:
+def test_a_table_whose_texts_agree_is_read_with_its_counter() -> None:
     catalog = _build(_rows())
     table = catalog.tables[0]
-    assert table.name == TABLE
+    assert table.name == TABLE and table.auto_increment == 1000
     assert [c.name for c in table.columns] == ["id", "na,me", "g`v", "s", "j", "e"]
     assert not any(o.startswith("PARTITION BY") for o in table.options)  # only in the comment
-    assert catalog.tables[1].name == "p"  # no text: nothing to check
+    assert catalog.tables[1].auto_increment is None  # no text: nothing to check or to read
 
 
 DISAGREEMENTS = {
@@ -500,6 +500,7 @@ def test_mysql_spellings_agree() -> None:
     rows["checks"] = [{"CONSTRAINT_NAME": "t_chk_1", "CHECK_CLAUSE": "(`a` > 0)"}]
     rows["key_columns"] = rows["referential"] = []
     (table,) = _build(rows, version="8.0.36", mariadb=False).tables
+    assert table.auto_increment == 7
     assert "PARTITION BY=HASH (`id`) PARTITIONS 2" in table.options
     columns = {c.name: c for c in table.columns}
     assert columns["t"].generated is None and columns["t"].default == "current_timestamp()"

@@ -160,3 +160,28 @@ def test_table_options_are_altered_and_reset() -> None:
         "COMMENT=''",
     ]
     assert Hazard.TABLE_REWRITE in hazards
+
+
+def test_the_auto_increment_counter_is_only_ever_raised() -> None:
+    def table(counter: int | None, *options: str) -> Table:
+        return _table(
+            "db",
+            "t",
+            Column(name="id", type="int(11)", not_null=True, auto_increment=True),
+            auto_increment=counter,
+        ).model_copy(update={"options": sorted([*OPTIONS, *options])})
+
+    raised = diff(_catalog("db", table(1000)), _catalog("db", table(None)))
+    script = generate(raised, Dialect.MYSQL)
+    assert [s.sql for s in script.statements] == ["ALTER TABLE t\n    AUTO_INCREMENT=1000;"]
+    assert script.reverse_statements == []  # undoing it does not lower it
+    assert diff(_catalog("db", table(5)), _catalog("db", table(1000))) == []
+    assert diff(_catalog("db", table(None)), _catalog("db", table(7))) == []
+    # With an option that changes: one ALTER TABLE, one operation.
+    (both,) = diff(_catalog("db", table(50, "COMMENT='x'")), _catalog("db", table(9)))
+    sql = generate([both], Dialect.MYSQL).statements[0].sql
+    assert sql == "ALTER TABLE t\n    COMMENT='x',\n    AUTO_INCREMENT=50;"
+    # A new table carries its counter; the counter is no part of the fingerprint.
+    (create,) = diff(_catalog("db", table(77)), _catalog("db"))
+    assert " AUTO_INCREMENT=77;" in generate([create], Dialect.MYSQL).sql()
+    assert _catalog("db", table(1)).fingerprint() == _catalog("db", table(99)).fingerprint()

@@ -21,9 +21,9 @@ Normalised facts, so that equal schemas compare equal on either flavour:
   the name: ``UNIQUE KEY (`a`(10),`b` DESC) COMMENT 'x'``.
 
 Every table's ``SHOW CREATE TABLE`` is read too, in batches of statements (one round trip
-each): it gives the partitioning clause whole, and it is checked against what
-information_schema says (:mod:`.mysql_crosscheck`): a table on which the two disagree is
-refused, never guessed.
+each): it gives the partitioning clause whole and the live ``AUTO_INCREMENT`` counter (MySQL
+8 caches information_schema's), and it is checked against what information_schema says
+(:mod:`.mysql_crosscheck`): a table on which the two disagree is refused, never guessed.
 
 Views (their definitions without the database's name) and triggers are read too. The
 executor's history table (:data:`MYSQL_HISTORY_TABLE`) is left out; routines and events are not
@@ -62,8 +62,8 @@ from .mysql_crosscheck import cross_checked
 q = DRIVER.sql_dialect.identifier_preparer.quote_identifier
 
 _TABLES = """
-SELECT TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_COLLATION, CREATE_OPTIONS, TABLE_COMMENT
-FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s
+SELECT TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_COLLATION, CREATE_OPTIONS, TABLE_COMMENT,
+AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s
 """
 _COLLATIONS = """
 SELECT COLLATION_NAME, CHARACTER_SET_NAME, IS_DEFAULT FROM information_schema.COLLATIONS
@@ -362,11 +362,16 @@ def _table(
         and _text(c["CHECK_CLAUSE"]) == f"json_valid({q(c['CONSTRAINT_NAME'])})"
     }
     columns = [_column(c, json_checks, mariadb) for c in parts["columns"]]
+    counters = [row.get("AUTO_INCREMENT")]
     if row.get("CREATE_TABLE") is not None:
         shown = cross_checked(row, parts, columns, sql_mode=sql_mode)
         # information_schema.PARTITIONS splits the clause apart: SHOW CREATE TABLE has it whole.
         if shown.partitioning is not None:
             options.append(f"PARTITION BY={shown.partitioning.clause}")
+        counters.append(shown.auto_increment)
+    # The larger of the two: MySQL 8's information_schema caches the counter (it may lag),
+    # MariaDB's SHOW CREATE TABLE leaves it out on partitioned tables. 1 is no counter yet.
+    auto_increment = max((int(c) for c in counters if c is not None), default=1)
     json_names = {c.name for c in columns if c.type == "json"}
     constraints: list[Constraint] = []
     indexes: list[Index] = []
@@ -413,6 +418,7 @@ def _table(
         constraints=constraints,
         indexes=sorted(indexes, key=lambda i: i.name),
         options=sorted(options),
+        auto_increment=auto_increment if auto_increment > 1 else None,
     )
 
 

@@ -206,9 +206,11 @@ PARTITION = "PARTITION BY"
 
 def table_options(table: Table) -> str:
     """The options after CREATE TABLE's parenthesis: ``ENGINE=InnoDB DEFAULT CHARSET=...``,
-    then the partitioning."""
+    the AUTO_INCREMENT counter, then the partitioning."""
     options = _options(table.options)
     text = " ".join(f"{k}={options[k]}" for k in _ordered(set(options) - {PARTITION}))
+    if table.auto_increment is not None:
+        text += f" AUTO_INCREMENT={table.auto_increment}"
     if PARTITION in options:
         text += f" PARTITION BY {options[PARTITION]}"
     return text.strip()
@@ -230,6 +232,10 @@ def alter_options(old: Table, new: Table) -> tuple[list[str], list[Hazard]]:
     removed = set(had) - set(wanted)
     for key in _ordered(removed - {PARTITION}):
         clauses.append("COMMENT=''" if key == "COMMENT" else f"{key}=DEFAULT")
+    # The counter only goes up (see the comparator's rules): the ALTER that undoes a raise
+    # leaves it where it is.
+    if (new.auto_increment or 1) > (old.auto_increment or 1):
+        clauses.append(f"AUTO_INCREMENT={new.auto_increment}")
     if PARTITION in changed:
         clauses.append(f"PARTITION BY {wanted[PARTITION]}")
     elif PARTITION in removed:
