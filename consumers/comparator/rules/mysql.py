@@ -27,6 +27,8 @@ from schemashift.schemas.catalog import (
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
+from .mysql_state import with_table_states
+
 Version = tuple[int, ...]
 
 
@@ -207,8 +209,9 @@ class MysqlRules:
     @staticmethod
     def operations(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
         """The shared comparators' operations, which the renderer merges per table, with the
-        raised AUTO_INCREMENT counters."""
-        return raised_counters(ops, source, target)
+        raised AUTO_INCREMENT counters and what the server can do in place (the state of each
+        operation's table)."""
+        return with_table_states(raised_counters(ops, source, target), source, target)
 
 
 def raised_counters(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:

@@ -41,7 +41,7 @@ async def test_a_higher_source_counter_is_raised_and_never_lowered_back(my_pair:
         TABLE + "; INSERT INTO t (v) VALUES ('a'), ('b')",
         reverse=False,
     )
-    assert sql_of(script) == "ALTER TABLE t AUTO_INCREMENT=1000;"
+    assert sql_of(script) == "ALTER TABLE t AUTO_INCREMENT=1000, ALGORITHM=INSTANT;"
     assert script.statements[0].hazards == ["not_transactional"]
     assert script.reverse_statements == []  # lowering it again is not a change
     assert await _counter(my_pair.target) == 1000
@@ -106,6 +106,6 @@ async def test_a_partitioned_tables_counter(my_pair: MyPair) -> None:
         partitioned.format("") + "; INSERT INTO t VALUES (7)",
         reverse=False,
     )
-    assert sql_of(script) == "ALTER TABLE t AUTO_INCREMENT=500;"
+    assert sql_of(script) == "ALTER TABLE t AUTO_INCREMENT=500, ALGORITHM=INSTANT;"
     await _nothing_left(my_pair)
     assert await _counter(my_pair.target) == 500
