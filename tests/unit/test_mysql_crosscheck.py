@@ -531,7 +531,7 @@ def test_the_parser_reads_key_parts_and_comments() -> None:
         KeyPart(column="g`v", length=None, descending=True),
     )
     assert shown.foreign_keys == {"f`k": (("id",), "p", ("id",))}
-    assert shown.checks == ["c, 1"] and shown.partitioning is None
+    assert shown.checks == ("c, 1",) and shown.partitioning is None
     assert shown.auto_increment == 1000
     with pytest.raises(ShowCreateUnreadable):
         parse("CREATE VIEW `v` AS SELECT 1")
