@@ -535,3 +535,37 @@ def test_the_parser_reads_key_parts_and_comments() -> None:
     assert shown.auto_increment == 1000
     with pytest.raises(ShowCreateUnreadable):
         parse("CREATE VIEW `v` AS SELECT 1")
+
+
+async def test_the_comparator_fails_the_migration_with_the_reason(monkeypatch) -> None:
+    """A refused table is a failed migration (not a crash, not a guess), with the reason."""
+    import uuid
+
+    from schemashift.consumers.comparator import app
+    from schemashift.schemas.events import (
+        ComparisonRequested,
+        Event,
+        EventType,
+        MigrationFailed,
+        Stage,
+    )
+
+    async def resolve(engine: object, name: str) -> str:
+        return f"mariadb://user@db.example/{name}"
+
+    async def introspect(url: str, **_: object) -> Catalog:
+        return _build(_with_text("`na,me` varchar(20)", "`na,me` varchar(30)"))
+
+    monkeypatch.setattr(app.connections, "resolve", resolve)
+    monkeypatch.setattr(app, "introspect", introspect)
+    monkeypatch.setattr(app.role, "_engine", object())  # resolve() above reads no database
+    requested = Event(
+        type=EventType.COMPARISON_REQUESTED,
+        migration_id=uuid.uuid4(),
+        target="prod",
+        payload=ComparisonRequested(source="dev", target="prod"),
+    )
+    outcome = (await app.compare(requested)).payload
+    assert isinstance(outcome, MigrationFailed) and outcome.stage is Stage.COMPARE
+    assert outcome.reason.startswith(f"cannot read table {TABLE}: SHOW CREATE TABLE and ")
+    assert "the type of column na,me" in outcome.reason

@@ -56,6 +56,8 @@ CASES: dict[str, Case] = {
         has={H.DATA_LOSS},
         lacks={H.TABLE_REWRITE, *LOCKS},
     ),
+    "a stored generated column dropped": Case(t(), t(", s int AS (a + 1) STORED"), INSTANT),
+    "a virtual column dropped alone": Case(t(), t(", v int AS (a + 1) VIRTUAL"), INSTANT),
     "defaults, comments and ON UPDATE": Case(
         "CREATE TABLE t (id int PRIMARY KEY, a int DEFAULT 7 COMMENT 'seven', b varchar(20), "
         "c text, u timestamp NULL ON UPDATE current_timestamp())",
@@ -76,6 +78,9 @@ CASES: dict[str, Case] = {
         t().replace("b varchar(20)", "b varchar(255) CHARACTER SET latin1"),
         t().replace("b varchar(20)", "b varchar(200) CHARACTER SET latin1"),
         INSTANT,
+    ),
+    "a varbinary widened": Case(
+        t(", x varbinary(255)"), t(", x varbinary(100)"), INSTANT, lacks={H.TABLE_REWRITE}
     ),
     "an indexed varchar widened": Case(
         t(", KEY kb (b)").replace("b varchar(20)", "b varchar(50)"), t(", KEY kb (b)"), INSTANT
@@ -193,6 +198,9 @@ CASES: dict[str, Case] = {
         t(options=" ROW_FORMAT=DYNAMIC"),
         INPLACE,
         {H.TABLE_REWRITE},
+    ),
+    "the row format back to the default": Case(
+        t(), t(options=" ROW_FORMAT=COMPACT"), INPLACE, has={H.TABLE_REWRITE}
     ),
     "a new key block size": Case(
         t(options=" ROW_FORMAT=COMPRESSED KEY_BLOCK_SIZE=4"),
