@@ -278,6 +278,12 @@ class Table(CatalogModel):
         default="default",
         description="REPLICA IDENTITY: 'default', 'nothing', 'full' or 'index <name>'.",
     )
+    auto_increment: int | None = Field(
+        default=None,
+        description="MySQL: the AUTO_INCREMENT counter, the next value the table hands out "
+        "(None: not shown, as on a table without rows). Every insert moves it, so it is no part "
+        "of the fingerprint; a migration only ever raises it.",
+    )
 
     @property
     def key(self) -> Key:
@@ -654,8 +660,12 @@ class Schema(CatalogModel):
 
 # --- the whole database --------------------------------------------------------------------
 
-# Fields that describe where a catalog came from, not what the schema is.
-_PROVENANCE = {"server_version"}
+# Fields that describe where a catalog came from, or that the data moves, not what the schema
+# is: a staleness check that saw them would fail on every insert.
+_NOT_FINGERPRINTED: dict[str, Any] = {
+    "server_version": True,
+    "tables": {"__all__": {"auto_increment"}},
+}
 
 
 class Catalog(CatalogModel):
@@ -703,7 +713,7 @@ class Catalog(CatalogModel):
 
     def canonical(self) -> dict[str, Any]:
         """A JSON-able form in which order that carries no meaning is normalised away."""
-        data = self.model_dump(mode="json", exclude=_PROVENANCE)
+        data = self.model_dump(mode="json", exclude=_NOT_FINGERPRINTED)
         canonical: dict[str, Any] = _canonical(data)  # a dict stays a dict
         return canonical
 

@@ -192,6 +192,28 @@ class SwappedDomain(_Frozen):
     used_by: list[TypeUser] = Field(default_factory=list)
 
 
+class TableState(_Frozen):
+    """MySQL/MariaDB: what decides how the server can change a table in place (the ALGORITHM
+    and LOCK of its ALTER TABLE): the server, and the table's facts on one side."""
+
+    server: str | None = Field(description="SELECT VERSION() of the target's server.")
+    engine: str | None = Field(default=None, description="ENGINE, e.g. 'InnoDB'.")
+    row_format: str | None = Field(default=None, description="ROW_FORMAT, if set.")
+    charset: str | None = Field(default=None, description="The table's default character set.")
+    fulltext: bool = Field(
+        default=False, description="It has a FULLTEXT index or an FTS_DOC_ID column."
+    )
+    indexed_virtual: bool = Field(
+        default=False, description="An index or key covers one of its virtual columns."
+    )
+    key_columns: list[str] = Field(
+        default_factory=list, description="The columns of its primary key."
+    )
+    indexed_columns: list[str] = Field(
+        default_factory=list, description="The columns any of its keys and indexes covers."
+    )
+
+
 class Hints(_Frozen):
     """What the comparator knew about one side of an operation that its object does not hold:
     facts of the surrounding schema that decide the order or the SQL. Each field names the
@@ -236,6 +258,12 @@ class Hints(_Frozen):
         default=False,
         description="privilege (ALTER): revoked again after its object is recreated, instead "
         "of granted again.",
+    )
+    table_state: TableState | None = Field(
+        default=None,
+        description="table (ALTER), column, constraint, foreign key, index (MySQL): the "
+        "target's server and the table as it is on this side (old: before the migration, new: "
+        "after it), which decide how the ALTER TABLE can run in place.",
     )
 
 

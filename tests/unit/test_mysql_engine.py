@@ -151,7 +151,7 @@ def test_a_tables_changes_are_one_alter_table_and_foreign_keys_come_around_them(
     script = generate(diff(_catalog("db", u, new_t), _catalog("db", old_u, old_t)), Dialect.MYSQL)
     sqls = [" ".join(s.sql.split()) for s in script.statements]
     assert sqls == [
-        "ALTER TABLE t DROP FOREIGN KEY fk;",
+        "ALTER TABLE t DROP FOREIGN KEY fk, ALGORITHM=INSTANT;",
         "ALTER TABLE t DROP COLUMN gone, ADD COLUMN b int(11) NULL, "
         "MODIFY COLUMN id bigint(20) NOT NULL AUTO_INCREMENT, ADD PRIMARY KEY (`id`), "
         "ADD KEY kb (`b`);",
@@ -661,3 +661,30 @@ def test_the_printed_script_delimits_compound_statements() -> None:
     ]
     assert delimiter_for("$$ // ;; $$$ /// @@") == "$$$$"
     assert not compound("CREATE TRIGGER t BEFORE INSERT ON t FOR EACH ROW SET NEW.a = 1;")
+
+
+def test_the_auto_increment_counter_is_only_ever_raised() -> None:
+    def table(counter: int | None, *options: str) -> Table:
+        return _table(
+            "db",
+            "t",
+            Column(name="id", type="int(11)", not_null=True, auto_increment=True),
+            auto_increment=counter,
+        ).model_copy(update={"options": sorted([*OPTIONS, *options])})
+
+    raised = diff(_catalog("db", table(1000)), _catalog("db", table(None)))
+    script = generate(raised, Dialect.MYSQL)
+    assert [s.sql for s in script.statements] == [
+        "ALTER TABLE t\n    AUTO_INCREMENT=1000,\n    ALGORITHM=INSTANT;"
+    ]
+    assert script.reverse_statements == []  # undoing it does not lower it
+    assert diff(_catalog("db", table(5)), _catalog("db", table(1000))) == []
+    assert diff(_catalog("db", table(None)), _catalog("db", table(7))) == []
+    # With an option that changes: one ALTER TABLE, one operation.
+    (both,) = diff(_catalog("db", table(50, "COMMENT='x'")), _catalog("db", table(9)))
+    sql = generate([both], Dialect.MYSQL).statements[0].sql
+    assert sql == "ALTER TABLE t\n    COMMENT='x',\n    AUTO_INCREMENT=50,\n    ALGORITHM=INSTANT;"
+    # A new table carries its counter; the counter is no part of the fingerprint.
+    (create,) = diff(_catalog("db", table(77)), _catalog("db"))
+    assert " AUTO_INCREMENT=77;" in generate([create], Dialect.MYSQL).sql()
+    assert _catalog("db", table(1)).fingerprint() == _catalog("db", table(99)).fingerprint()

@@ -5,10 +5,11 @@ A MySQL catalog's schema is the connected database, whose name differs between s
 target: the source's tables are moved onto the target's name, so that the shared comparators
 match tables by name. A string column's character set and collation are compared only where
 they are not the table's default on both sides (a column that follows its table's default is
-equal to one that follows the other's, when the defaults are equal). A statement the target's
-server would refuse is refused before anything runs. Triggers keep the source's order
-(:mod:`.mysql_triggers`); a changed routine is replaced in place on MariaDB, dropped and
-created again on MySQL.
+equal to one that follows the other's, when the defaults are equal). A table's AUTO_INCREMENT
+counter is a difference only when the source's is higher: the migration raises it, never
+lowers it. A statement the target's server would refuse is refused before anything runs.
+Triggers keep the source's order (:mod:`.mysql_triggers`); a changed routine is replaced in
+place on MariaDB, dropped and created again on MySQL.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from schemashift.consumers.comparator.compare.common import UnsupportedByTarget, pair
+from schemashift.consumers.comparator.compare.common import UnsupportedByTarget, alter, pair
 from schemashift.schemas.catalog import (
     Catalog,
     CheckConstraint,
@@ -30,6 +31,7 @@ from schemashift.schemas.catalog import (
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import ObjectType, Operation, OpKind
 
+from .mysql_state import with_table_states
 from .mysql_triggers import follows, keep_order
 
 Version = tuple[int, ...]
@@ -80,6 +82,25 @@ def _without_inherited(table: Table, other: Table | None) -> Table:
     return table.model_copy(update={"columns": columns}) if changed else table
 
 
+def counter(table: Table) -> int:
+    """The table's AUTO_INCREMENT counter (1 when it shows none)."""
+    return table.auto_increment or 1
+
+
+def _counter_not_lowered(table: Table, other: Table | None) -> Table:
+    """The source's ``table`` with the counter of ``other`` (its target twin) where the
+    source's is not higher. Lowering a counter is no difference: rows may exist at or above
+    the lower value (the server then silently sets max(id) + 1 instead), and a lower counter
+    would hand out again the values of deleted rows that others may still hold."""
+    if (
+        other is None
+        or counter(table) > counter(other)
+        or table.auto_increment == other.auto_increment
+    ):
+        return table
+    return table.model_copy(update={"auto_increment": other.auto_increment})
+
+
 def _replaced(catalog: Catalog, **fields: Any) -> Catalog:
     values = {name: getattr(catalog, name) for name in Catalog.model_fields}
     return Catalog.trusted_dict({**values, **fields})
@@ -123,7 +144,10 @@ def comparable(source: Catalog, target: Catalog) -> tuple[Catalog, Catalog]:
     tgt = {t.name: t for t in target.tables}
     source = _replaced(
         source,
-        tables=[_without_inherited(t, tgt.get(t.name)) for t in source_tables],
+        tables=[
+            _counter_not_lowered(_without_inherited(t, tgt.get(t.name)), tgt.get(t.name))
+            for t in source_tables
+        ],
         views=views,
         triggers=triggers,
         functions=functions,
@@ -252,11 +276,39 @@ class MysqlRules:
     @staticmethod
     def operations(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
         """The shared comparators' operations (which the renderer merges per table), with the
-        trigger rebuilds that keep the source's trigger order and routine changes as the
-        target's server makes them. MySQL catalogs hold no privileges: the ones the shared
-        comparators derive from PostgreSQL's default ACL of a new function are left out."""
+        trigger rebuilds that keep the source's trigger order, routine changes as the target's
+        server makes them, the raised AUTO_INCREMENT counters and what the server can do in
+        place (the state of each operation's table). MySQL catalogs hold no privileges: the ones
+        the shared comparators derive from PostgreSQL's default ACL of a new function are left
+        out."""
         ops = [o for o in ops if o.object_type is not ObjectType.PRIVILEGE]
-        return routine_changes(keep_order(ops, source, target), target)
+        ops = routine_changes(keep_order(ops, source, target), target)
+        return with_table_states(raised_counters(ops, source, target), source, target)
+
+
+def raised_counters(ops: list[Operation], source: Catalog, target: Catalog) -> list[Operation]:
+    """``ops`` with each table whose counter the source has higher (see
+    :func:`comparable`) raised: on the table's ALTER if it has one, else on an ALTER of its
+    own (whose reverse, lowering it, renders as nothing)."""
+    twins = {t.name: t for t in target.tables}
+    raised = {
+        t.name: t.auto_increment
+        for t in source.tables
+        if t.name in twins and counter(t) > counter(twins[t.name])
+    }
+    if not raised:
+        return ops
+    out = []
+    for o in ops:
+        if o.object_type is ObjectType.TABLE and o.kind is OpKind.ALTER and o.name in raised:
+            new = o.new_as(Table).model_copy(update={"auto_increment": raised.pop(o.name)})
+            o = o.model_copy(update={"new": new})
+        out.append(o)
+    for name, value in sorted(raised.items()):
+        was = twins[name].model_copy(update={"columns": [], "constraints": [], "indexes": []})
+        now = was.model_copy(update={"auto_increment": value})
+        out.append(alter(ObjectType.TABLE, was, now, name, schema_name=was.schema_name))
+    return out
 
 
 RULES = MysqlRules()

@@ -75,11 +75,3 @@ async def test_ignored_indexes(my_pair: MyPair) -> None:
         "CREATE TABLE t (id int PRIMARY KEY, a int, KEY ka (a))",
     )
     assert "IGNORED" in sql_of(script)
-
-
-async def test_the_auto_increment_counter_is_not_compared(my_pair: MyPair) -> None:
-    source, target = await my_pair.load(
-        "CREATE TABLE t (id int AUTO_INCREMENT PRIMARY KEY) AUTO_INCREMENT=1000",
-        "CREATE TABLE t (id int AUTO_INCREMENT PRIMARY KEY); INSERT INTO t VALUES (5)",
-    )
-    assert diff(source, target) == []

@@ -4,7 +4,9 @@ A table's in-place changes (options, columns, keys, checks, indexes; :mod:`..mys
 them in one phase) become one ``ALTER TABLE`` whose clauses run in dependency order: the server
 checks the table once, after all of them (an AUTO_INCREMENT column with the key it needs). Foreign
 keys are dropped in a statement before those changes and added in one after every table is
-complete. Names are written unqualified: the script runs in the target database.
+complete. Names are written unqualified: the script runs in the target database. Where the
+target's server can run an ALTER TABLE in place, it ends with ``ALGORITHM=INSTANT`` or
+``ALGORITHM=INPLACE, LOCK=NONE`` (:mod:`.online`), and its hazards are those of that algorithm.
 
 Every MySQL DDL statement commits on its own: each statement is ``not_transactional`` and runs
 outside any transaction (the executor records how many are applied). Routines are rendered by
@@ -33,6 +35,7 @@ from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.hazards import Hazard
 from schemashift.schemas.operations import ObjectType, Operation, OpKind, Statement
 
+from . import online
 from .events import event_sql
 from .routines import routine_sql
 from .script import script_text
@@ -301,18 +304,27 @@ def _alter_table(ops: list[Operation]) -> list[Statement]:
         ops, key=lambda o: _CLAUSE_RANK.get((o.object_type, o.kind), 5)
     )  # stable: added columns keep their order
     clauses: list[str] = []
-    hazards: list[Hazard] = []
+    risks: list[tuple[Operation, list[Hazard]]] = []
     toggled = _visibility_changes(ordered)
     for op in ordered:
         if op.object_type is ObjectType.INDEX and op.name in toggled:
             if op.kind is OpKind.CREATE:
                 clauses.append(f"ALTER INDEX {q(op.name)} {toggled[op.name]}")
+                risks.append((op, []))
             continue
-        more, risks = _clause(op)
-        clauses += more
-        hazards += risks
+        more, hazards_of_op = _clause(op)
+        if more:
+            clauses += more
+            risks.append((op, hazards_of_op))
     if not clauses:
         return []
+    # The algorithm the server can run the statement with, held by a clause of its own.
+    planned = online.plan([o for o, _ in risks], set(toggled))
+    hazards = [h for o, found in risks for h in (planned.hazards(o, found) if planned else found)]
+    if planned is not None:
+        hazards = planned.statement_hazards(hazards, [o for o, _ in risks])
+        if planned.clause:
+            clauses.append(planned.clause)
     # Partitioning comes after the other clauses, without a comma.
     tail = [c for c in clauses if is_partitioning(c)]
     clauses = [c for c in clauses if not is_partitioning(c)]

@@ -118,14 +118,16 @@ _BLOBS = ["tinyblob", "blob", "mediumblob", "longblob"]
 _TYPE = re.compile(r"^(\w+)\s*(?:\(([^)]*)\))?\s*(.*)$")
 
 
-def _parse(type_text: str) -> tuple[str, str, str]:
+def type_parts(type_text: str) -> tuple[str, str, str]:
+    """(base, arguments, the rest) of a column type: ``("decimal", "10,2", "unsigned")``."""
     match = _TYPE.match(type_text.strip().lower())
     if match is None:
         return type_text.lower(), "", ""
     return match.group(1), match.group(2) or "", match.group(3) or ""
 
 
-def _members(args: str) -> list[str]:
+def enum_members(args: str) -> list[str]:
+    """The members of an ENUM's or SET's arguments, as written."""
     return re.findall(r"'((?:[^']|'')*)'", args)
 
 
@@ -135,7 +137,7 @@ def narrows(old: str, new: str) -> bool:
     removed enum or set members, or any change between kinds not known to keep every value."""
     if old == new:
         return False
-    (ob, oa, orest), (nb, na, nrest) = _parse(old), _parse(new)
+    (ob, oa, orest), (nb, na, nrest) = type_parts(old), type_parts(new)
     if ob in _INTEGERS and nb in _INTEGERS:
         if "unsigned" in orest and "unsigned" not in nrest:
             return _INTEGERS.index(nb) <= _INTEGERS.index(ob)
@@ -154,7 +156,7 @@ def narrows(old: str, new: str) -> bool:
         np_, ns, *_ = [*(na.split(",") if na else ["10"]), "0"]
         return int(ns) < int(os_) or int(np_) - int(ns) < int(op) - int(os_)
     if ob in ("enum", "set") and nb == ob:
-        old_members, new_members = _members(oa), _members(na)
+        old_members, new_members = enum_members(oa), enum_members(na)
         if ob == "enum":
             return new_members[: len(old_members)] != old_members
         return not set(old_members) <= set(new_members)
@@ -185,7 +187,8 @@ def modify_column_hazards(old: Column, new: Column) -> list[Hazard]:
 _OPTION_ORDER = ["ENGINE", "DEFAULT CHARSET", "COLLATE", "ROW_FORMAT"]
 
 
-def _options(options: list[str]) -> dict[str, str]:
+def option_values(options: list[str]) -> dict[str, str]:
+    """A table's KEY=value options as a dict."""
     return dict(o.split("=", 1) for o in options if "=" in o)
 
 
@@ -203,9 +206,11 @@ PARTITION = "PARTITION BY"
 
 def table_options(table: Table) -> str:
     """The options after CREATE TABLE's parenthesis: ``ENGINE=InnoDB DEFAULT CHARSET=...``,
-    then the partitioning."""
-    options = _options(table.options)
+    the AUTO_INCREMENT counter, then the partitioning."""
+    options = option_values(table.options)
     text = " ".join(f"{k}={options[k]}" for k in _ordered(set(options) - {PARTITION}))
+    if table.auto_increment is not None:
+        text += f" AUTO_INCREMENT={table.auto_increment}"
     if PARTITION in options:
         text += f" PARTITION BY {options[PARTITION]}"
     return text.strip()
@@ -219,7 +224,7 @@ def is_partitioning(clause: str) -> bool:
 def alter_options(old: Table, new: Table) -> tuple[list[str], list[Hazard]]:
     """The ALTER TABLE clauses that take a table from ``old``'s options to ``new``'s, and their
     hazards (a new engine or row format copies the table)."""
-    had, wanted = _options(old.options), _options(new.options)
+    had, wanted = option_values(old.options), option_values(new.options)
     changed = {k for k in wanted if had.get(k) != wanted[k]}
     if "DEFAULT CHARSET" in changed and "COLLATE" in wanted:
         changed.add("COLLATE")  # a new character set takes its own default collation otherwise
@@ -227,6 +232,10 @@ def alter_options(old: Table, new: Table) -> tuple[list[str], list[Hazard]]:
     removed = set(had) - set(wanted)
     for key in _ordered(removed - {PARTITION}):
         clauses.append("COMMENT=''" if key == "COMMENT" else f"{key}=DEFAULT")
+    # The counter only goes up (see the comparator's rules): the ALTER that undoes a raise
+    # leaves it where it is.
+    if (new.auto_increment or 1) > (old.auto_increment or 1):
+        clauses.append(f"AUTO_INCREMENT={new.auto_increment}")
     if PARTITION in changed:
         clauses.append(f"PARTITION BY {wanted[PARTITION]}")
     elif PARTITION in removed:
