@@ -32,7 +32,7 @@ from typing import Any
 
 from schemashift.consumers.common.drivers import IntrospectionError, Unreachable
 from schemashift.consumers.executor.adapters import DatabaseError, ExecutorAdapter, HistoryRecord
-from schemashift.consumers.generator.render.sqlite import FK_CHECK_TABLE
+from schemashift.consumers.generator.render.sqlite import FK_CHECK_TABLE, PRAGMA_KIND
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.operations import Statement
 from schemashift.schemas.reserved import SQLITE_HISTORY_TABLE, SQLITE_REBUILD_PREFIX
@@ -182,7 +182,7 @@ class SQLiteExecutor(ExecutorAdapter):
     def changes_target(self, statement: Statement) -> bool:
         # The statements outside the transaction set foreign key enforcement, a setting of
         # the connection: the file is as it was.
-        return not statement.sql.lstrip().upper().startswith("PRAGMA")
+        return statement.kind != PRAGMA_KIND
 
     def resume_from(self, recorded: HistoryRecord) -> int:
         # The row commits with the statements it counts; the only statements outside a

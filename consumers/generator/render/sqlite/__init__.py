@@ -43,6 +43,8 @@ _RENDERERS: dict[ObjectType, Callable[[Operation, RenderContext, Emit], None]] =
 }
 
 FK_CHECK_TABLE = "_schemashift_fk_check"
+# The kind of the statements that set foreign key enforcement (a setting of the connection).
+PRAGMA_KIND = "pragma"
 _VIOLATED = "a foreign key is violated: PRAGMA foreign_key_check lists the rows"
 
 
@@ -90,10 +92,10 @@ class SQLiteRenderer(Renderer[RenderContext]):
         if not any(_is_rebuild(op) for op in ops):
             return statements
         off = _statement(
-            "PRAGMA foreign_keys = OFF", "pragma", Hazard.NOT_TRANSACTIONAL, transactional=False
+            "PRAGMA foreign_keys = OFF", PRAGMA_KIND, Hazard.NOT_TRANSACTIONAL, transactional=False
         )
         on = _statement(
-            "PRAGMA foreign_keys = ON", "pragma", Hazard.NOT_TRANSACTIONAL, transactional=False
+            "PRAGMA foreign_keys = ON", PRAGMA_KIND, Hazard.NOT_TRANSACTIONAL, transactional=False
         )
         return [off, *statements, *foreign_key_check(), on]
 
