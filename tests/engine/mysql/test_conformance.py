@@ -77,9 +77,8 @@ def _cases() -> list[Any]:
     try:
         root = conformance_dir() / "sqldef" / "mysqldef"
     except FixturesMissing as exc:
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            raise
-        return [pytest.param(None, None, marks=pytest.mark.skip(reason=str(exc)), id="missing")]
+        # One test that says so (failing under CI), not an error that stops the collection.
+        return [pytest.param(None, str(exc), id="fixtures-missing")]
     params = []
     for path in sorted(Path(root).glob("*.yml")):
         for name, spec in parse_sqldef_yaml(path.read_text()).items():
@@ -98,7 +97,11 @@ async def _load(conn: Any, sql: str) -> None:
 
 
 @pytest.mark.parametrize(("suite", "spec"), _cases())
-async def test_mysqldef_case(my_pair: MyPair, suite: str, spec: dict[str, Any]) -> None:
+async def test_mysqldef_case(my_pair: MyPair, suite: str, spec: dict[str, Any] | str) -> None:
+    if isinstance(spec, str):
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(spec, pytrace=False)
+        pytest.skip(spec)
     reason = skip_reason(spec)
     if reason:
         pytest.skip(reason)
