@@ -1,7 +1,8 @@
-"""Dead-letter middleware: bounded retries, then the message goes aside and the partition moves on.
+"""Dead letters: bounded retries, then the message goes aside and the partition moves on.
 
 FastStream has no dead-letter queue for Kafka, and on Kafka a NACK seeks back and retries at
-once without limit. This middleware decides instead:
+once without limit. :class:`DeadLetters` decides instead, for every call a role makes
+(:mod:`.lanes`):
 
 - a message that can never succeed (not JSON, not an event, an unknown type, a
   :class:`PermanentError`) goes to ``schemashift.deadletter`` at once with the reason and the
@@ -19,18 +20,19 @@ import asyncio
 import base64
 import json
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import cast
 
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
-from faststream import BaseMiddleware
-from faststream.kafka import KafkaBroker
+from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from schemashift.consumers.common.drivers import drivers
 from schemashift.consumers.common.kafka import LOST_PRODUCER_ERRORS, exit_for_a_new_producer
 from schemashift.consumers.common.redact import redact_text
-from schemashift.consumers.common.settings import get_settings
+from schemashift.consumers.common.settings import Settings
 from schemashift.schemas.events import DEAD_LETTER_TOPIC, DeadLetter
 
 log = logging.getLogger("schemashift.deadletter")
@@ -59,7 +61,8 @@ def _is_infrastructure_error(exc: BaseException) -> bool:
     return isinstance(exc, _INFRASTRUCTURE_ERRORS)
 
 
-def _reason(exc: BaseException) -> str:
+def reason_of(exc: BaseException) -> str:
+    """Why a message was dead-lettered, in words that carry no secret."""
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -69,73 +72,83 @@ def _reason(exc: BaseException) -> str:
     return redact_text(f"{type(exc).__name__}: {exc}")[:1000]
 
 
-def dead_letter_middleware(broker: KafkaBroker, consumer: str) -> type[BaseMiddleware]:
-    """A middleware class for ``consumer``'s subscribers that dead-letters through ``broker``."""
-    settings = get_settings()
-    publisher = broker.publisher(
-        DEAD_LETTER_TOPIC,
-        schema=DeadLetter,
-        title=f"{DEAD_LETTER_TOPIC}:Publish:{consumer}",
-        description="Messages this role could not process, with the reason and original bytes.",
-    )
+class Redeliver(Exception):
+    """The infrastructure is away after every retry: the message must not be acknowledged."""
 
-    class DeadLetterMiddleware(BaseMiddleware):
-        async def consume_scope(self, call_next: Any, msg: Any) -> Any:
-            delay = settings.handler_backoff_s
-            attempt = 0
-            while True:
-                try:
-                    return await call_next(msg)
-                except (ValidationError, json.JSONDecodeError, PermanentError) as exc:
-                    await self._dead_letter(msg, _reason(exc))
-                    return None
-                except Exception as exc:
-                    attempt += 1
-                    if attempt <= settings.handler_retries:
-                        log.warning(
-                            "%s: attempt %d failed (%s); retrying in %.1fs",
-                            consumer,
-                            attempt,
-                            _reason(exc),
-                            delay,
-                        )
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 10.0)
-                        continue
-                    if _is_infrastructure_error(exc):
-                        # Not acknowledged: redelivered once the infrastructure is back.
-                        log.error("%s: infrastructure unavailable (%s)", consumer, _reason(exc))
-                        raise
-                    log.exception("%s: giving up on a message", consumer)
-                    await self._dead_letter(msg, _reason(exc))
-                    return None
 
-        async def _dead_letter(self, msg: Any, reason: str) -> None:
-            record = msg.raw_message
-            letter = DeadLetter(
-                reason=reason,
-                consumer=consumer,
-                original_topic=record.topic,
-                original_partition=record.partition,
-                original_offset=record.offset,
-                original_key=record.key.decode(errors="replace") if record.key else None,
-                original_value_b64=base64.b64encode(msg.body or b"").decode(),
-            )
-            log.warning(
-                "%s: dead-lettered %s[%s]@%s: %s",
-                consumer,
-                record.topic,
-                record.partition,
-                record.offset,
-                reason,
-            )
+class DeadLetters:
+    """The dead-letter topic of one role's subscribers, and the retry policy in front of it."""
+
+    def __init__(self, broker: KafkaBroker, consumer: str, settings: Settings) -> None:
+        self.consumer = consumer
+        self._settings = settings
+        self._publisher = broker.publisher(
+            DEAD_LETTER_TOPIC,
+            schema=DeadLetter,
+            title=f"{DEAD_LETTER_TOPIC}:Publish:{consumer}",
+            description="Messages this role could not process, with the reason and original bytes.",
+        )
+
+    async def attempt(self, call: Callable[[], Awaitable[None]]) -> str | None:
+        """Run ``call`` with bounded retries and backoff.
+
+        Returns None once it succeeded, or the reason to dead-letter its messages: at once for
+        a message that can never succeed, after the retries for any other error. Raises
+        :class:`Redeliver` when the infrastructure (metadata database, broker) is still away
+        after the retries: the messages are then read again, so an outage loses nothing.
+        """
+        delay = self._settings.handler_backoff_s
+        attempt = 0
+        while True:
             try:
-                await publisher.publish(
-                    letter.model_dump_json().encode(),
-                    key=record.key,
-                    headers={"schemashift_reason": reason[:200], "schemashift_consumer": consumer},
-                )
-            except LOST_PRODUCER_ERRORS as exc:
-                exit_for_a_new_producer(exc)  # the message stays uncommitted: it comes back
+                await call()
+                return None
+            except (ValidationError, json.JSONDecodeError, PermanentError) as exc:
+                return reason_of(exc)
+            except Exception as exc:
+                attempt += 1
+                if attempt <= self._settings.handler_retries:
+                    log.warning(
+                        "%s: attempt %d failed (%s); retrying in %.1fs",
+                        self.consumer,
+                        attempt,
+                        reason_of(exc),
+                        delay,
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                if _is_infrastructure_error(exc):
+                    log.error("%s: infrastructure unavailable (%s)", self.consumer, reason_of(exc))
+                    raise Redeliver(reason_of(exc)) from exc
+                log.exception("%s: giving up on a message", self.consumer)
+                return reason_of(exc)
 
-    return DeadLetterMiddleware
+    async def send(self, msg: KafkaMessage, reason: str) -> None:
+        """Publish ``msg`` with ``reason`` on the dead-letter topic (acknowledged by the broker)."""
+        record = cast("ConsumerRecord[bytes, bytes]", msg.raw_message)
+        letter = DeadLetter(
+            reason=reason,
+            consumer=self.consumer,
+            original_topic=record.topic,
+            original_partition=record.partition,
+            original_offset=record.offset,
+            original_key=record.key.decode(errors="replace") if record.key else None,
+            original_value_b64=base64.b64encode(msg.body or b"").decode(),
+        )
+        log.warning(
+            "%s: dead-lettered %s[%s]@%s: %s",
+            self.consumer,
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+        )
+        try:
+            await self._publisher.publish(
+                letter.model_dump_json().encode(),
+                key=record.key,
+                headers={"schemashift_reason": reason[:200], "schemashift_consumer": self.consumer},
+            )
+        except LOST_PRODUCER_ERRORS as exc:
+            exit_for_a_new_producer(exc)  # the message stays uncommitted: it comes back

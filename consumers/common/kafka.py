@@ -86,11 +86,12 @@ def make_broker(role: str, settings: Settings | None = None, **extra: Any) -> Ka
 
 
 def subscriber_options(role: str, settings: Settings | None = None) -> dict[str, Any]:
-    """Consumer settings of ``role``: its own group, commit after the effect, long polls."""
+    """Consumer settings of ``role``: its own group, long polls, and no commit of FastStream's
+    own (:mod:`.lanes` commits each partition after its message's effect)."""
     settings = settings or get_settings()
     return {
         "group_id": f"schemashift-{role}",
-        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "ack_policy": AckPolicy.MANUAL,
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": settings.fetch_max_wait_ms,
         "session_timeout_ms": settings.session_timeout_ms,

@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.db import create_engine
-from schemashift.consumers.common.deadletter import PermanentError, dead_letter_middleware
+from schemashift.consumers.common.deadletter import DeadLetters, PermanentError
 from schemashift.consumers.common.kafka import (
     make_broker,
     publish_events,
     send_event,
     subscriber_options,
 )
+from schemashift.consumers.common.lanes import BatchHandler, Handler, Lanes
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import Event, EventType
-
-if TYPE_CHECKING:
-    from faststream.kafka.subscriber.usecase import DefaultSubscriber
 
 
 def should_handle(event: Event, *expected: EventType) -> bool:
@@ -37,9 +35,10 @@ def should_handle(event: Event, *expected: EventType) -> bool:
 class Role:
     """One pipeline role: a FastStream app whose handlers share a broker and a DB engine.
 
-    Handlers are declared with :meth:`subscriber`, which subscribes in the role's own consumer
-    group with commit-after-effect semantics. The metadata database is migrated and its engine
-    opened at start-up.
+    Handlers are declared with :meth:`subscriber` (or :meth:`batch_subscriber`), which
+    subscribes in the role's own consumer group; :class:`~.lanes.Lanes` runs them, partitions
+    side by side up to the role's concurrency, committing each after its effect. The metadata
+    database is migrated and its engine opened at start-up.
     """
 
     def __init__(
@@ -49,10 +48,11 @@ class Role:
         self.uses_database = uses_database
         self.settings: Settings = get_settings()
         self.broker: KafkaBroker = make_broker(name, self.settings)
-        self.broker.add_middleware(dead_letter_middleware(self.broker, name))
+        self.dead_letters = DeadLetters(self.broker, name, self.settings)
         self.app = FastStream(self.broker)
         self._engine: AsyncEngine | None = None
         self._closers: list[Callable[[], Any]] = []
+        self._lanes: list[Lanes] = []
         for event_type in publishes:
             # What this role publishes, and its schema: for FastStream's own document of the
             # role, and checked against schemas/topics.py (the gateway's /asyncapi source).
@@ -60,6 +60,8 @@ class Role:
                 event_type.topic, schema=Event, title=f"{event_type.topic}:Publish:{name}"
             )
         self.app.on_startup(self._start)
+        self.app.after_startup(self._start_lanes)
+        self.app.on_shutdown(self._stop_lanes)
         self.app.after_shutdown(self._stop)
 
     @property
@@ -69,14 +71,39 @@ class Role:
             raise RuntimeError(f"{self.name} has not started")
         return self._engine
 
-    def subscriber(self, *topics: str, **overrides: Any) -> DefaultSubscriber:
-        """Subscribe a handler to ``topics`` in this role's consumer group.
+    @property
+    def concurrency(self) -> int:
+        """How many messages of different partitions this role handles at once."""
+        return self.settings.role_concurrency.get(self.name, self.settings.concurrency)
 
-        The subscriber decorates the handler (FastStream's overloads cannot pick a return type
-        for options passed as a dict, hence the annotation; ``batch=True`` is never passed).
-        """
-        options = subscriber_options(self.name, self.settings) | overrides
-        return self.broker.subscriber(*topics, **options)
+    def subscriber(self, *topics: str) -> Callable[[Handler], Handler]:
+        """Decorate a handler of one event at a time, for the events of ``topics``."""
+
+        def register(handler: Handler) -> Handler:
+            self._subscribe(
+                topics, Lanes(self.dead_letters, handler=handler, concurrency=self.concurrency)
+            )
+            return handler
+
+        return register
+
+    def batch_subscriber(
+        self, *topics: str, max_batch: int = 500
+    ) -> Callable[[BatchHandler], BatchHandler]:
+        """Decorate a handler of every event waiting (up to ``max_batch``) in one call."""
+
+        def register(handler: BatchHandler) -> BatchHandler:
+            self._subscribe(
+                topics, Lanes(self.dead_letters, batch_handler=handler, max_batch=max_batch)
+            )
+            return handler
+
+        return register
+
+    def _subscribe(self, topics: tuple[str, ...], lanes: Lanes) -> None:
+        options = subscriber_options(self.name, self.settings)
+        lanes.bind(self.broker.subscriber(*topics, listener=lanes.listener, **options))
+        self._lanes.append(lanes)
 
     def on_close(self, closer: Callable[[], Any]) -> None:
         """Run ``closer`` (sync or async) when the role stops."""
@@ -98,6 +125,13 @@ class Role:
 
         await upgrade_async(self.settings.database_url)
         self._engine = create_engine(self.settings.database_url)
+
+    async def _start_lanes(self) -> None:
+        for lanes in self._lanes:
+            await lanes.start()
+
+    async def _stop_lanes(self) -> None:
+        await asyncio.gather(*(lanes.stop() for lanes in self._lanes))
 
     async def _stop(self) -> None:
         for closer in self._closers:

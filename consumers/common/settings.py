@@ -30,11 +30,13 @@ class Settings(BaseSettings):
     # The MariaDB/MySQL server `infra up` started (or was pointed at): the demo's MariaDB pair.
     mariadb_url: str | None = None
 
-    # How long the broker may hold a fetch that has no message. A long poll answers as soon as
-    # a message arrives, but a message can still wait for the poll in flight to end (seen in
-    # the roles with several subscribers): 250 ms bounds that wait, while idle consumers wake
-    # 4 times a second instead of the 200 of a 5 ms wait (bench/pipeline.py measures both).
-    fetch_max_wait_ms: int = 250
+    # How long the broker may hold a fetch that has no message: a long poll answers as soon as
+    # a message arrives, so this only sets how often an idle consumer wakes up.
+    fetch_max_wait_ms: int = 5000
+    # Messages of different partitions (so of different targets) a role handles at once; per
+    # role as JSON, e.g. SCHEMASHIFT_ROLE_CONCURRENCY='{"executor": 4}'.
+    concurrency: int = Field(default=8, ge=1)
+    role_concurrency: dict[str, int] = Field(default_factory=dict)
     producer_linger_ms: int = 1
     # Kafka's defaults: a killed consumer's partitions move to a live one within 10 s, and an
     # idle consumer wakes up for its heartbeat every 3 s (every second cost 1% of a core).

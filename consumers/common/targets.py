@@ -1,12 +1,15 @@
 """Pooled connections to the databases being compared and migrated.
 
 Opening a connection costs more than introspecting a small schema, so each role keeps a small
-pool per database URL for its lifetime. The URL's driver (:mod:`.drivers`) makes the pool.
+pool per database URL. A fleet has more databases than a server has connections to spare, so
+only the pools of the ``max_pools`` URLs used last stay open: the least recently used idle pool
+is closed when another one is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,35 +17,52 @@ from schemashift.consumers.common.drivers import Connection, Pool, driver_for_ur
 
 
 class TargetPools:
-    """Connection pools keyed by URL, created on first use and closed together."""
+    """Connection pools keyed by URL, created on first use, closed when least recently used
+    (beyond ``max_pools``) and all together at the end."""
 
-    def __init__(self, *, max_size: int = 4, connect_timeout: float = 10.0) -> None:
-        self._pools: dict[str, Pool] = {}
+    def __init__(
+        self, *, max_size: int = 4, max_pools: int = 24, connect_timeout: float = 10.0
+    ) -> None:
+        # Most recently used last.
+        self._pools: OrderedDict[str, Pool] = OrderedDict()
+        self._in_use: dict[str, int] = {}
         self._lock = asyncio.Lock()
         self._max_size = max_size
+        self._max_pools = max_pools
         self._timeout = connect_timeout
 
     async def _pool(self, url: str) -> Pool:
-        pool = self._pools.get(url)
-        if pool is None:
-            async with self._lock:
-                pool = self._pools.get(url)
-                if pool is None:
-                    pool = await driver_for_url(url).create_pool(
-                        url, max_size=self._max_size, timeout=self._timeout
-                    )
-                    self._pools[url] = pool
-        return pool
+        async with self._lock:
+            pool = self._pools.get(url)
+            if pool is None:
+                await self._make_room()
+                pool = await driver_for_url(url).create_pool(
+                    url, max_size=self._max_size, timeout=self._timeout
+                )
+                self._pools[url] = pool
+            self._pools.move_to_end(url)
+            return pool
+
+    async def _make_room(self) -> None:
+        idle = [url for url in self._pools if not self._in_use.get(url)]
+        for url in idle[: max(0, len(self._pools) - self._max_pools + 1)]:
+            await self._pools.pop(url).close()
 
     @asynccontextmanager
     async def connection(self, url: str) -> AsyncIterator[Connection]:
         """A pooled connection to ``url``; raises the driver's own errors (and
         :class:`~.drivers.UnsupportedDialect` for a URL that no driver connects to)."""
-        pool = await self._pool(url)
-        async with pool.acquire() as conn:
-            yield conn
+        self._in_use[url] = self._in_use.get(url, 0) + 1
+        try:
+            pool = await self._pool(url)
+            async with pool.acquire() as conn:
+                yield conn
+        finally:
+            self._in_use[url] -= 1
+            if not self._in_use[url]:
+                del self._in_use[url]
 
     async def close(self) -> None:
         """Close every pool (at shutdown)."""
-        pools, self._pools = list(self._pools.values()), {}
+        pools, self._pools = list(self._pools.values()), OrderedDict()
         await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)

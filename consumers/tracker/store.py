@@ -8,7 +8,7 @@ the log, rebuilt from it at any time by :func:`rebuild`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -186,26 +186,6 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
     return row
 
 
-async def _apply_projection(conn: AsyncConnection, event: Event, seq: int) -> None:
-    current = (
-        (
-            await conn.execute(
-                select(migrations).where(migrations.c.id == event.migration_id).with_for_update()
-            )
-        )
-        .mappings()
-        .first()
-    )
-    row = project(dict(current) if current else None, event, seq)
-    stmt = insert(migrations).values(**row)
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[migrations.c.id],
-            set_={k: stmt.excluded[k] for k in row if k != "id"},
-        )
-    )
-
-
 def _event_row(event: Event) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
@@ -221,25 +201,68 @@ def _event_row(event: Event) -> dict[str, Any]:
 
 
 async def record(engine: AsyncEngine, event: Event) -> bool:
-    """Append ``event`` and update its migration, in one transaction.
+    """Append ``event`` and update its migration; False when it was stored already."""
+    return await record_all(engine, [event]) == 1
 
-    Returns False when the event was already stored (a redelivery): nothing changes then.
-    Listeners on :data:`NOTIFY_CHANNEL` hear of the migration after the commit.
+
+async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
+    """Append the events of ``batch`` not stored yet and update their migrations, in one
+    transaction; returns how many were new (a redelivered event changes nothing).
+
+    Listeners on :data:`NOTIFY_CHANNEL` hear of each migration after the commit.
     """
+    unique = {event.event_id: event for event in batch}
+    if not unique:
+        return 0
     async with engine.begin() as conn:
-        seq = (
-            await conn.execute(
-                insert(events)
-                .values(**_event_row(event))
-                .on_conflict_do_nothing(index_elements=[events.c.event_id])
-                .returning(events.c.seq)
-            )
-        ).scalar_one_or_none()
-        if seq is None:
-            return False
-        await _apply_projection(conn, event, seq)
-        await conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, str(event.migration_id))))
-    return True
+        inserted = await conn.execute(
+            insert(events)
+            .values([_event_row(event) for event in unique.values()])
+            .on_conflict_do_nothing(index_elements=[events.c.event_id])
+            .returning(events.c.event_id, events.c.seq)
+        )
+        stored = sorted((seq, unique[event_id]) for event_id, seq in inserted)
+        if not stored:
+            return 0
+        ids = sorted({event.migration_id for _, event in stored})
+        # Locked in id order: two trackers projecting overlapping batches never deadlock.
+        current = {
+            row["id"]: dict(row)
+            for row in (
+                await conn.execute(
+                    select(migrations)
+                    .where(migrations.c.id.in_(ids))
+                    .order_by(migrations.c.id)
+                    .with_for_update()
+                )
+            ).mappings()
+        }
+        projected: dict[uuid.UUID, dict[str, Any]] = {}
+        for seq, event in stored:
+            previous = projected.get(event.migration_id) or current.get(event.migration_id)
+            projected[event.migration_id] = project(previous, event, seq)
+        await _upsert_migrations(conn, projected.values())
+        await conn.execute(
+            text("SELECT pg_notify(:channel, id) FROM unnest(CAST(:ids AS text[])) AS id"),
+            {"channel": NOTIFY_CHANNEL, "ids": [str(i) for i in ids]},
+        )
+    return len(stored)
+
+
+async def _upsert_migrations(conn: AsyncConnection, rows: Iterable[dict[str, Any]]) -> None:
+    # One statement per set of columns: a row leaves out what it does not know yet.
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        by_columns.setdefault(tuple(sorted(row)), []).append(row)
+    for columns, group in by_columns.items():
+        stmt = insert(migrations)
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[migrations.c.id],
+                set_={k: stmt.excluded[k] for k in columns if k != "id"},
+            ),
+            group,
+        )
 
 
 async def get_migration(engine: AsyncEngine, migration_id: uuid.UUID) -> dict[str, Any] | None:

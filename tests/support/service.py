@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from schemashift.consumers.tracker.causal import progress_before
@@ -54,6 +55,45 @@ class Service:
     def pid(self, role: str) -> int:
         """The current pid of ``role`` (the supervisor rewrites it when it restarts one)."""
         return int((self.pid_dir / f"{role}.pid").read_text())
+
+    def stop(self) -> None:
+        """SIGTERM, as Ctrl-C would; SIGKILL if it has not stopped within a minute."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+
+
+def start_service(env: dict[str, str], run_dir: Path) -> Service:
+    """`schemashift serve` with ``env`` on a free port, its logs and pids under ``run_dir``,
+    once its gateway answers."""
+    port = free_port()
+    env = env | {"SCHEMASHIFT_GATEWAY_PORT": str(port)}
+    log_path = run_dir / "serve.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "schemashift.gateway.cli", "serve", "--pid-dir", str(run_dir)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited at start-up:\n{log_path.read_text()[-4000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the gateway did not come up:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.3)
+    return Service(base, log_path, process, run_dir, env)
 
 
 def create_token(service: Service, scopes: str, name: str | None = None) -> str:
