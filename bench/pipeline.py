@@ -419,8 +419,11 @@ async def latency(stack: Stack, count: int, bootstrap: str, admin_url: str) -> N
     await outcomes.stop()
 
 
-async def throughput(stack: Stack, targets: int, bootstrap: str, admin_url: str) -> None:
-    """Ten migrations per target over ``targets`` targets at once."""
+async def throughput(
+    stack: Stack, targets: int, bootstrap: str, admin_url: str
+) -> dict[str, float]:
+    """Ten migrations per target over ``targets`` targets at once; prints the table's row and
+    returns the CPU milliseconds each process spent per migration."""
     outcomes = Outcomes(bootstrap)
     await outcomes.start()
     headers = {"Authorization": f"Bearer {stack.token}"}
@@ -434,9 +437,12 @@ async def throughput(stack: Stack, targets: int, bootstrap: str, admin_url: str)
         async def lane(i: int) -> list[Timing]:
             return [await _migrate(api, outcomes, dbs, i, poll=False) for _ in range(10)]
 
+        components = _components(stack)
+        cpu_before = _cpu(components)
         started = time.perf_counter()
         lanes = await asyncio.gather(*(lane(i) for i in range(targets)))
         wall = time.perf_counter() - started
+        cpu_used = _cpu(components, since=cpu_before)
         await _drop_dbs(admin_url, dbs.urls)
     await outcomes.stop()
     user = [t.sse_ms for lane_timings in lanes for t in lane_timings]
@@ -444,6 +450,7 @@ async def throughput(stack: Stack, targets: int, bootstrap: str, admin_url: str)
         f"| {len(stack.bases)} | {len(user)} over {targets} | {len(user) / wall:.1f} "
         f"| {_pct(user, 50):.0f} | {_pct(user, 99):.0f} | {wall:.1f} |"
     )
+    return {name: 1000 * used / len(user) for name, used in cpu_used.items()}
 
 
 # -------------------------------------------------------------------------------------------
@@ -486,14 +493,33 @@ def _infra_pids() -> dict[str, int]:
     return pids
 
 
+def _components(stack: Stack) -> dict[str, list[int]]:
+    """The processes of each role (of every instance), of Kafka, PostgreSQL and MariaDB, and of
+    this benchmark's client."""
+    components: dict[str, list[int]] = {}
+    for name, pid in stack.role_pids().items():
+        components.setdefault(name.split("#")[0], []).append(pid)
+    components |= {name: _tree(pid) for name, pid in _infra_pids().items()}
+    components["benchmark client"] = [os.getpid()]
+    return components
+
+
+def _cpu(
+    components: dict[str, list[int]], since: dict[str, float] | None = None
+) -> dict[str, float]:
+    """CPU seconds of each component (minus ``since``)."""
+    now = {name: sum(map(_cpu_seconds, pids)) for name, pids in components.items()}
+    return {name: value - (since or {}).get(name, 0.0) for name, value in now.items()}
+
+
 def idle(stack: Stack, seconds: float) -> None:
     """CPU of every process of the stack over ``seconds`` without a request."""
     time.sleep(10)  # past start-up: group joins, the first metadata requests
-    components = {name: [pid] for name, pid in stack.role_pids().items()}
-    components |= {name: _tree(pid) for name, pid in _infra_pids().items()}
-    before = {name: sum(map(_cpu_seconds, pids)) for name, pids in components.items()}
+    components = _components(stack)
+    components.pop("benchmark client")
+    before = _cpu(components)
     time.sleep(seconds)
-    used = {name: sum(map(_cpu_seconds, pids)) - before[name] for name, pids in components.items()}
+    used = _cpu(components, since=before)
     print(f"\nidle for {seconds:.0f} s: CPU time as a share of one core")
     print("| process | CPU % |")
     print("|---|---:|")
@@ -538,8 +564,16 @@ def main() -> int:
             print("\nthroughput, small pair, ten migrations per target (user's clock: SSE end)")
             print("| instances | migrations | per second | p50 ms | p99 ms | wall s |")
             print("|---:|---|---:|---:|---:|---:|")
-        for count in targets:
-            asyncio.run(throughput(stack, count, settings.kafka_bootstrap, settings.database_url))
+        bootstrap, admin_url = settings.kafka_bootstrap, settings.database_url
+        spent = [(n, asyncio.run(throughput(stack, n, bootstrap, admin_url))) for n in targets]
+        if spent:
+            print("\nwhere the time goes: CPU ms per migration (throughput runs)")
+            print("| process | " + " | ".join(f"{count} targets" for count, _ in spent) + " |")
+            print("|---|" + "---:|" * len(spent))
+            for name in spent[0][1]:
+                print(f"| {name} | " + " | ".join(f"{cpu[name]:.0f}" for _, cpu in spent) + " |")
+            totals = " | ".join(f"**{sum(cpu.values()):.0f}**" for _, cpu in spent)
+            print(f"| **all** | {totals} |")
     return 0
 
 

@@ -20,8 +20,9 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """An async engine on the metadata database; connections are checked before use."""
+def create_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> AsyncEngine:
+    """An async engine on the metadata database; with ``pre_ping``, each connection is checked
+    (one round trip) before use, so that a request after a database restart does not fail."""
     return create_async_engine(
-        async_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True
+        async_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=pre_ping
     )

@@ -10,6 +10,7 @@ the target changed meanwhile.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections import Counter
 
 from schemashift.consumers.common import connections
@@ -104,38 +105,39 @@ def _summary(operations: list[Operation]) -> DiffSummary:
 _pumping: dict[str, asyncio.Lock] = {}
 
 
-async def pump(target: str) -> None:
-    """Compare the target's next request if none of its migrations is in flight."""
+async def pump(
+    target: str, *, arrived: Event | None = None, ended: uuid.UUID | None = None
+) -> None:
+    """Compare the target's next request if none of its migrations is in flight; ``arrived``
+    is queued and migration ``ended`` ends first (in the same transaction)."""
     # Both handlers may pump one target at once; one comparison at a time is enough.
     async with _pumping.setdefault(target, asyncio.Lock()):
-        await _pump(target)
-
-
-async def _pump(target: str) -> None:
-    while (request := await queue.next_to_compare(role.engine, target)) is not None:
-        outcome = await compare(request)
-        await role.publish(outcome)
-        await queue.mark_compared(role.engine, request.migration_id)
-        if outcome.type is not EventType.MIGRATION_FAILED:
-            return  # in flight: its outcome event moves the queue on
-        await queue.end(role.engine, request.migration_id)
+        while (
+            request := await queue.next_to_compare(
+                role.engine, target, arrived=arrived, ended=ended
+            )
+        ) is not None:
+            outcome = await compare(request)
+            await role.publish(outcome)
+            if outcome.type is not EventType.MIGRATION_FAILED:
+                # In flight: its outcome event moves the queue on.
+                await queue.mark_compared(role.engine, request.migration_id)
+                return
+            arrived, ended = None, request.migration_id
 
 
 @role.subscriber(EventType.COMPARISON_REQUESTED.topic)
 async def on_comparison_requested(event: Event) -> None:
     """Queue the request behind its target's migration in flight, if any, and go on."""
     if should_handle(event, EventType.COMPARISON_REQUESTED):
-        await queue.enqueue(role.engine, event)
-        await pump(event.target)
+        await pump(event.target, arrived=event)
 
 
 @role.subscriber(*(t.topic for t in OUTCOMES))
 async def on_migration_ended(event: Event) -> None:
     """A migration ended: its target's next request may be compared."""
     if should_handle(event, *OUTCOMES):
-        target = await queue.end(role.engine, event.migration_id)
-        if target is not None:
-            await pump(target)
+        await pump(event.target, ended=event.migration_id)
 
 
 app = role.app

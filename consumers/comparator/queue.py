@@ -8,6 +8,7 @@ in arrival order, instead of blocking their Kafka partition (which other targets
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -44,18 +45,25 @@ comparison_queue = Table(
 )
 
 
-async def enqueue(engine: AsyncEngine, event: Event) -> None:
-    """Queue a comparison.requested event (a redelivery is ignored)."""
-    async with engine.begin() as conn:
-        await conn.execute(
-            insert(comparison_queue)
-            .values(
-                migration_id=event.migration_id,
-                target=event.target,
-                request=event.model_dump(mode="json"),
-            )
-            .on_conflict_do_nothing(index_elements=[comparison_queue.c.migration_id])
+def _enqueue(event: Event) -> Any:
+    # A redelivered request is queued once.
+    return (
+        insert(comparison_queue)
+        .values(
+            migration_id=event.migration_id,
+            target=event.target,
+            request=event.model_dump(mode="json"),
         )
+        .on_conflict_do_nothing(index_elements=[comparison_queue.c.migration_id])
+    )
+
+
+def _end(migration_id: uuid.UUID) -> Any:
+    return (
+        update(comparison_queue)
+        .where(comparison_queue.c.migration_id == migration_id)
+        .values(state=ENDED)
+    )
 
 
 async def _lock_target(conn: AsyncConnection, target: str) -> None:
@@ -64,14 +72,25 @@ async def _lock_target(conn: AsyncConnection, target: str) -> None:
     )
 
 
-async def next_to_compare(engine: AsyncEngine, target: str) -> Event | None:
+async def next_to_compare(
+    engine: AsyncEngine,
+    target: str,
+    *,
+    arrived: Event | None = None,
+    ended: uuid.UUID | None = None,
+) -> Event | None:
     """The request of ``target`` to compare now, if any.
 
     That is the active one if its comparison has not been published yet (after a crash), else
-    the oldest queued one once nothing is active; None while a migration is in flight.
+    the oldest queued one once nothing is active; None while a migration is in flight. In the
+    same transaction, ``arrived`` is queued first and migration ``ended`` ends.
     """
     async with engine.begin() as conn:
+        if arrived is not None:
+            await conn.execute(_enqueue(arrived))
         await _lock_target(conn, target)
+        if ended is not None:
+            await conn.execute(_end(ended))
         active = (
             await conn.execute(
                 select(comparison_queue.c.request, comparison_queue.c.compared_at).where(
@@ -107,17 +126,3 @@ async def mark_compared(engine: AsyncEngine, migration_id: uuid.UUID) -> None:
             .where(comparison_queue.c.migration_id == migration_id)
             .values(compared_at=func.now())
         )
-
-
-async def end(engine: AsyncEngine, migration_id: uuid.UUID) -> str | None:
-    """``migration_id`` has ended; returns its target (None if it was never queued here)."""
-    async with engine.begin() as conn:
-        row = (
-            await conn.execute(
-                update(comparison_queue)
-                .where(comparison_queue.c.migration_id == migration_id)
-                .values(state=ENDED)
-                .returning(comparison_queue.c.target)
-            )
-        ).first()
-    return row.target if row else None

@@ -12,6 +12,7 @@ so, in this pipeline, a producer and its clock.
 from __future__ import annotations
 
 import heapq
+import itertools
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from schemashift.schemas.events import (
     EventType,
     MigrationApplied,
     MigrationFailed,
+    MigrationProgress,
 )
 
 Stored = tuple[int, Event]
@@ -43,6 +45,8 @@ def causal_order(stored: Iterable[Stored]) -> list[Stored]:
             children[cause].append(item)
         else:
             ready.append((item[1].occurred_at, item[0], item))
+    for siblings in list(children.values()):
+        _chain_progress(siblings, children)
     heapq.heapify(ready)
     ordered: list[Stored] = []
     while ready:
@@ -51,6 +55,21 @@ def causal_order(stored: Iterable[Stored]) -> list[Stored]:
         for child in children.pop(item[1].event_id, ()):
             heapq.heappush(ready, (child[1].occurred_at, child[0], child))
     return ordered
+
+
+def _chain_progress(siblings: list[Stored], children: dict[uuid.UUID, list[Stored]]) -> None:
+    # Statements run in index order, so each progress event follows the one before it, even
+    # when a retried attempt's events were stored at other times than the first attempt's.
+    progress = sorted(
+        (item for item in siblings if isinstance(item[1].payload, MigrationProgress)),
+        key=lambda item: item[1].payload.index,  # type: ignore[union-attr]
+    )
+    if len(progress) < 2:
+        return
+    chained = {item[1].event_id for item in progress[1:]}
+    siblings[:] = [item for item in siblings if item[1].event_id not in chained]
+    for before, after in itertools.pairwise(progress):
+        children[before[1].event_id].append(after)
 
 
 def progress_before(event: Event) -> int:

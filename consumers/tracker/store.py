@@ -8,7 +8,7 @@ the log, rebuilt from it at any time by :func:`rebuild`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +23,11 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     func,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -215,11 +217,13 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
     if not unique:
         return 0
     async with engine.begin() as conn:
+        # One statement whatever the batch's size (SQLAlchemy batches the rows of an
+        # executemany into multi-row inserts and hands back what RETURNING found).
         inserted = await conn.execute(
             insert(events)
-            .values([_event_row(event) for event in unique.values()])
             .on_conflict_do_nothing(index_elements=[events.c.event_id])
-            .returning(events.c.event_id, events.c.seq)
+            .returning(events.c.event_id, events.c.seq),
+            [_event_row(event) for event in unique.values()],
         )
         stored = sorted((seq, unique[event_id]) for event_id, seq in inserted)
         if not stored:
@@ -241,7 +245,7 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
         for seq, event in stored:
             previous = projected.get(event.migration_id) or current.get(event.migration_id)
             projected[event.migration_id] = project(previous, event, seq)
-        await _upsert_migrations(conn, projected.values())
+        await _write_migrations(conn, projected, current)
         await conn.execute(
             text("SELECT pg_notify(:channel, id) FROM unnest(CAST(:ids AS text[])) AS id"),
             {"channel": NOTIFY_CHANNEL, "ids": [str(i) for i in ids]},
@@ -249,19 +253,38 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
     return len(stored)
 
 
-async def _upsert_migrations(conn: AsyncConnection, rows: Iterable[dict[str, Any]]) -> None:
-    # One statement per set of columns: a row leaves out what it does not know yet.
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        by_columns.setdefault(tuple(sorted(row)), []).append(row)
-    for columns, group in by_columns.items():
+async def _write_migrations(
+    conn: AsyncConnection,
+    projected: dict[uuid.UUID, dict[str, Any]],
+    current: dict[uuid.UUID, dict[str, Any]],
+) -> None:
+    # A row that exists (locked above) gets only the columns that changed: a progress event
+    # then writes its counter, not the whole script again. A new row is inserted, or merged
+    # with one another tracker inserted meanwhile.
+    inserts: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for migration_id, row in projected.items():
+        before = current.get(migration_id)
+        if before is None:
+            inserts.setdefault(tuple(sorted(row)), []).append(row)
+            continue
+        changed = {k: v for k, v in row.items() if before.get(k) != v}
+        if changed:
+            changed["_id"] = migration_id
+            updates.setdefault(tuple(sorted(changed)), []).append(changed)
+    for columns, rows in inserts.items():
         stmt = insert(migrations)
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=[migrations.c.id],
                 set_={k: stmt.excluded[k] for k in columns if k != "id"},
             ),
-            group,
+            rows,
+        )
+    for columns, rows in updates.items():
+        values: dict[str, Any] = {k: bindparam(k) for k in columns if k != "_id"}
+        await conn.execute(
+            update(migrations).where(migrations.c.id == bindparam("_id")).values(values), rows
         )
 
 

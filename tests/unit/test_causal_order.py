@@ -30,6 +30,23 @@ def test_any_storage_order_comes_out_as_it_happened():
         assert _ids(causal_order(stored)) == [e.event_id for e in flow]
 
 
+def test_progress_comes_in_statement_order_across_attempts():
+    # A retried attempt re-sends the progress events the first attempt lost: their ids are the
+    # same, their times later than those of the first attempt's events that got through.
+    flow = _flow(statements=6)
+    progress = [e for e in flow if e.type.value == "migration.progress"]
+    late = {e.event_id for e in progress[:3]}
+    retried = [
+        e.model_copy(update={"occurred_at": e.occurred_at + timedelta(minutes=1)})
+        if e.event_id in late
+        else e
+        for e in flow
+    ]
+    stored = list(enumerate(retried, start=1))
+    ordered = [e for _, e in causal_order(stored) if e.type.value == "migration.progress"]
+    assert [e.payload.index for e in ordered] == list(range(6))
+
+
 def test_cause_wins_over_a_clock_that_runs_behind():
     request, diff, *_ = _flow()
     # The comparator's clock is a minute behind the gateway's.
