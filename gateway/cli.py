@@ -184,6 +184,10 @@ def _run_role(role: str) -> int:
             port=settings.gateway_port,
             log_level="warning",
             access_log=False,
+            # Longer than a client waits between two requests while it follows migrations:
+            # uvicorn's 5 s closed idle connections just as clients reused them ("server
+            # disconnected without sending a response"); 75 s is what proxies commonly use.
+            timeout_keep_alive=75,
         )
         return 0
     import importlib

@@ -50,9 +50,11 @@ START_TIMEOUT_S = 60
 # sockaddr_un.sun_path is 108 bytes; leave room for "/.s.PGSQL.<port>" (+ ".lock").
 _MAX_SOCKET_DIR = 90
 
-# Dev/test tuning: durability is worthless here, speed of DDL-heavy tests is not.
+# Dev/test tuning: durability is worthless here, speed of DDL-heavy tests is not. This one
+# server holds the metadata database and every test and benchmark database at once (50
+# targets with two instances of every role), hence more connections than a default server.
 _SERVER_SETTINGS = {
-    "max_connections": "200",
+    "max_connections": "400",
     "shared_buffers": "'128MB'",
     "fsync": "off",
     "synchronous_commit": "off",

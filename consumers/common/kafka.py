@@ -94,6 +94,9 @@ def subscriber_options(role: str, settings: Settings | None = None) -> dict[str,
         "ack_policy": AckPolicy.MANUAL,
         "auto_offset_reset": "earliest",
         "fetch_max_wait_ms": settings.fetch_max_wait_ms,
+        # aiokafka's fetch loop also wakes on a timer (200 ms by default) while a long poll is
+        # out; every event it waits for wakes it anyway, so the timer only costs idle CPU.
+        "consumer_timeout_ms": settings.fetch_max_wait_ms,
         "session_timeout_ms": settings.session_timeout_ms,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
         "max_poll_interval_ms": settings.max_poll_interval_ms,

@@ -1,9 +1,9 @@
 """Pooled connections to the databases being compared and migrated.
 
 Opening a connection costs more than introspecting a small schema, so each role keeps a small
-pool per database URL. A fleet has more databases than a server has connections to spare, so
-only the pools of the ``max_pools`` URLs used last stay open: the least recently used idle pool
-is closed when another one is needed.
+pool per database URL. A fleet has more databases than a process should hold connections to,
+so only the pools of the ``max_pools`` URLs used last stay open: the least recently used idle
+pool is closed when another one is needed.
 """
 
 from __future__ import annotations
@@ -21,32 +21,40 @@ class TargetPools:
     (beyond ``max_pools``) and all together at the end."""
 
     def __init__(
-        self, *, max_size: int = 4, max_pools: int = 24, connect_timeout: float = 10.0
+        self, *, max_size: int = 2, max_pools: int = 64, connect_timeout: float = 10.0
     ) -> None:
-        # Most recently used last.
-        self._pools: OrderedDict[str, Pool] = OrderedDict()
-        self._in_use: dict[str, int] = {}
-        self._lock = asyncio.Lock()
+        # Two per database: the executor's migration and its fingerprint re-check.
         self._max_size = max_size
         self._max_pools = max_pools
         self._timeout = connect_timeout
+        # Most recently used last.
+        self._pools: OrderedDict[str, Pool] = OrderedDict()
+        self._in_use: dict[str, int] = {}
+        self._creating: dict[str, asyncio.Lock] = {}
+        self._closing: set[asyncio.Task[None]] = set()
 
     async def _pool(self, url: str) -> Pool:
-        async with self._lock:
-            pool = self._pools.get(url)
-            if pool is None:
-                await self._make_room()
-                pool = await driver_for_url(url).create_pool(
-                    url, max_size=self._max_size, timeout=self._timeout
-                )
-                self._pools[url] = pool
-            self._pools.move_to_end(url)
-            return pool
+        pool = self._pools.get(url)
+        if pool is None:
+            # One creation per URL at a time; other URLs do not wait for it.
+            async with self._creating.setdefault(url, asyncio.Lock()):
+                pool = self._pools.get(url)
+                if pool is None:
+                    pool = await driver_for_url(url).create_pool(
+                        url, max_size=self._max_size, timeout=self._timeout
+                    )
+                    self._evict()
+                    self._pools[url] = pool
+        self._pools.move_to_end(url)
+        return pool
 
-    async def _make_room(self) -> None:
+    def _evict(self) -> None:
         idle = [url for url in self._pools if not self._in_use.get(url)]
         for url in idle[: max(0, len(self._pools) - self._max_pools + 1)]:
-            await self._pools.pop(url).close()
+            # Closed in the background: a connection's goodbye is no reason to wait.
+            task = asyncio.create_task(self._pools.pop(url).close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     @asynccontextmanager
     async def connection(self, url: str) -> AsyncIterator[Connection]:
@@ -65,4 +73,4 @@ class TargetPools:
     async def close(self) -> None:
         """Close every pool (at shutdown)."""
         pools, self._pools = list(self._pools.values()), OrderedDict()
-        await asyncio.gather(*(p.close() for p in pools), return_exceptions=True)
+        await asyncio.gather(*(p.close() for p in pools), *self._closing, return_exceptions=True)

@@ -188,6 +188,24 @@ def project(row: dict[str, Any] | None, event: Event, seq: int) -> dict[str, Any
     return row
 
 
+# What :func:`project` reads of a row it advances: the rest (the script, the operations, the
+# error) it only ever sets, so batches need not read those large values back.
+_PROJECTION_INPUTS = [
+    column
+    for column in migrations.columns
+    if column.name
+    not in {
+        "summary",
+        "operations",
+        "statements",
+        "reverse_statements",
+        "hazards",
+        "error",
+        "allow_hazards",
+    }
+]
+
+
 def _event_row(event: Event) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
@@ -234,7 +252,7 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
             row["id"]: dict(row)
             for row in (
                 await conn.execute(
-                    select(migrations)
+                    select(*_PROJECTION_INPUTS)
                     .where(migrations.c.id.in_(ids))
                     .order_by(migrations.c.id)
                     .with_for_update()

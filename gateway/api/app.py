@@ -20,6 +20,7 @@ from schemashift.gateway.api import asyncapi, comparisons, connections, migratio
 from schemashift.gateway.api.deps import Reader
 from schemashift.gateway.api.limits import BodySizeLimit
 from schemashift.gateway.api.models import Problem
+from schemashift.gateway.api.notifications import Notifications
 from schemashift.infra.migrate import upgrade_async
 
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await upgrade_async(settings.database_url)
         app.state.settings = settings
         app.state.engine = create_engine(settings.database_url, pool_size=10)
+        app.state.notifications = Notifications(settings.database_url)
         # A plain broker in the lifespan (the FastAPI plugin is deprecated): the gateway
         # only publishes.
         app.state.broker = make_broker("gateway", settings)
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await app.state.broker.stop()
+            await app.state.notifications.close()
             await app.state.engine.dispose()
 
     app = FastAPI(

@@ -1,4 +1,5 @@
-"""FastAPI dependencies: the process-wide engine, broker and settings, and who is calling."""
+"""FastAPI dependencies: the process-wide engine, broker, settings and notifications, and who
+is calling."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.settings import Settings
 from schemashift.gateway import tokens
+from schemashift.gateway.api.notifications import Notifications
 from schemashift.gateway.tokens import Principal, Scope
 
 
@@ -26,9 +28,14 @@ def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def _notifications(request: Request) -> Notifications:
+    return request.app.state.notifications
+
+
 Engine = Annotated[AsyncEngine, Depends(_engine)]
 Broker = Annotated[KafkaBroker, Depends(_broker)]
 AppSettings = Annotated[Settings, Depends(_settings)]
+Notified = Annotated[Notifications, Depends(_notifications)]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `schemashift token create`.")
 

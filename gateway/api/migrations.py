@@ -8,7 +8,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 
@@ -16,7 +15,7 @@ from schemashift.consumers.common.kafka import publish_event
 from schemashift.consumers.tracker import store
 from schemashift.consumers.tracker.causal import LiveOrder
 from schemashift.gateway.api.comparisons import publish_request
-from schemashift.gateway.api.deps import Approver, AppSettings, Broker, Engine, Reader
+from schemashift.gateway.api.deps import Approver, Broker, Engine, Notified, Reader
 from schemashift.gateway.api.models import (
     ApprovalIn,
     ComparisonAccepted,
@@ -26,6 +25,7 @@ from schemashift.gateway.api.models import (
     RejectionIn,
     RollbackIn,
 )
+from schemashift.gateway.api.notifications import Notifications
 from schemashift.schemas.events import (
     ComparisonRequested,
     Event,
@@ -177,7 +177,7 @@ async def rollback(
 async def migration_events(
     migration_id: uuid.UUID,
     engine: Engine,
-    settings: AppSettings,
+    notifications: Notified,
     _: Reader,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
@@ -187,7 +187,7 @@ async def migration_events(
     await _require(engine, migration_id, grace_s=5.0)
     if accept and "text/event-stream" in accept:
         return StreamingResponse(
-            _live(engine, settings.database_url, migration_id),
+            _live(engine, notifications, migration_id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
@@ -196,19 +196,13 @@ async def migration_events(
     ]
 
 
-async def _live(engine: Engine, database_url: str, migration_id: uuid.UUID) -> AsyncIterator[str]:
+async def _live(
+    engine: Engine, notifications: Notifications, migration_id: uuid.UUID
+) -> AsyncIterator[str]:
     """Server-sent events: each stored event once, in causal order, woken by NOTIFY."""
-    woken = asyncio.Event()
-
-    def on_notify(*args: Any) -> None:
-        if args[-1] == str(migration_id):
-            woken.set()
-
-    listener = await asyncpg.connect(database_url)
-    await listener.add_listener(store.NOTIFY_CHANNEL, on_notify)
     order = LiveOrder()
     loop = asyncio.get_running_loop()
-    try:
+    async with notifications.watch(migration_id) as woken:
         while True:
             woken.clear()
             # The row first: every event it reflects is committed, so the read below sees it.
@@ -220,6 +214,7 @@ async def _live(engine: Engine, database_url: str, migration_id: uuid.UUID) -> A
             if row and MigrationStatus(row["status"]).is_final and order.settled:
                 yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"
                 return
+            await notifications.ensure()
             try:
                 # Held-back events are released by time, so wake up often while some wait.
                 timeout = 15 if order.settled else 0.5
@@ -227,5 +222,3 @@ async def _live(engine: Engine, database_url: str, migration_id: uuid.UUID) -> A
             except TimeoutError:
                 if order.settled:
                     yield ": keep-alive\n\n"
-    finally:
-        await listener.close()

@@ -515,6 +515,27 @@ async def test_live_events_stream_until_the_end(api, new_database):
     assert_causal_order(await listener)
 
 
+async def test_live_streams_share_one_listening_connection(api, new_database, database_url):
+    _, _, source, target = await _pair(new_database, api)
+    migration_id = await _request(api, source, target, mode="plan")
+    await wait_for_status(api, migration_id, {"awaiting_approval"})
+    listeners = [asyncio.create_task(live_events(api, migration_id)) for _ in range(8)]
+    await asyncio.sleep(0.5)
+    conn = await asyncpg.connect(database_url)
+    try:
+        listening = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+        )
+    finally:
+        await conn.close()
+    assert listening == 1, f"{listening} connections listen for 8 streams"
+    await api.post(f"/api/v1/migrations/{migration_id}/approve", json={})
+    streams = await asyncio.gather(*listeners)
+    assert all(s[-1]["type"] == "migration.applied" for s in streams)
+    assert len({len(s) for s in streams}) == 1, "a stream missed an event"
+
+
 async def test_rebuild_reproduces_the_migrations_table(api, new_database, database_url):
     _, _, source, target = await _pair(new_database, api)
     migration_id = await _request(api, source, target)
