@@ -536,7 +536,7 @@ def main() -> int:
         description=__doc__.splitlines()[0], formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--count", type=int, default=40, help="migrations per latency pair")
-    # 50 targets, each a database of the one local server, exhaust its 200 connections.
+    # 50 targets are 51 databases of the one local server (it allows 400 connections).
     parser.add_argument("--targets", default="10", help="throughput runs (targets at once)")
     parser.add_argument("--instances", type=int, default=1, help="`serve` instances")
     parser.add_argument("--idle", type=float, help="measure idle CPU for this many seconds")
