@@ -1,9 +1,10 @@
 """The Kafka side every role shares: a latency-tuned broker, subscriber options and publishing.
 
 Delivery guarantees (see the design page): offsets are committed only after a handler's effect
-is durable (``AckPolicy.NACK_ON_ERROR`` with auto-commit off), handlers are idempotent by event
-id, and a message that cannot be processed goes to the dead-letter topic instead of blocking
-its partition (:mod:`schemashift.consumers.common.deadletter`).
+is durable (auto-commit off; :mod:`schemashift.consumers.common.lanes` commits each partition
+after its message), handlers are idempotent by event id, and a message that cannot be processed
+goes to the dead-letter topic instead of blocking its partition
+(:mod:`schemashift.consumers.common.deadletter`).
 """
 
 from __future__ import annotations
