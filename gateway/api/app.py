@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.common.kafka import make_broker
 from schemashift.consumers.common.settings import Settings, get_settings
+from schemashift.consumers.tracker import store
 from schemashift.gateway.api import asyncapi, comparisons, connections, migrations, replays
 from schemashift.gateway.api.deps import Reader
 from schemashift.gateway.api.limits import BodySizeLimit
@@ -33,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await upgrade_async(settings.database_url)
         app.state.settings = settings
         app.state.engine = create_engine(settings.database_url, pool_size=10)
-        app.state.notifications = Notifications(settings.database_url)
+        app.state.notifications = Notifications(settings.database_url, store.NOTIFY_CHANNEL)
         # A plain broker in the lifespan (the FastAPI plugin is deprecated): the gateway
         # only publishes.
         app.state.broker = make_broker("gateway", settings)

@@ -17,16 +17,16 @@ from typing import Any
 
 import asyncpg
 
-from schemashift.consumers.tracker.store import NOTIFY_CHANNEL
-
 log = logging.getLogger("schemashift.gateway.notifications")
 
 
 class Notifications:
-    """Wakes the waiters of a migration when the tracker stores one of its events."""
+    """Wakes the waiters of a migration when the tracker stores one of its events (it
+    notifies ``channel`` with the migration id)."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, channel: str) -> None:
         self._url = database_url
+        self._channel = channel
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
@@ -39,7 +39,7 @@ class Notifications:
                 return
             conn = await asyncpg.connect(self._url)
             conn.add_termination_listener(self._lost)
-            await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+            await conn.add_listener(self._channel, self._notified)
             self._conn = conn
 
     def _notified(self, *args: Any) -> None:
