@@ -93,8 +93,8 @@ class Lanes:
 
     Give either ``handler`` (one event per call) or ``batch_handler`` (every event waiting, up
     to ``max_batch``, in one call; it must be idempotent for each event, as a batch is rewound
-    whole). ``concurrency`` bounds the calls running at once; ``pause_above`` the messages
-    waiting in one partition before it is paused.
+    whole). ``slots`` bounds the calls running at once (shared by a role's lanes; one at a
+    time without it); ``pause_above`` the messages waiting in one partition before it is paused.
     """
 
     def __init__(
@@ -103,7 +103,7 @@ class Lanes:
         *,
         handler: Handler | None = None,
         batch_handler: BatchHandler | None = None,
-        concurrency: int = 1,
+        slots: asyncio.Semaphore | None = None,
         max_batch: int = 500,
         pause_above: int = 32,
     ) -> None:
@@ -112,7 +112,7 @@ class Lanes:
         self._dead_letters = dead_letters
         self._handler = handler
         self._batch_handler = batch_handler
-        self._slots = asyncio.Semaphore(max(1, concurrency))
+        self._slots = slots or asyncio.Semaphore(1)
         self._max_batch = max_batch
         self._pause_above = pause_above
         self._source: Source | None = None

@@ -53,6 +53,8 @@ class Role:
         self._engine: AsyncEngine | None = None
         self._closers: list[Callable[[], Any]] = []
         self._lanes: list[Lanes] = []
+        # One bound for all of the role's subscriptions: its concurrency is per process.
+        self._slots = asyncio.Semaphore(self.concurrency)
         for event_type in publishes:
             # What this role publishes, and its schema: for FastStream's own document of the
             # role, and checked against schemas/topics.py (the gateway's /asyncapi source).
@@ -80,9 +82,7 @@ class Role:
         """Decorate a handler of one event at a time, for the events of ``topics``."""
 
         def register(handler: Handler) -> Handler:
-            self._subscribe(
-                topics, Lanes(self.dead_letters, handler=handler, concurrency=self.concurrency)
-            )
+            self._subscribe(topics, Lanes(self.dead_letters, handler=handler, slots=self._slots))
             return handler
 
         return register

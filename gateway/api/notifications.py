@@ -31,7 +31,8 @@ class Notifications:
         self._lock = asyncio.Lock()
         self._waiters: defaultdict[str, set[asyncio.Event]] = defaultdict(set)
 
-    async def _listening(self) -> None:
+    async def ensure(self) -> None:
+        """Listen, again if the connection was lost (a stream calls it before each wait)."""
         if self._conn is not None and not self._conn.is_closed():
             return
         async with self._lock:
@@ -62,16 +63,12 @@ class Notifications:
         key = str(migration_id)
         self._waiters[key].add(woken)
         try:
-            await self._listening()
+            await self.ensure()
             yield woken
         finally:
             self._waiters[key].discard(woken)
             if not self._waiters[key]:
                 del self._waiters[key]
-
-    async def ensure(self) -> None:
-        """Listen again if the connection was lost (a stream calls it before each wait)."""
-        await self._listening()
 
     async def close(self) -> None:
         """Close the connection (at shutdown)."""

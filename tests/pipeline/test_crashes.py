@@ -14,22 +14,21 @@ import os
 import signal
 import time
 
-import asyncpg
 import pytest
 
 from schemashift.consumers.common.kafka import make_broker, publish_event
 from schemashift.consumers.common.settings import Settings
 from schemashift.infra import manager
 from schemashift.schemas.events import EventType
-from schemashift.schemas.reserved import HISTORY_SCHEMA
 from tests.support.schema_snapshot import assert_same_schema
 from tests.support.service import (
-    ALL_HAZARDS,
     TopicReader,
     assert_complete_once,
     comparison_event,
+    history,
     progress_indexes,
     registered_pair,
+    request_apply,
     wait_for_progress,
     wait_for_status,
 )
@@ -50,33 +49,13 @@ async def _pair(api, new_database, source_sql: str, target_sql: str = ""):
     return await registered_pair(api, new_database, source_sql, target_sql)
 
 
-async def _request(api, source: str, target: str) -> str:
-    response = await api.post(
-        "/api/v1/comparisons",
-        json={"source": source, "target": target, "mode": "apply", "allow_hazards": ALL_HAZARDS},
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["migration_id"]
-
-
-async def _history(target_url: str) -> list[str]:
-    conn = await asyncpg.connect(target_url)
-    try:
-        rows = await conn.fetch(
-            f"SELECT migration_id::text FROM {HISTORY_SCHEMA}.history ORDER BY started_at"
-        )
-    finally:
-        await conn.close()
-    return [r[0] for r in rows]
-
-
 async def test_executor_killed_mid_migration_applies_exactly_once(
     api, service, new_database, kafka_bootstrap
 ):
     source_url, target_url, source, target = await _pair(api, new_database, many_tables(120))
     victim = service.pid("executor")
     async with TopicReader(kafka_bootstrap, EventType.MIGRATION_PROGRESS.topic) as reader:
-        migration_id = await _request(api, source, target)
+        migration_id = await request_apply(api, source, target)
         before = await wait_for_progress(reader, migration_id, at_least=20)
         os.kill(victim, signal.SIGKILL)
         migration = await assert_complete_once(api, migration_id)
@@ -87,7 +66,7 @@ async def test_executor_killed_mid_migration_applies_exactly_once(
     # restarted executor ran the migration again from its first statement.
     assert max(progress_indexes(before, migration_id)) < 239
     assert progress_indexes(before + after, migration_id).count(0) == 2
-    assert await _history(target_url) == [migration_id]
+    assert await history(target_url) == [migration_id]
     await assert_same_schema(source_url, target_url)
 
 
@@ -96,16 +75,16 @@ async def test_tracker_and_comparator_killed_mid_flow_lose_nothing(
 ):
     pairs = [await _pair(api, new_database, many_tables(15, f"k{i}_")) for i in range(4)]
     async with TopicReader(kafka_bootstrap, EventType.MIGRATION_PROGRESS.topic) as reader:
-        ids = [await _request(api, source, target) for _, _, source, target in pairs]
+        ids = [await request_apply(api, source, target) for _, _, source, target in pairs]
         await wait_for_progress(reader, ids[0], at_least=3)
         os.kill(service.pid("tracker"), signal.SIGKILL)
         os.kill(service.pid("comparator"), signal.SIGKILL)
         # Requested while the comparator is down: picked up once it is back.
-        more = [await _request(api, source, target) for _, _, source, target in pairs]
+        more = [await request_apply(api, source, target) for _, _, source, target in pairs]
     for migration_id in ids + more:
         await assert_complete_once(api, migration_id)
     for (source_url, target_url, _, _), first, second in zip(pairs, ids, more, strict=True):
-        assert await _history(target_url) == [first, second]
+        assert await history(target_url) == [first, second]
         await assert_same_schema(source_url, target_url)
 
 
@@ -119,7 +98,7 @@ async def test_tracker_back_after_a_backlog_serves_each_migration_in_causal_orde
     os.kill(tracker, signal.SIGSTOP)
     try:
         async with TopicReader(kafka_bootstrap, EventType.MIGRATION_APPLIED.topic) as reader:
-            ids = [await _request(api, source, target) for _, _, source, target in pairs]
+            ids = [await request_apply(api, source, target) for _, _, source, target in pairs]
             await reader.read_until(
                 lambda rs: {json.loads(r.value)["migration_id"] for r in rs} >= set(ids),
                 timeout=120,
@@ -141,7 +120,7 @@ def _local(component: str) -> None:
 async def test_broker_restart_during_a_flow_loses_nothing(api, new_database, kafka_bootstrap):
     _local("kafka")
     pairs = [await _pair(api, new_database, many_tables(20, f"b{i}_")) for i in range(3)]
-    ids = [await _request(api, source, target) for _, _, source, target in pairs]
+    ids = [await request_apply(api, source, target) for _, _, source, target in pairs]
     await asyncio.to_thread(manager.down, kafka=True, postgres=False, mariadb=False)
     await asyncio.sleep(2)
     await asyncio.to_thread(manager.up, kafka=True, postgres=False, mariadb=False)
@@ -178,7 +157,7 @@ async def test_sigterm_finishes_the_migration_in_hand(api, service, new_database
     source_url, target_url, source, target = await _pair(api, new_database, many_tables(60))
     victim = service.pid("executor")
     async with TopicReader(kafka_bootstrap, EventType.MIGRATION_PROGRESS.topic) as reader:
-        migration_id = await _request(api, source, target)
+        migration_id = await request_apply(api, source, target)
         before = await wait_for_progress(reader, migration_id, at_least=5)
         os.kill(victim, signal.SIGTERM)
         await assert_complete_once(api, migration_id)
@@ -190,7 +169,7 @@ async def test_sigterm_finishes_the_migration_in_hand(api, service, new_database
     while "executor exited (0)" not in service.logs():
         assert time.monotonic() < deadline, "the executor did not exit cleanly on SIGTERM"
         await asyncio.sleep(0.2)
-    assert await _history(target_url) == [migration_id]
+    assert await history(target_url) == [migration_id]
     await assert_same_schema(source_url, target_url)
 
 
@@ -201,7 +180,7 @@ async def test_200_requests_over_20_targets_finish_in_submission_order(api, new_
     ]
 
     async def lane(source: str, target: str) -> list[str]:
-        return [await _request(api, source, target) for _ in range(10)]
+        return [await request_apply(api, source, target) for _ in range(10)]
 
     submitted = await asyncio.gather(*(lane(s, t) for _, _, s, t in pairs))
     assert sum(len(ids) for ids in submitted) == 200
@@ -210,5 +189,5 @@ async def test_200_requests_over_20_targets_finish_in_submission_order(api, new_
             migration = await wait_for_status(api, migration_id, {"applied", "failed"}, 180)
             assert migration["status"] == "applied", migration["error"]
     for (source_url, target_url, _, _), ids in zip(pairs, submitted, strict=True):
-        assert await _history(target_url) == ids, "a target's migrations ran out of order"
+        assert await history(target_url) == ids, "a target's migrations ran out of order"
         await assert_same_schema(source_url, target_url)

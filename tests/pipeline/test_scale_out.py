@@ -13,10 +13,10 @@ import signal
 import asyncpg
 import pytest
 
-from schemashift.schemas.reserved import HISTORY_SCHEMA
 from tests.support.service import (
-    ALL_HAZARDS,
+    history,
     registered_pair,
+    request_apply,
     start_service,
     wait_for_status,
 )
@@ -25,17 +25,6 @@ pytestmark = pytest.mark.integration
 
 TARGETS = 20
 PER_TARGET = 5
-
-
-async def _history(target_url: str) -> list[str]:
-    conn = await asyncpg.connect(target_url)
-    try:
-        rows = await conn.fetch(
-            f"SELECT migration_id::text FROM {HISTORY_SCHEMA}.history ORDER BY started_at"
-        )
-    finally:
-        await conn.close()
-    return [r[0] for r in rows]
 
 
 async def _stored_kinds(database_url: str, ids: list[str]) -> dict[str, dict[str, int]]:
@@ -67,23 +56,11 @@ async def test_two_instances_share_the_partitions_and_survive_a_kill(
             await registered_pair(api, new_database, source_sql, "CREATE TABLE t (id integer)")
             for _ in range(TARGETS)
         ]
-        applied = 0
 
         async def lane(source: str, target: str) -> list[str]:
-            nonlocal applied
             ids = []
             for _ in range(PER_TARGET):
-                response = await api.post(
-                    "/api/v1/comparisons",
-                    json={
-                        "source": source,
-                        "target": target,
-                        "mode": "apply",
-                        "allow_hazards": ALL_HAZARDS,
-                    },
-                )
-                assert response.status_code == 202, response.text
-                ids.append(response.json()["migration_id"])
+                ids.append(await request_apply(api, source, target))
                 await asyncio.sleep(0.2)  # requests keep coming while the roles die
             return ids
 
@@ -102,7 +79,7 @@ async def test_two_instances_share_the_partitions_and_survive_a_kill(
 
     # Each applied once, in submission order: one history row per migration, in its target.
     for (_, target_url, _, _), per_target in zip(pairs, submitted, strict=True):
-        assert await _history(target_url) == per_target, "ran twice, or out of order"
+        assert await history(target_url) == per_target, "ran twice, or out of order"
     # No event stored twice: one of each step per migration (redone work would add others).
     for migration_id, kinds in (await _stored_kinds(database_url, ids)).items():
         for kind in ("comparison.requested", "diff.computed", "script.generated"):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -26,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from schemashift.consumers.tracker.causal import progress_before
 from schemashift.schemas.events import ComparisonRequested, Event, EventType, Mode
 from schemashift.schemas.hazards import Hazard
+from schemashift.schemas.reserved import HISTORY_SCHEMA
 from tests.support.infra import REPO_ROOT
 
 OUTCOMES = (EventType.MIGRATION_APPLIED, EventType.MIGRATION_FAILED, EventType.MIGRATION_REJECTED)
@@ -354,6 +356,28 @@ async def wait_for_progress(reader: TopicReader, migration_id: str, at_least: in
         lambda records: any(i >= at_least for i in progress_indexes(records, migration_id)),
         timeout=60,
     )
+
+
+async def request_apply(api: httpx.AsyncClient, source: str, target: str) -> str:
+    """Ask for a migration in mode apply with every hazard allowed; its id."""
+    response = await api.post(
+        "/api/v1/comparisons",
+        json={"source": source, "target": target, "mode": "apply", "allow_hazards": ALL_HAZARDS},
+    )
+    assert response.status_code == 202, response.text
+    return response.json()["migration_id"]
+
+
+async def history(target_url: str) -> list[str]:
+    """The migration ids in a PostgreSQL target's history table, in the order they started."""
+    conn = await asyncpg.connect(target_url)
+    try:
+        rows = await conn.fetch(
+            f"SELECT migration_id::text FROM {HISTORY_SCHEMA}.history ORDER BY started_at"
+        )
+    finally:
+        await conn.close()
+    return [r[0] for r in rows]
 
 
 async def request_plan(api: httpx.AsyncClient, source: str, target: str) -> dict[str, Any]:

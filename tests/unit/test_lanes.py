@@ -136,7 +136,7 @@ async def test_partitions_run_side_by_side_up_to_the_concurrency():
         await release.wait()
         running -= 1
 
-    lanes, source = lanes_for(handler, concurrency=3)
+    lanes, source = lanes_for(handler, slots=asyncio.Semaphore(3))
     for partition in range(6):
         lanes.accept(message(partition, 0, event()))
     await asyncio.sleep(0.01)
@@ -156,7 +156,7 @@ async def test_a_slow_partition_does_not_hold_another_up():
             await slow.wait()
         done.append(1 if e.target == "slow" else 2)
 
-    lanes, _ = lanes_for(handler, concurrency=2)
+    lanes, _ = lanes_for(handler, slots=asyncio.Semaphore(2))
     lanes.accept(message(0, 0, event("slow")))
     for offset in range(3):
         lanes.accept(message(1, offset, event("fast")))
