@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Annotated, Any, Literal, Self
 
@@ -673,6 +674,12 @@ class Catalog(CatalogModel):
 
     dialect: Dialect = Dialect.POSTGRESQL
     server_version: str | None = None
+    stamp: str | None = Field(
+        None,
+        exclude=True,
+        description="What the dialect's one-query stamp of the database answered when this "
+        "catalog was read, if it has one: the same stamp later means the same schema.",
+    )
     schemas: list[str] = Field(default_factory=list)
     extensions: list[Extension] = Field(default_factory=list)
     collations: list[Collation] = Field(default_factory=list)
@@ -694,6 +701,13 @@ class Catalog(CatalogModel):
     scheduled_events: list[ScheduledEvent] = Field(
         default_factory=list, description="MySQL/MariaDB events (CREATE EVENT)."
     )
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy (with ``update``), without what was cached of this catalog's fields."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in ("tables_by_key", "_fingerprint"):
+            copy.__dict__.pop(name, None)
+        return copy
 
     @cached_property
     def tables_by_key(self) -> dict[Key, Table]:
@@ -719,6 +733,11 @@ class Catalog(CatalogModel):
 
     def fingerprint(self) -> str:
         """sha256 of the canonical JSON: equal schemas (ignoring column order) hash equal."""
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        # Once per catalog (it is immutable): a cached catalog is fingerprinted again and again.
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 

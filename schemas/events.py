@@ -141,6 +141,9 @@ class DiffComputed(_Payload):
     summary: DiffSummary
     source_fingerprint: str
     target_fingerprint: str
+    # The target's catalog stamp when it was read (None for dialects without one): while the
+    # target still has it, checking the fingerprint costs one query.
+    target_stamp: str | None = None
     allow_hazards: list[Hazard] = Field(default_factory=list)
     # The generator renders from this event alone, so the request's options travel with it.
     options: EngineOptions = Field(default_factory=EngineOptions)
@@ -157,6 +160,9 @@ class ScriptGenerated(_Payload):
     reverse_statements: list[Statement]
     checksum: str
     target_fingerprint: str
+    # The target's catalog stamp when it was read (None for dialects without one): while the
+    # target still has it, checking the fingerprint costs one query.
+    target_stamp: str | None = None
     hazards: list[Hazard] = Field(default_factory=list)
     allow_hazards: list[Hazard] = Field(default_factory=list)
 

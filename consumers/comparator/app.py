@@ -18,7 +18,11 @@ from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
 from schemashift.consumers.comparator import queue
 from schemashift.consumers.comparator.diff import Unsupported, diff
-from schemashift.consumers.comparator.introspect import IntrospectionError, introspect
+from schemashift.consumers.comparator.introspect import (
+    CatalogCache,
+    IntrospectionError,
+    introspect,
+)
 from schemashift.schemas.events import (
     ComparisonRequested,
     DiffComputed,
@@ -33,6 +37,9 @@ from schemashift.schemas.operations import Operation
 role = Role("comparator", publishes=(EventType.DIFF_COMPUTED, EventType.MIGRATION_FAILED))
 pools = TargetPools()
 role.on_close(pools.close)
+# A source is compared with many targets, and a target often twice in a row unchanged: a
+# catalog whose database has the same stamp is not read again.
+catalogs = CatalogCache()
 
 OUTCOMES = (
     EventType.MIGRATION_APPLIED,
@@ -53,7 +60,7 @@ async def compare(event: Event) -> Event:
         target_url = await connections.resolve(role.engine, request.target)
         if request.operations is not None:
             # A rollback: the operations are given; only the target is read.
-            target = await introspect(target_url, pools=pools)
+            target = await introspect(target_url, pools=pools, cache=catalogs)
             source_fingerprint = request.expected_fingerprint or target.fingerprint()
             if request.expected_fingerprint not in (None, target.fingerprint()):
                 return failed(
@@ -64,7 +71,8 @@ async def compare(event: Event) -> Event:
         else:
             source_url = await connections.resolve(role.engine, request.source)
             source, target = await asyncio.gather(
-                introspect(source_url, pools=pools), introspect(target_url, pools=pools)
+                introspect(source_url, pools=pools, cache=catalogs),
+                introspect(target_url, pools=pools, cache=catalogs),
             )
             if source.dialect != target.dialect:
                 return failed(
@@ -89,6 +97,7 @@ async def compare(event: Event) -> Event:
             summary=_summary(operations),
             source_fingerprint=source_fingerprint,
             target_fingerprint=target.fingerprint(),
+            target_stamp=target.stamp,
             allow_hazards=request.allow_hazards,
             options=request.options,
         ),

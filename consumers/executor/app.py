@@ -15,7 +15,7 @@ from schemashift.consumers.common import connections
 from schemashift.consumers.common.kafka import confirmed
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
-from schemashift.consumers.comparator.introspect import introspect
+from schemashift.consumers.comparator.introspect import current_fingerprint
 from schemashift.consumers.executor import store
 from schemashift.consumers.executor.apply import Applied, Failed, apply_script, connection_failure
 from schemashift.consumers.executor.registry import adapter_for
@@ -84,7 +84,10 @@ async def _execute(script_event: Event, sent: list[asyncio.Future[object]]) -> E
 
     async def fingerprint() -> str:
         # A second connection: it sees the committed schema while the first holds the lock.
-        return (await introspect(url, pools=pools)).fingerprint()
+        # While the target has the stamp it was read with, that is one query.
+        return await current_fingerprint(
+            url, pools=pools, stamp=script.target_stamp, fingerprint=script.target_fingerprint
+        )
 
     settings = role.settings
     delay = settings.apply_backoff_s

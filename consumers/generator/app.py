@@ -54,6 +54,7 @@ def generate_script(event: Event) -> Event:
             reverse_statements=script.reverse_statements,
             checksum=script_checksum(script.statements),
             target_fingerprint=diff.target_fingerprint,
+            target_stamp=diff.target_stamp,
             hazards=script.hazards,
             allow_hazards=diff.allow_hazards,
         ),

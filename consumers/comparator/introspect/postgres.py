@@ -60,6 +60,82 @@ _USER_SCHEMA = """
 """
 
 
+# Objects with smaller OIDs were made by initdb and do not change, except in the catalogs that
+# are read whole below.
+_FIRST_USER_OID = 16384
+# The catalogs introspection reads, and which of their rows can describe user objects.
+_STAMPED: dict[str, str | None] = {
+    "pg_namespace": None,  # ``public`` was made by initdb, and it is a user schema
+    "pg_extension": None,
+    "pg_language": None,
+    "pg_tablespace": None,
+    "pg_class": "oid",
+    "pg_attribute": "attrelid",
+    "pg_attrdef": "oid",
+    "pg_constraint": "oid",
+    "pg_index": "indexrelid",
+    "pg_inherits": None,
+    "pg_type": "oid",
+    "pg_enum": None,
+    "pg_range": "rngtypid",
+    "pg_collation": "oid",
+    "pg_proc": "oid",
+    "pg_aggregate": "aggfnoid",
+    "pg_depend": "objid",  # (or refobjid, below)
+    "pg_description": "objoid",  # (or a schema's, below)
+    "pg_rewrite": "oid",
+    "pg_trigger": None,
+    "pg_policy": None,
+    "pg_sequence": None,
+    "pg_statistic_ext": None,
+    "pg_operator": "oid",
+    "pg_opclass": "oid",
+    "pg_am": "oid",
+}
+_STAMP_WIDER = {
+    "pg_depend": f"refobjid >= {_FIRST_USER_OID}",
+    "pg_description": "classoid = 'pg_catalog.pg_namespace'::regclass",
+}
+
+
+def _stamp_part(catalog: str, oid: str | None) -> str:
+    # (ctid, xmin) names one version of a row: DDL inserts, updates or deletes catalog rows,
+    # and each of those changes the set. XOR of their hashes needs no sort.
+    where = ""
+    if oid is not None:
+        where = f" WHERE {oid} >= {_FIRST_USER_OID}"
+        if catalog in _STAMP_WIDER:
+            where += f" OR {_STAMP_WIDER[catalog]}"
+    return (
+        "(SELECT count(*) || ':' || coalesce(bit_xor(hashtextextended("
+        f"ctid::text || ':' || xmin::text, 0)), 0) FROM pg_catalog.{catalog}{where})"
+    )
+
+
+# One short query whose answer changes whenever the schema may have: the catalog rows above,
+# role names (privileges name them), and which database and server answer (a database dropped
+# and created again, or a new cluster on the same port, reuses transaction ids).
+STAMP_SQL = "SELECT md5(concat_ws(',', {parts}))".format(
+    parts=", ".join(
+        [
+            "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())",
+            "pg_postmaster_start_time()",
+            *(_stamp_part(catalog, oid) for catalog, oid in _STAMPED.items()),
+            "(SELECT count(*) || ':' || coalesce(bit_xor(hashtextextended("
+            "oid::text || ':' || rolname, 0)), 0) FROM pg_catalog.pg_roles)",
+        ]
+    )
+)
+
+
+async def read_stamp(conn: asyncpg.Connection) -> str:
+    """The catalog stamp of the database behind ``conn``: equal stamps of one URL mean that the
+    schema did not change between the two reads (a changed stamp may also come from changes
+    that introspection does not see, such as a temporary table of another session)."""
+    stamp: str = await conn.fetchval(STAMP_SQL)
+    return stamp
+
+
 class Row(Protocol):
     """One result row, by column name: an ``asyncpg.Record`` (asyncpg has no type information)."""
 
@@ -637,6 +713,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         await conn.execute("SELECT set_config('search_path', '', true)")
         # Room to sort the large results (columns...) in memory.
         await conn.execute("SELECT set_config('work_mem', '64MB', true)")
+        stamp = await read_stamp(conn)
         version, version_num = await conn.fetchrow(
             "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
         )
@@ -702,6 +779,7 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
     return Catalog.trusted(
         dialect=Dialect.POSTGRESQL,
         server_version=version,
+        stamp=stamp,
         schemas=schemas,
         extensions=extensions,
         collations=[

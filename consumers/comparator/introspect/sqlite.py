@@ -30,6 +30,7 @@ How SQLite's schema maps onto the catalog model:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from collections import defaultdict
@@ -113,6 +114,16 @@ def _left_out(name: str) -> bool:
     return lowered.startswith("sqlite_") or lowered == SQLITE_HISTORY_TABLE
 
 
+def _stamp(objects: list[Any]) -> str:
+    # The schema is the CREATE text of its objects: sqlite_schema is all there is to it.
+    return hashlib.sha256(repr([tuple(row) for row in objects]).encode()).hexdigest()
+
+
+async def read_stamp(conn: Any) -> str:
+    """The stamp of the ``main`` database's schema: equal stamps, equal schemas."""
+    return _stamp(list(await conn.execute_fetchall(_OBJECTS)))
+
+
 async def introspect_connection(conn: Any) -> Catalog:
     """The catalog of the ``main`` database behind an aiosqlite connection, read in one
     transaction (a consistent snapshot) that is rolled back."""
@@ -125,7 +136,8 @@ async def introspect_connection(conn: Any) -> Catalog:
         index_columns = list(await conn.execute_fetchall(_INDEX_COLUMNS))
     finally:
         await conn.execute("ROLLBACK")
-    return build_catalog(version, objects, columns, indexes, index_columns)
+    catalog = build_catalog(version, objects, columns, indexes, index_columns)
+    return catalog.model_copy(update={"stamp": _stamp(objects)})
 
 
 def build_catalog(

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from schemashift.consumers.comparator.diff import diff
-from schemashift.consumers.comparator.introspect import introspect
+from schemashift.consumers.comparator.introspect import (
+    CatalogCache,
+    current_fingerprint,
+    introspect,
+)
 from schemashift.schemas.catalog import CheckConstraint, ForeignKey, PrimaryKey, UniqueConstraint
 from schemashift.schemas.dialects import Dialect
 from tests.support.sqlite_engine import Files
@@ -96,3 +102,25 @@ async def test_a_missing_file_is_unreachable(tmp_path) -> None:
     with pytest.raises(Unreachable, match="no such file"):
         await introspect(f"sqlite://{tmp_path}/missing.db")
     assert not (tmp_path / "missing.db").exists()
+
+
+async def test_the_stamp_follows_the_schema_not_the_data(files: Files) -> None:
+    url = files.new(DDL)
+    path = url.removeprefix("sqlite://")
+    cache = CatalogCache()
+    first = await introspect(url, cache=cache)
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO posts (id, body) VALUES (1, 'a')")
+    # Rows do not change the stamp: the cached catalog answers, and so does the fingerprint.
+    assert await introspect(url, cache=cache) is first
+    assert await current_fingerprint(url, stamp=first.stamp, fingerprint="as planned") == (
+        "as planned"
+    )
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE posts ADD COLUMN title text")
+    changed = await introspect(url, cache=cache)
+    assert changed.stamp != first.stamp
+    assert "title" in [c.name for c in changed.tables_by_key[("main", "posts")].columns]
+    assert await current_fingerprint(url, stamp=first.stamp, fingerprint="as planned") == (
+        changed.fingerprint()
+    )
