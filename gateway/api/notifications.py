@@ -74,4 +74,6 @@ class Notifications:
         """Close the connection (at shutdown)."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            # Closed on purpose: not the loss that _lost reports.
+            conn.remove_termination_listener(self._lost)
             await conn.close()
