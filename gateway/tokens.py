@@ -20,7 +20,7 @@ from sqlalchemy import Column, DateTime, String, Table, Text, func, select, upda
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemashift.consumers.common.db import metadata
+from schemashift.consumers.common.db import autocommit, metadata
 
 api_tokens = Table(
     "api_tokens",
@@ -102,7 +102,7 @@ async def authenticate(engine: AsyncEngine, token: str) -> Principal | None:
     token_id, _, secret = rest.partition("_")
     if prefix != "ss" or not token_id or not secret or len(token) > 200:
         return None
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         row = (
             await conn.execute(
                 select(api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.secret_hash).where(
@@ -125,7 +125,7 @@ async def authenticate(engine: AsyncEngine, token: str) -> Principal | None:
 
 async def list_tokens(engine: AsyncEngine) -> list[tuple[str, list[str], datetime]]:
     """Active tokens: (name, scopes, created_at)."""
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = await conn.execute(
             select(api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.created_at)
             .where(api_tokens.c.revoked_at.is_(None))

@@ -7,6 +7,7 @@ display; only the roles that connect, the comparator and the executor, decrypt i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -14,7 +15,7 @@ from sqlalchemy import Column, DateTime, String, Table, Text, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemashift.consumers.common.db import metadata
+from schemashift.consumers.common.db import autocommit, metadata
 from schemashift.consumers.common.drivers import driver_for_dialect, supported_schemes
 from schemashift.consumers.common.redact import redact_url
 from schemashift.consumers.common.secrets import decrypt, encrypt
@@ -73,7 +74,7 @@ async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
 
 async def resolve(engine: AsyncEngine, name: str) -> str:
     """The decrypted URL of connection ``name``; raises :class:`UnknownConnection`."""
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         stored = (
             await conn.execute(
                 select(connections.c.url_encrypted).where(connections.c.name == name)
@@ -86,7 +87,7 @@ async def resolve(engine: AsyncEngine, name: str) -> str:
 
 async def list_all(engine: AsyncEngine) -> list[dict[str, object]]:
     """Every registered connection: name, dialect, display_url (masked), timestamps."""
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = await conn.execute(
             select(
                 connections.c.name,
@@ -98,8 +99,9 @@ async def list_all(engine: AsyncEngine) -> list[dict[str, object]]:
         return [dict(row._mapping) for row in rows]
 
 
-async def exists(engine: AsyncEngine, name: str) -> bool:
-    """Whether connection ``name`` is registered."""
-    async with engine.connect() as conn:
-        found = await conn.execute(select(connections.c.name).where(connections.c.name == name))
-        return found.first() is not None
+async def missing(engine: AsyncEngine, names: Sequence[str]) -> list[str]:
+    """Those of ``names`` that are not registered, in their order (one query for all)."""
+    async with autocommit(engine) as conn:
+        found = await conn.execute(select(connections.c.name).where(connections.c.name.in_(names)))
+        known = set(found.scalars())
+    return [name for name in names if name not in known]

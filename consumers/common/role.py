@@ -124,11 +124,7 @@ class Role:
         from schemashift.infra.migrate import upgrade_async
 
         await upgrade_async(self.settings.database_url)
-        # No ping before each use: a connection lost in a database restart fails one attempt,
-        # which the dead-letter policy retries (SQLAlchemy then renews the whole pool).
-        self._engine = create_engine(
-            self.settings.database_url, pool_size=self.concurrency, pre_ping=False
-        )
+        self._engine = create_engine(self.settings.database_url, pool_size=self.concurrency)
 
     async def _start_lanes(self) -> None:
         for lanes in self._lanes:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from schemashift.consumers.common.db import metadata
+from schemashift.consumers.common.db import autocommit, metadata
 from schemashift.schemas.events import Event
 
 QUEUED, ACTIVE, ENDED = "queued", "active", "ended"
@@ -91,36 +91,38 @@ async def next_to_compare(
         await _lock_target(conn, target)
         if ended is not None:
             await conn.execute(_end(ended))
-        active = (
+        # The active request if there is one, else the oldest queued (one query for both).
+        head = (
             await conn.execute(
-                select(comparison_queue.c.request, comparison_queue.c.compared_at).where(
-                    comparison_queue.c.target == target, comparison_queue.c.state == ACTIVE
+                select(
+                    comparison_queue.c.migration_id,
+                    comparison_queue.c.request,
+                    comparison_queue.c.state,
+                    comparison_queue.c.compared_at,
                 )
-            )
-        ).first()
-        if active is not None:
-            return None if active.compared_at else Event.model_validate(active.request)
-        oldest = (
-            await conn.execute(
-                select(comparison_queue.c.migration_id, comparison_queue.c.request)
-                .where(comparison_queue.c.target == target, comparison_queue.c.state == QUEUED)
-                .order_by(comparison_queue.c.seq)
+                .where(
+                    comparison_queue.c.target == target,
+                    comparison_queue.c.state.in_((ACTIVE, QUEUED)),
+                )
+                .order_by(comparison_queue.c.state != ACTIVE, comparison_queue.c.seq)
                 .limit(1)
             )
         ).first()
-        if oldest is None:
+        if head is None:
             return None
+        if head.state == ACTIVE:
+            return None if head.compared_at else Event.model_validate(head.request)
         await conn.execute(
             update(comparison_queue)
-            .where(comparison_queue.c.migration_id == oldest.migration_id)
+            .where(comparison_queue.c.migration_id == head.migration_id)
             .values(state=ACTIVE)
         )
-        return Event.model_validate(oldest.request)
+        return Event.model_validate(head.request)
 
 
 async def mark_compared(engine: AsyncEngine, migration_id: uuid.UUID) -> None:
     """The comparison of ``migration_id`` is published: wait for its end."""
-    async with engine.begin() as conn:
+    async with autocommit(engine) as conn:
         await conn.execute(
             update(comparison_queue)
             .where(comparison_queue.c.migration_id == migration_id)

@@ -14,7 +14,7 @@ from sqlalchemy import Boolean, Column, DateTime, String, Table, Uuid, func, sel
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemashift.consumers.common.db import metadata
+from schemashift.consumers.common.db import autocommit, metadata
 from schemashift.schemas.events import Event
 
 executions = Table(
@@ -49,7 +49,7 @@ async def remember(
         "approval_event": func.coalesce(executions.c.approval_event, stmt.excluded.approval_event),
     }
     stmt = stmt.on_conflict_do_update(index_elements=[executions.c.migration_id], set_=changes)
-    async with engine.begin() as conn:
+    async with autocommit(engine) as conn:
         row = (await conn.execute(stmt.returning(executions))).mappings().one()
     return dict(row)
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from schemashift.consumers.common.db import metadata
+from schemashift.consumers.common.db import autocommit, metadata
 from schemashift.consumers.tracker.causal import Stored, causal_order
 from schemashift.schemas.events import (
     ComparisonRequested,
@@ -308,13 +308,28 @@ async def _write_migrations(
 
 async def get_migration(engine: AsyncEngine, migration_id: uuid.UUID) -> dict[str, Any] | None:
     """One migration's row, or None."""
-    async with engine.connect() as conn:
-        row = (
-            (await conn.execute(select(migrations).where(migrations.c.id == migration_id)))
-            .mappings()
-            .first()
-        )
+    async with autocommit(engine) as conn:
+        return await _migration_row(conn, migration_id)
+
+
+async def _migration_row(conn: AsyncConnection, migration_id: uuid.UUID) -> dict[str, Any] | None:
+    query = select(migrations).where(migrations.c.id == migration_id)
+    row = (await conn.execute(query)).mappings().first()
     return dict(row) if row else None
+
+
+async def migration_and_events(
+    engine: AsyncEngine, migration_id: uuid.UUID, *, after_seq: int = 0
+) -> tuple[dict[str, Any] | None, list[Stored]]:
+    """The migration's row, then its events stored after ``after_seq`` (as
+    :func:`stored_events`), on one connection.
+
+    The row is read first: every event it reflects was committed before it, so the events
+    read next include them.
+    """
+    async with autocommit(engine) as conn:
+        row = await _migration_row(conn, migration_id)
+        return row, await _stored_events(conn, migration_id, after_seq)
 
 
 async def list_migrations(
@@ -331,7 +346,7 @@ async def list_migrations(
         query = query.where(migrations.c.target == target)
     if status:
         query = query.where(migrations.c.status == status)
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         rows = await conn.execute(query.limit(limit).offset(offset))
         return [dict(r) for r in rows.mappings()]
 
@@ -363,9 +378,15 @@ async def stored_events(
 
     That is not always the order they happened in: readers want :func:`list_events`.
     """
-    async with engine.connect() as conn:
-        rows = await conn.execute(_events_query(migration_id=migration_id, after_seq=after_seq))
-        return [(seq, Event.model_validate(body)) for seq, body in rows]
+    async with autocommit(engine) as conn:
+        return await _stored_events(conn, migration_id, after_seq)
+
+
+async def _stored_events(
+    conn: AsyncConnection, migration_id: uuid.UUID, after_seq: int
+) -> list[Stored]:
+    rows = await conn.execute(_events_query(migration_id=migration_id, after_seq=after_seq))
+    return [(seq, Event.model_validate(body)) for seq, body in rows]
 
 
 async def list_events(engine: AsyncEngine, migration_id: uuid.UUID) -> list[Stored]:
@@ -389,11 +410,11 @@ async def stream_events(
         .order_by(None)
         .order_by(func.min(events.c.seq))
     )
-    async with engine.connect() as conn:
+    async with autocommit(engine) as conn:
         ids = list((await conn.execute(firsts)).scalars())
     for start in range(0, len(ids), batch):
         chunk = ids[start : start + batch]
-        async with engine.connect() as conn:
+        async with autocommit(engine) as conn:
             rows = await conn.execute(
                 _events_query(**filters).where(events.c.migration_id.in_(chunk))
             )

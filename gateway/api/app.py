@@ -13,7 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from schemashift.consumers.common.db import create_engine
+from schemashift.consumers.common.db import autocommit, create_engine
 from schemashift.consumers.common.kafka import make_broker
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.consumers.tracker import store
@@ -108,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from sqlalchemy import text
 
         try:
-            async with request.app.state.engine.connect() as conn:
+            async with autocommit(request.app.state.engine) as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception:
             return JSONResponse({"status": "degraded", "database": "unavailable"}, 503)

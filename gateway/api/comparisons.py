@@ -41,9 +41,8 @@ async def request_comparison(
     """Publish comparison.requested; the migration proceeds asynchronously."""
     if body.source == body.target:
         raise HTTPException(400, "source and target must be different connections")
-    for name in (body.source, body.target):
-        if not await registry.exists(engine, name):
-            raise HTTPException(404, f"no connection named {name!r} is registered")
+    for name in await registry.missing(engine, [body.source, body.target]):
+        raise HTTPException(404, f"no connection named {name!r} is registered")
     return await publish_request(
         broker,
         engine,

@@ -205,9 +205,9 @@ async def _live(
     async with notifications.watch(migration_id) as woken:
         while True:
             woken.clear()
-            # The row first: every event it reflects is committed, so the read below sees it.
-            row = await store.get_migration(engine, migration_id)
-            new = await store.stored_events(engine, migration_id, after_seq=order.last_seq)
+            row, new = await store.migration_and_events(
+                engine, migration_id, after_seq=order.last_seq
+            )
             for seq, event in order.release(new, loop.time()):
                 data = json.dumps(event.model_dump(mode="json"))
                 yield f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
