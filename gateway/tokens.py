@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Column, DateTime, String, Table, Text, func, select, update
+from sqlalchemy import Column, DateTime, String, Table, Text, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -96,6 +96,12 @@ async def revoke(engine: AsyncEngine, name: str) -> None:
     _verified.pop(token_id, None)
 
 
+# Built once: it runs on every request.
+_ACTIVE_TOKEN = select(api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.secret_hash).where(
+    api_tokens.c.id == bindparam("id"), api_tokens.c.revoked_at.is_(None)
+)
+
+
 async def authenticate(engine: AsyncEngine, token: str) -> Principal | None:
     """The principal of a valid, unrevoked token; None otherwise."""
     prefix, _, rest = token.partition("_")
@@ -103,13 +109,7 @@ async def authenticate(engine: AsyncEngine, token: str) -> Principal | None:
     if prefix != "ss" or not token_id or not secret or len(token) > 200:
         return None
     async with autocommit(engine) as conn:
-        row = (
-            await conn.execute(
-                select(api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.secret_hash).where(
-                    api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None)
-                )
-            )
-        ).first()
+        row = (await conn.execute(_ACTIVE_TOKEN, {"id": token_id})).first()
     if row is None:
         return None
     digest = hashlib.sha256(secret.encode()).hexdigest()

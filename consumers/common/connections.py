@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from sqlalchemy import Column, DateTime, String, Table, Text, func, select
+from sqlalchemy import Column, DateTime, String, Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -72,14 +72,17 @@ async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
         return (await conn.execute(upsert)).scalar_one()
 
 
+# Built once: they run for every migration.
+_STORED_URL = select(connections.c.url_encrypted).where(connections.c.name == bindparam("name"))
+_REGISTERED = select(connections.c.name).where(
+    connections.c.name.in_(bindparam("names", expanding=True))
+)
+
+
 async def resolve(engine: AsyncEngine, name: str) -> str:
     """The decrypted URL of connection ``name``; raises :class:`UnknownConnection`."""
     async with autocommit(engine) as conn:
-        stored = (
-            await conn.execute(
-                select(connections.c.url_encrypted).where(connections.c.name == name)
-            )
-        ).scalar_one_or_none()
+        stored = (await conn.execute(_STORED_URL, {"name": name})).scalar_one_or_none()
     if stored is None:
         raise UnknownConnection(f"no connection named {name!r} is registered")
     return decrypt(stored)
@@ -102,6 +105,6 @@ async def list_all(engine: AsyncEngine) -> list[dict[str, object]]:
 async def missing(engine: AsyncEngine, names: Sequence[str]) -> list[str]:
     """Those of ``names`` that are not registered, in their order (one query for all)."""
     async with autocommit(engine) as conn:
-        found = await conn.execute(select(connections.c.name).where(connections.c.name.in_(names)))
+        found = await conn.execute(_REGISTERED, {"names": list(names)})
         known = set(found.scalars())
     return [name for name in names if name not in known]

@@ -8,7 +8,6 @@ in arrival order, instead of blocking their Kafka partition (which other targets
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,12 +18,13 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    bindparam,
     func,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.db import autocommit, metadata
 from schemashift.schemas.events import Event
@@ -45,31 +45,48 @@ comparison_queue = Table(
 )
 
 
-def _enqueue(event: Event) -> Any:
-    # A redelivered request is queued once.
-    return (
-        insert(comparison_queue)
-        .values(
-            migration_id=event.migration_id,
-            target=event.target,
-            request=event.model_dump(mode="json"),
-        )
-        .on_conflict_do_nothing(index_elements=[comparison_queue.c.migration_id])
+# Statements built once, with parameters: building and hashing a statement for SQLAlchemy's
+# compiled cache costs more than running it, on every message.
+_ENQUEUE = (  # a redelivered request is queued once
+    insert(comparison_queue)
+    .values(
+        migration_id=bindparam("id"),
+        target=bindparam("target"),
+        request=bindparam("request", type_=JSONB),
     )
-
-
-def _end(migration_id: uuid.UUID) -> Any:
-    return (
-        update(comparison_queue)
-        .where(comparison_queue.c.migration_id == migration_id)
-        .values(state=ENDED)
+    .on_conflict_do_nothing(index_elements=[comparison_queue.c.migration_id])
+)
+_LOCK_TARGET = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
+_END = (
+    update(comparison_queue)
+    .where(comparison_queue.c.migration_id == bindparam("id"))
+    .values(state=ENDED)
+)
+# The active request if there is one, else the oldest queued.
+_HEAD = (
+    select(
+        comparison_queue.c.migration_id,
+        comparison_queue.c.request,
+        comparison_queue.c.state,
+        comparison_queue.c.compared_at,
     )
-
-
-async def _lock_target(conn: AsyncConnection, target: str) -> None:
-    await conn.execute(
-        select(func.pg_advisory_xact_lock(func.hashtextextended("schemashift.queue:" + target, 0)))
+    .where(
+        comparison_queue.c.target == bindparam("target"),
+        comparison_queue.c.state.in_((ACTIVE, QUEUED)),
     )
+    .order_by(comparison_queue.c.state != ACTIVE, comparison_queue.c.seq)
+    .limit(1)
+)
+_ACTIVATE = (
+    update(comparison_queue)
+    .where(comparison_queue.c.migration_id == bindparam("id"))
+    .values(state=ACTIVE)
+)
+_COMPARED = (
+    update(comparison_queue)
+    .where(comparison_queue.c.migration_id == bindparam("id"))
+    .values(compared_at=func.now())
+)
 
 
 async def next_to_compare(
@@ -87,44 +104,23 @@ async def next_to_compare(
     """
     async with engine.begin() as conn:
         if arrived is not None:
-            await conn.execute(_enqueue(arrived))
-        await _lock_target(conn, target)
-        if ended is not None:
-            await conn.execute(_end(ended))
-        # The active request if there is one, else the oldest queued (one query for both).
-        head = (
+            request = arrived.model_dump(mode="json")
             await conn.execute(
-                select(
-                    comparison_queue.c.migration_id,
-                    comparison_queue.c.request,
-                    comparison_queue.c.state,
-                    comparison_queue.c.compared_at,
-                )
-                .where(
-                    comparison_queue.c.target == target,
-                    comparison_queue.c.state.in_((ACTIVE, QUEUED)),
-                )
-                .order_by(comparison_queue.c.state != ACTIVE, comparison_queue.c.seq)
-                .limit(1)
+                _ENQUEUE, {"id": arrived.migration_id, "target": arrived.target, "request": request}
             )
-        ).first()
+        await conn.execute(_LOCK_TARGET, {"key": "schemashift.queue:" + target})
+        if ended is not None:
+            await conn.execute(_END, {"id": ended})
+        head = (await conn.execute(_HEAD, {"target": target})).first()
         if head is None:
             return None
         if head.state == ACTIVE:
             return None if head.compared_at else Event.model_validate(head.request)
-        await conn.execute(
-            update(comparison_queue)
-            .where(comparison_queue.c.migration_id == head.migration_id)
-            .values(state=ACTIVE)
-        )
+        await conn.execute(_ACTIVATE, {"id": head.migration_id})
         return Event.model_validate(head.request)
 
 
 async def mark_compared(engine: AsyncEngine, migration_id: uuid.UUID) -> None:
     """The comparison of ``migration_id`` is published: wait for its end."""
     async with autocommit(engine) as conn:
-        await conn.execute(
-            update(comparison_queue)
-            .where(comparison_queue.c.migration_id == migration_id)
-            .values(compared_at=func.now())
-        )
+        await conn.execute(_COMPARED, {"id": migration_id})

@@ -10,7 +10,18 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, Column, DateTime, String, Table, Uuid, func, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    String,
+    Table,
+    Uuid,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,17 +41,19 @@ executions = Table(
 )
 
 
-async def remember(
-    engine: AsyncEngine, event: Event, *, script: bool = False, approval: bool = False
-) -> dict[str, Any]:
-    """Store a script or an approval for ``event``'s migration; returns the whole row."""
-    values: dict[str, Any] = {"migration_id": event.migration_id, "target": event.target}
-    body = event.model_dump(mode="json")
-    if script:
-        values["script_event"] = body
-    if approval:
-        values.update(approved=True, approval_event=body)
-    stmt = insert(executions).values(**values)
+# Statements built once, with parameters: building and hashing a statement for SQLAlchemy's
+# compiled cache costs more than running it, on every message.
+_JSON_OR_NULL = JSONB(none_as_null=True)  # None is SQL NULL here, not JSON null
+
+
+def _remember_statement() -> Any:
+    stmt = insert(executions).values(
+        migration_id=bindparam("migration_id"),
+        target=bindparam("target"),
+        script_event=bindparam("script_event", type_=_JSON_OR_NULL),
+        approved=bindparam("approved"),
+        approval_event=bindparam("approval_event", type_=_JSON_OR_NULL),
+    )
     # The first script and the first approval stay; a redelivery changes nothing.
     changes: dict[str, Any] = {
         "updated_at": func.now(),
@@ -48,24 +61,46 @@ async def remember(
         "script_event": func.coalesce(executions.c.script_event, stmt.excluded.script_event),
         "approval_event": func.coalesce(executions.c.approval_event, stmt.excluded.approval_event),
     }
-    stmt = stmt.on_conflict_do_update(index_elements=[executions.c.migration_id], set_=changes)
+    return stmt.on_conflict_do_update(
+        index_elements=[executions.c.migration_id], set_=changes
+    ).returning(executions)
+
+
+_REMEMBER = _remember_statement()
+_SET_OUTCOME = (
+    update(executions)
+    .where(executions.c.migration_id == bindparam("id"), executions.c.outcome_event.is_(None))
+    .values(outcome_event=bindparam("outcome", type_=JSONB), updated_at=func.now())
+)
+_STORED_OUTCOME = select(executions.c.outcome_event).where(
+    executions.c.migration_id == bindparam("id")
+)
+
+
+async def remember(
+    engine: AsyncEngine, event: Event, *, script: bool = False, approval: bool = False
+) -> dict[str, Any]:
+    """Store a script or an approval for ``event``'s migration; returns the whole row."""
+    body = event.model_dump(mode="json")
+    values = {
+        "migration_id": event.migration_id,
+        "target": event.target,
+        "script_event": body if script else None,
+        "approved": approval,
+        "approval_event": body if approval else None,
+    }
     async with autocommit(engine) as conn:
-        row = (await conn.execute(stmt.returning(executions))).mappings().one()
+        row = (await conn.execute(_REMEMBER, values)).mappings().one()
     return dict(row)
 
 
 async def record_outcome(engine: AsyncEngine, migration_id: uuid.UUID, outcome: Event) -> Event:
     """Store the outcome once; returns the stored one (the first, if there was one already)."""
-    async with engine.begin() as conn:
+    # Two statements, each committed on its own: the read runs after the write (or after a
+    # concurrent one that set the outcome first) and so returns the outcome that stays.
+    async with autocommit(engine) as conn:
         await conn.execute(
-            update(executions)
-            .where(executions.c.migration_id == migration_id)
-            .where(executions.c.outcome_event.is_(None))
-            .values(outcome_event=outcome.model_dump(mode="json"), updated_at=func.now())
+            _SET_OUTCOME, {"id": migration_id, "outcome": outcome.model_dump(mode="json")}
         )
-        stored = (
-            await conn.execute(
-                select(executions.c.outcome_event).where(executions.c.migration_id == migration_id)
-            )
-        ).scalar_one()
+        stored = (await conn.execute(_STORED_OUTCOME, {"id": migration_id})).scalar_one()
     return Event.model_validate(stored)

@@ -225,6 +225,22 @@ async def record(engine: AsyncEngine, event: Event) -> bool:
     return await record_all(engine, [event]) == 1
 
 
+# Built once: building and hashing a statement for SQLAlchemy's compiled cache costs more
+# than running it, on every batch.
+_APPEND = (
+    insert(events)
+    .on_conflict_do_nothing(index_elements=[events.c.event_id])
+    .returning(events.c.event_id, events.c.seq)
+)
+# Locked in id order: two trackers projecting overlapping batches never deadlock.
+_LOCK_MIGRATIONS = (
+    select(*_PROJECTION_INPUTS)
+    .where(migrations.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(migrations.c.id)
+    .with_for_update()
+)
+
+
 async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
     """Append the events of ``batch`` not stored yet and update their migrations, in one
     transaction; returns how many were new (a redelivered event changes nothing).
@@ -237,27 +253,14 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
     async with engine.begin() as conn:
         # One statement whatever the batch's size (SQLAlchemy batches the rows of an
         # executemany into multi-row inserts and hands back what RETURNING found).
-        inserted = await conn.execute(
-            insert(events)
-            .on_conflict_do_nothing(index_elements=[events.c.event_id])
-            .returning(events.c.event_id, events.c.seq),
-            [_event_row(event) for event in unique.values()],
-        )
+        inserted = await conn.execute(_APPEND, [_event_row(event) for event in unique.values()])
         stored = sorted((seq, unique[event_id]) for event_id, seq in inserted)
         if not stored:
             return 0
         ids = sorted({event.migration_id for _, event in stored})
-        # Locked in id order: two trackers projecting overlapping batches never deadlock.
         current = {
             row["id"]: dict(row)
-            for row in (
-                await conn.execute(
-                    select(*_PROJECTION_INPUTS)
-                    .where(migrations.c.id.in_(ids))
-                    .order_by(migrations.c.id)
-                    .with_for_update()
-                )
-            ).mappings()
+            for row in (await conn.execute(_LOCK_MIGRATIONS, {"ids": ids})).mappings()
         }
         projected: dict[uuid.UUID, dict[str, Any]] = {}
         for seq, event in stored:
@@ -312,9 +315,11 @@ async def get_migration(engine: AsyncEngine, migration_id: uuid.UUID) -> dict[st
         return await _migration_row(conn, migration_id)
 
 
+_MIGRATION = select(migrations).where(migrations.c.id == bindparam("id"))
+
+
 async def _migration_row(conn: AsyncConnection, migration_id: uuid.UUID) -> dict[str, Any] | None:
-    query = select(migrations).where(migrations.c.id == migration_id)
-    row = (await conn.execute(query)).mappings().first()
+    row = (await conn.execute(_MIGRATION, {"id": migration_id})).mappings().first()
     return dict(row) if row else None
 
 
@@ -382,10 +387,17 @@ async def stored_events(
         return await _stored_events(conn, migration_id, after_seq)
 
 
+_MIGRATION_EVENTS = (
+    select(events.c.seq, events.c.body)
+    .where(events.c.migration_id == bindparam("id"), events.c.seq > bindparam("after_seq"))
+    .order_by(events.c.seq)
+)
+
+
 async def _stored_events(
     conn: AsyncConnection, migration_id: uuid.UUID, after_seq: int
 ) -> list[Stored]:
-    rows = await conn.execute(_events_query(migration_id=migration_id, after_seq=after_seq))
+    rows = await conn.execute(_MIGRATION_EVENTS, {"id": migration_id, "after_seq": after_seq})
     return [(seq, Event.model_validate(body)) for seq, body in rows]
 
 

@@ -16,19 +16,21 @@ from schemashift.gateway.api.notifications import Notifications
 from schemashift.gateway.tokens import Principal, Scope
 
 
-def _engine(request: Request) -> AsyncEngine:
+# Async, though they only read app.state: FastAPI runs a plain ``def`` dependency in a worker
+# thread, a hand-off that costs more than the lookup.
+async def _engine(request: Request) -> AsyncEngine:
     return request.app.state.engine
 
 
-def _broker(request: Request) -> KafkaBroker:
+async def _broker(request: Request) -> KafkaBroker:
     return request.app.state.broker
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _notifications(request: Request) -> Notifications:
+async def _notifications(request: Request) -> Notifications:
     return request.app.state.notifications
 
 

@@ -209,7 +209,7 @@ async def _live(
                 engine, migration_id, after_seq=order.last_seq
             )
             for seq, event in order.release(new, loop.time()):
-                data = json.dumps(event.model_dump(mode="json"))
+                data = event.model_dump_json()
                 yield f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
             if row and MigrationStatus(row["status"]).is_final and order.settled:
                 yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"

@@ -115,7 +115,7 @@ def _stamp_part(catalog: str, oid: str | None) -> str:
 # One short query whose answer changes whenever the schema may have: the catalog rows above,
 # role names (privileges name them), and which database and server answer (a database dropped
 # and created again, or a new cluster on the same port, reuses transaction ids).
-STAMP_SQL = "SELECT md5(concat_ws(',', {parts}))".format(
+_STAMP = "md5(concat_ws(',', {parts}))".format(
     parts=", ".join(
         [
             "(SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())",
@@ -126,6 +126,17 @@ STAMP_SQL = "SELECT md5(concat_ws(',', {parts}))".format(
         ]
     )
 )
+STAMP_SQL = f"SELECT {_STAMP}"
+# What an introspection reads first, in one round trip: its settings for the transaction
+# (an empty search_path makes PostgreSQL qualify every non-pg_catalog name it prints; work_mem
+# is room to sort the large results in memory), the server's version and the stamp.
+_OPENING_SQL = f"""
+SELECT set_config('search_path', '', true),
+       set_config('work_mem', '64MB', true),
+       current_setting('server_version') AS version,
+       current_setting('server_version_num')::int AS version_num,
+       {_STAMP} AS stamp
+"""
 
 
 async def read_stamp(conn: asyncpg.Connection) -> str:
@@ -709,14 +720,8 @@ async def introspect_connection(conn: asyncpg.Connection) -> Catalog:
 
 async def _introspect(conn: asyncpg.Connection) -> Catalog:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        # Empty search_path: PostgreSQL then qualifies every non-pg_catalog name it prints.
-        await conn.execute("SELECT set_config('search_path', '', true)")
-        # Room to sort the large results (columns...) in memory.
-        await conn.execute("SELECT set_config('work_mem', '64MB', true)")
-        stamp = await read_stamp(conn)
-        version, version_num = await conn.fetchrow(
-            "SELECT current_setting('server_version'), current_setting('server_version_num')::int"
-        )
+        opening = await conn.fetchrow(_OPENING_SQL)
+        version, version_num, stamp = opening["version"], opening["version_num"], opening["stamp"]
         schemas = [r["name"] for r in await conn.fetch(SCHEMAS_SQL)]
         extensions = [Extension.trusted(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)]
         # The large results are turned into objects as soon as they arrive: when source and
