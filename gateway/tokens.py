@@ -96,7 +96,7 @@ async def revoke(engine: AsyncEngine, name: str) -> None:
     _verified.pop(token_id, None)
 
 
-# Built once: it runs on every request.
+# Hot-path statements are built once (see db.py).
 _ACTIVE_TOKEN = select(api_tokens.c.name, api_tokens.c.scopes, api_tokens.c.secret_hash).where(
     api_tokens.c.id == bindparam("id"), api_tokens.c.revoked_at.is_(None)
 )

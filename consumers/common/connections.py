@@ -72,7 +72,7 @@ async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
         return (await conn.execute(upsert)).scalar_one()
 
 
-# Built once: they run for every migration.
+# Hot-path statements are built once (see db.py).
 _STORED_URL = select(connections.c.url_encrypted).where(connections.c.name == bindparam("name"))
 _REGISTERED = select(connections.c.name).where(
     connections.c.name.in_(bindparam("names", expanding=True))

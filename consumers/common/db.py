@@ -1,4 +1,8 @@
-"""The metadata database: one SQLAlchemy async engine per process, on asyncpg."""
+"""The metadata database: one SQLAlchemy async engine per process, on asyncpg.
+
+Statements that run on every message or request are module constants with bind parameters:
+building a statement and hashing it for SQLAlchemy's compiled cache costs more than running it.
+"""
 
 from __future__ import annotations
 

@@ -45,8 +45,7 @@ comparison_queue = Table(
 )
 
 
-# Statements built once, with parameters: building and hashing a statement for SQLAlchemy's
-# compiled cache costs more than running it, on every message.
+# Hot-path statements are built once (see db.py).
 _ENQUEUE = (  # a redelivered request is queued once
     insert(comparison_queue)
     .values(

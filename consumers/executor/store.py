@@ -41,8 +41,7 @@ executions = Table(
 )
 
 
-# Statements built once, with parameters: building and hashing a statement for SQLAlchemy's
-# compiled cache costs more than running it, on every message.
+# Hot-path statements are built once (see db.py).
 _JSON_OR_NULL = JSONB(none_as_null=True)  # None is SQL NULL here, not JSON null
 
 

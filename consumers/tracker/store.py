@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Boolean,
     Column,
     DateTime,
@@ -225,8 +226,7 @@ async def record(engine: AsyncEngine, event: Event) -> bool:
     return await record_all(engine, [event]) == 1
 
 
-# Built once: building and hashing a statement for SQLAlchemy's compiled cache costs more
-# than running it, on every batch.
+# Hot-path statements are built once (see db.py).
 _APPEND = (
     insert(events)
     .on_conflict_do_nothing(index_elements=[events.c.event_id])
@@ -362,7 +362,7 @@ def _events_query(
     target: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after_seq: int = 0,
+    after_seq: int | BindParameter[int] = 0,
 ) -> Any:
     query = select(events.c.seq, events.c.body).where(events.c.seq > after_seq)
     if migration_id:
@@ -387,10 +387,8 @@ async def stored_events(
         return await _stored_events(conn, migration_id, after_seq)
 
 
-_MIGRATION_EVENTS = (
-    select(events.c.seq, events.c.body)
-    .where(events.c.migration_id == bindparam("id"), events.c.seq > bindparam("after_seq"))
-    .order_by(events.c.seq)
+_MIGRATION_EVENTS = _events_query(after_seq=bindparam("after_seq")).where(
+    events.c.migration_id == bindparam("id")
 )
 
 
