@@ -17,7 +17,7 @@ from typing import NoReturn
 ROLES = ("gateway", "comparator", "generator", "executor", "tracker")
 
 
-def _configure_logging(role: str, level: str) -> None:
+def _configure_logging(role: str, level: str, library_level: str = "WARNING") -> None:
     logging.basicConfig(
         level=level.upper(),
         format=f"%(asctime)s {role:<10} %(levelname)-7s %(name)s: %(message)s",
@@ -29,6 +29,9 @@ def _configure_logging(role: str, level: str) -> None:
     # aiokafka logs every broker reconnect at ERROR; one line per outage is enough for us.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    from schemashift.consumers.common.kafka import LIBRARY_LOGGER
+
+    LIBRARY_LOGGER.setLevel(library_level.upper())
 
 
 def _fail(reason: str) -> int:
@@ -172,7 +175,7 @@ def _run_role(role: str) -> int:
     from schemashift.consumers.common.settings import get_settings
 
     settings = get_settings()
-    _configure_logging(role, settings.log_level)
+    _configure_logging(role, settings.log_level, settings.library_log_level)
     if role == "gateway":
         import uvicorn
 

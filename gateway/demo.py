@@ -318,3 +318,18 @@ def demo(*, serve_after: bool = True) -> int:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=60)
+        print(still_running(), flush=True)
+
+
+def still_running() -> str:
+    """The demo's last line: which local servers it leaves running, and how to stop them."""
+    from schemashift.infra.components.interface import State
+    from schemashift.infra.manager import status
+
+    ours = [f"{s.name} ({s.address})" for s in status() if s.state is State.RUNNING]
+    if not ours:
+        return "schemashift demo: the service has stopped"
+    return (
+        f"schemashift demo: the service has stopped; still running: {', '.join(ours)}; "
+        "`schemashift infra down` stops them"
+    )

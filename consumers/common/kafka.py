@@ -26,6 +26,22 @@ from schemashift.schemas.events import Event
 
 log = logging.getLogger("schemashift.kafka")
 
+# FastStream's own lines (start and stop, partition assignments, and at DEBUG every message)
+# go through this logger, so they share the roles' format and redaction and are shown at
+# SCHEMASHIFT_LIBRARY_LOG_LEVEL (WARNING unless asked for).
+LIBRARY_LOGGER = logging.getLogger("schemashift.faststream")
+
+
+class _KnownNotices(logging.Filter):
+    """Drops FastStream's notice that it creates no topics: it is printed on every start,
+    whether the topics exist or not; :func:`missing_topics` says which ones do not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Auto create topics is disabled")
+
+
+LIBRARY_LOGGER.addFilter(_KnownNotices())
+
 
 def broker_security(settings: Settings) -> BaseSecurity | None:
     """TLS and/or SASL for the Kafka clients, from ``SCHEMASHIFT_KAFKA_*`` settings."""
@@ -82,6 +98,7 @@ def make_broker(role: str, settings: Settings | None = None, **extra: Any) -> Ka
         # FastStream logs every message received and processed at this level: DEBUG keeps
         # them out of the INFO log a service runs with (SCHEMASHIFT_LOG_LEVEL=DEBUG shows them).
         log_level=logging.DEBUG,
+        logger=LIBRARY_LOGGER,
         **extra,
     )
 
@@ -102,6 +119,12 @@ def subscriber_options(role: str, settings: Settings | None = None) -> dict[str,
         "heartbeat_interval_ms": settings.heartbeat_interval_ms,
         "max_poll_interval_ms": settings.max_poll_interval_ms,
     }
+
+
+async def missing_topics(broker: KafkaBroker, topics: Iterable[str]) -> list[str]:
+    """Those of ``topics`` the (started) broker does not have, in the order given."""
+    existing = set(await broker.config.admin_client.list_topics())
+    return [topic for topic in topics if topic not in existing]
 
 
 # After these, aiokafka's idempotent producer never delivers to the partition again: it keeps a

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -13,14 +14,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.common.deadletter import DeadLetters, PermanentError
 from schemashift.consumers.common.kafka import (
+    LIBRARY_LOGGER,
     make_broker,
+    missing_topics,
     publish_events,
     send_event,
     subscriber_options,
 )
 from schemashift.consumers.common.lanes import BatchHandler, Handler, Lanes
 from schemashift.consumers.common.settings import Settings, get_settings
-from schemashift.schemas.events import Event, EventType
+from schemashift.schemas.events import DEAD_LETTER_TOPIC, Event, EventType
+
+log = logging.getLogger("schemashift.role")
 
 
 def should_handle(event: Event, *expected: EventType) -> bool:
@@ -49,12 +54,16 @@ class Role:
         self.settings: Settings = get_settings()
         self.broker: KafkaBroker = make_broker(name, self.settings)
         self.dead_letters = DeadLetters(self.broker, name, self.settings)
-        self.app = FastStream(self.broker)
+        self.app = FastStream(self.broker, logger=LIBRARY_LOGGER)
         self._engine: AsyncEngine | None = None
         self._closers: list[Callable[[], Any]] = []
         self._lanes: list[Lanes] = []
         # One bound for all of the role's subscriptions: its concurrency is per process.
         self._slots = asyncio.Semaphore(self.concurrency)
+        # Every topic the role reads or writes, checked at start (dict: ordered, no repeats).
+        self._topics: dict[str, None] = dict.fromkeys(
+            (*(event_type.topic for event_type in publishes), DEAD_LETTER_TOPIC)
+        )
         for event_type in publishes:
             # What this role publishes, and its schema: for FastStream's own document of the
             # role, and checked against schemas/topics.py (the gateway's /asyncapi source).
@@ -101,6 +110,7 @@ class Role:
         return register
 
     def _subscribe(self, topics: tuple[str, ...], lanes: Lanes) -> None:
+        self._topics.update(dict.fromkeys(topics))
         options = subscriber_options(self.name, self.settings)
         lanes.bind(self.broker.subscriber(*topics, listener=lanes.listener, **options))
         self._lanes.append(lanes)
@@ -127,8 +137,21 @@ class Role:
         self._engine = create_engine(self.settings.database_url, pool_size=self.concurrency)
 
     async def _start_lanes(self) -> None:
+        await self._check_topics()
         for lanes in self._lanes:
             await lanes.start()
+
+    async def _check_topics(self) -> None:
+        # Not fatal: a role that exited would be restarted into the same state every second.
+        # Its consumer picks a topic up once created, at its next metadata refresh.
+        missing = await missing_topics(self.broker, self._topics)
+        if missing:
+            log.error(
+                "%s: topic(s) %s do not exist on the broker: nothing is read from or written "
+                "to them until they are created (`schemashift infra up` creates them)",
+                self.name,
+                ", ".join(missing),
+            )
 
     async def _stop_lanes(self) -> None:
         await asyncio.gather(*(lanes.stop() for lanes in self._lanes))
