@@ -289,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--rebuild", action="store_true", help="rebuild the tracker's tables from the event log"
     )
+
+    from schemashift.gateway.client_cli import add_client_commands
+
+    add_client_commands(sub)
     return parser
 
 
@@ -324,6 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return asyncio.run(_replay(args))
             case "token":
                 return asyncio.run(_token(args))
+            case "compare" | "migrations" | "connections":
+                from schemashift.gateway.client_cli import run_client_command
+
+                return run_client_command(args)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # one line for the user, never a traceback with a URL in it
