@@ -17,7 +17,7 @@ from typing import NoReturn
 ROLES = ("gateway", "comparator", "generator", "executor", "tracker")
 
 
-def _configure_logging(role: str, level: str, library_level: str = "WARNING") -> None:
+def _configure_logging(role: str, level: str, library_level: str) -> None:
     logging.basicConfig(
         level=level.upper(),
         format=f"%(asctime)s {role:<10} %(levelname)-7s %(name)s: %(message)s",
