@@ -203,7 +203,11 @@ class MigrationProgress(_Payload):
     index: int
     total: int
     sql: str
-    duration_ms: float
+    duration_ms: float | None = Field(
+        default=None,
+        description="How long the statement took; null when a later attempt reports a "
+        "statement an earlier attempt applied (its time is not known).",
+    )
 
 
 class MigrationApplied(_Payload):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 
 from schemashift.consumers.common import connections
 from schemashift.consumers.common.kafka import confirmed
@@ -28,6 +29,7 @@ from schemashift.schemas.events import (
     ScriptGenerated,
     Stage,
 )
+from schemashift.schemas.operations import Statement
 
 role = Role(
     "executor",
@@ -74,7 +76,7 @@ async def _execute(script_event: Event, sent: list[asyncio.Future[object]]) -> E
     except connections.UnknownConnection as exc:
         return failed(str(exc))
 
-    async def progress(index: int, total: int, sql: str, duration_ms: float) -> None:
+    async def progress(index: int, total: int, sql: str, duration_ms: float | None) -> None:
         event = script_event.follow(
             MigrationProgress(index=index, total=total, sql=sql, duration_ms=duration_ms),
             producer=role.name,
@@ -113,6 +115,7 @@ async def _execute(script_event: Event, sent: list[asyncio.Future[object]]) -> E
                 raise
             result = connection_failure(adapter, error, url)
         if isinstance(result, Applied):
+            await _report_earlier_attempt(script.statements, result, progress)
             return script_event.follow(
                 MigrationApplied(
                     statements_applied=result.statements_applied,
@@ -144,6 +147,21 @@ async def _execute(script_event: Event, sent: list[asyncio.Future[object]]) -> E
         statement_index=result.statement_index,
         database_error=result.database_error,
     )
+
+
+async def _report_earlier_attempt(
+    statements: list[Statement],
+    result: Applied,
+    progress: Callable[[int, int, str, float | None], Awaitable[None]],
+) -> None:
+    """Report again the statements an earlier attempt applied (all of them when the target's
+    history shows the migration complete), with no duration: that attempt's progress events
+    may never have reached the broker (it failed before they were acknowledged, and so before
+    its outcome was stored). They keep their ids, so the tracker stores each once."""
+    earlier = result.statements_applied if result.already_applied else result.resumed_from or 0
+    total = len(statements)
+    for index, statement in enumerate(statements[:earlier]):
+        await progress(index, total, statement.sql, None)
 
 
 async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None:
