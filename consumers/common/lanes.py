@@ -37,6 +37,7 @@ from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
+from schemashift.consumers.common import tracing
 from schemashift.consumers.common.deadletter import DeadLetters, Redeliver, reason_of
 from schemashift.schemas.events import Event
 
@@ -222,12 +223,14 @@ class Lanes:
                 await self._dead_letters.send(msg, reason_of(exc))
         try:
             if self._batch_handler:
-                await self._call_batch(self._batch_handler, decoded)
+                with tracing.consuming_batch([(record_of(m), e) for m, e in decoded]):
+                    await self._call_batch(self._batch_handler, decoded)
             elif decoded:
                 ((msg, event),) = decoded
                 handler = self._handler
                 assert handler is not None
-                await self._call_one(lambda: handler(event), msg)
+                with tracing.consuming(record_of(msg), event):
+                    await self._call_one(lambda: handler(event), msg)
         except Redeliver:
             self._rewind(batch)
             return

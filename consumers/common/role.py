@@ -11,6 +11,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemashift.consumers.common import tracing
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.common.deadletter import DeadLetters, PermanentError
 from schemashift.consumers.common.kafka import (
@@ -129,6 +130,7 @@ class Role:
         return await send_event(self.broker, event)
 
     async def _start(self) -> None:
+        tracing.setup(self.name, self.settings)
         if not self.uses_database:
             return
         from schemashift.infra.migrate import upgrade_async
@@ -163,6 +165,7 @@ class Role:
                 await result
         if self._engine is not None:
             await self._engine.dispose()
+        await tracing.shutdown()
 
     async def run(self) -> None:
         """Run until SIGINT/SIGTERM; the message in hand is finished and committed first."""
