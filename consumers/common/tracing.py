@@ -101,8 +101,9 @@ def setup(role: str, settings: Settings) -> None:
     )
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    # Global as well, so that other instrumentations a deployment adds join the same traces.
-    trace.set_tracer_provider(provider)
+    # Not made the global provider: recent FastAPI releases trace every request by themselves
+    # once there is one, which would double the gateway's server spans and add spans of their
+    # own (dependencies, serialization) to every trace.
     _owned = provider
     use(provider)
     log.info("tracing: exporting spans over OTLP as schemashift-%s", role)

@@ -38,7 +38,26 @@ class ServerSpans:
             try:
                 await self.app(scope, receive, answered)
             finally:
-                # Set by the router on the scope it was given (this one).
-                route = getattr(scope.get("route"), "path", None)
-                if span is not None and isinstance(route, str):
+                route = route_template(scope)
+                if span is not None and route is not None:
                     span.routed(route)
+
+
+def route_template(scope: dict[str, Any]) -> str | None:
+    """The path template of the route that answered, e.g. ``/api/v1/migrations/{migration_id}``.
+
+    The router sets the route on the scope (this one, as it was passed down). Depending on
+    FastAPI's version, its path is the whole template or the part below the including router's
+    prefix: that prefix is then the part of the request's path its pattern does not match.
+    """
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return None
+    pattern = getattr(route, "path_regex", None)
+    path = scope["path"]
+    if pattern is not None:
+        for at, char in enumerate(path):
+            if char == "/" and pattern.match(path[at:]):
+                return path[:at] + template
+    return template

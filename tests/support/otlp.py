@@ -7,6 +7,7 @@ exported by other processes (the service's roles) rather than by their own.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import threading
 import time
@@ -96,7 +97,7 @@ class OtlpReceiver:
         with self._lock:
             return [s for s in self.spans if s.trace_id == trace_id]
 
-    def wait_for(
+    async def wait_for(
         self, done: Callable[[list[ReceivedSpan]], bool], trace_id: str, timeout: float = 30
     ) -> list[ReceivedSpan]:
         """The spans of ``trace_id`` once ``done`` says they are all there (or at the timeout:
@@ -106,7 +107,7 @@ class OtlpReceiver:
             spans = self.of_trace(trace_id)
             if done(spans) or time.monotonic() > deadline:
                 return spans
-            time.sleep(0.1)
+            await asyncio.sleep(0.1)
 
     def stop(self) -> None:
         self.server.shutdown()

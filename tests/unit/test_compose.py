@@ -35,3 +35,12 @@ def test_compose_runs_mariadb_and_mysql_with_the_postgres_credentials():
         mount = next(v for v in service["volumes"] if v.endswith(":/docker-entrypoint-initdb.d:ro"))
         init_dir = REPO_ROOT / "infra" / mount.split(":")[0]
         assert "GRANT ALL PRIVILEGES ON *.*" in (init_dir / "grant.sql").read_text()
+
+
+def test_compose_offers_a_trace_collector_behind_its_profile():
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load((REPO_ROOT / "infra" / "docker-compose.yml").read_text())["services"]
+    jaeger = services["jaeger"]
+    assert jaeger["profiles"] == ["tracing"]  # not started unless asked for
+    # OTLP over HTTP on the exporter's default port, and the UI, on the loopback only.
+    assert {"127.0.0.1:4318:4318", "127.0.0.1:16686:16686"} <= set(jaeger["ports"])

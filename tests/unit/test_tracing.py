@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -330,11 +330,14 @@ def test_a_request_compared_at_once_is_a_plain_child(spans):
 def _gateway(broker: object) -> FastAPI:
     app = FastAPI()
     app.add_middleware(ServerSpans)
+    router = APIRouter(prefix="/things")  # included under a prefix, as the gateway's are
 
-    @app.post("/api/v1/things/{thing}")
+    @router.post("/{thing}")
     async def publish(thing: str) -> dict[str, str]:
         await kafka.confirmed(await kafka.send_event(broker, request_event(thing)))  # type: ignore[arg-type]
         return {"thing": thing}
+
+    app.include_router(router, prefix="/api/v1")
 
     @app.get("/broken")
     async def broken() -> None:
@@ -386,6 +389,25 @@ async def test_a_rest_call_continues_the_callers_trace_into_the_events_it_publis
     }
     assert broken.status.status_code is StatusCode.ERROR
     assert all(PASSWORD not in repr(dict(s.attributes or {})) for s in spans.finished())
+
+
+async def test_the_gateways_spans_are_named_after_its_routes(spans):
+    # No lifespan here, so no database: the endpoints fail, after routing.
+    transport = httpx.ASGITransport(
+        app=create_app(Settings(tracing="otlp")), raise_app_exceptions=False
+    )
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        for path in (
+            "/api/v1/comparisons",
+            f"/api/v1/migrations/{uuid.uuid4()}/approve",
+            f"/api/v1/migrations/{uuid.uuid4()}/rollback",
+        ):
+            assert (await client.post(path, json={})).status_code >= 400
+    assert [s.name for s in spans.of_kind(SpanKind.SERVER)] == [
+        "POST /api/v1/comparisons",
+        "POST /api/v1/migrations/{migration_id}/approve",
+        "POST /api/v1/migrations/{migration_id}/rollback",
+    ]
 
 
 def test_the_gateway_has_server_spans_only_with_tracing_on():
@@ -462,6 +484,9 @@ def test_with_tracing_on_each_role_exports_over_otlp_under_its_own_name():
             event = Event(type=EventType.COMPARISON_REQUESTED, migration_id="0" * 32,
                           target="t", payload=ComparisonRequested(source="s", target="t"))
             tracing.send_failed(tracing.start_send(event, {}), RuntimeError("no broker"))
+            # Not the global provider: FastAPI would then make server spans of its own.
+            from opentelemetry import trace
+            assert type(trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"
             asyncio.run(tracing.shutdown())  # exports what is buffered
             """,
             {
