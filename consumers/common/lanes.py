@@ -223,7 +223,7 @@ class Lanes:
                 await self._dead_letters.send(msg, reason_of(exc))
         try:
             if self._batch_handler:
-                with tracing.consuming_batch([(record_of(m), e) for m, e in decoded]):
+                with tracing.consuming_batch((record_of(m), e) for m, e in decoded):
                     await self._call_batch(self._batch_handler, decoded)
             elif decoded:
                 ((msg, event),) = decoded

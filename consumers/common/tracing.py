@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -275,13 +275,14 @@ def _consuming(
 
 
 def consuming_batch(
-    received: Sequence[tuple[ConsumerRecord[bytes, bytes], Event]],
+    received: Iterable[tuple[ConsumerRecord[bytes, bytes], Event]],
 ) -> AbstractContextManager[None]:
     """One CONSUMER span per event of a batch handled in one call, each a child of its own
-    message's publisher, all ending when the block does (none is made current)."""
-    if _tracer is None or not received:
+    message's publisher, all ending when the block does (none is made current). ``received``
+    is read only while tracing is on (a generator costs nothing otherwise)."""
+    if _tracer is None:
         return _NOTHING
-    return _consuming_batch(_tracer, received)
+    return _consuming_batch(_tracer, list(received))
 
 
 @contextmanager
