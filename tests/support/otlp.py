@@ -92,6 +92,11 @@ class OtlpReceiver:
             self.spans.extend(received)
             self.requests += 1
 
+    def received(self) -> list[ReceivedSpan]:
+        """Every span received so far."""
+        with self._lock:
+            return list(self.spans)
+
     def of_trace(self, trace_id: str) -> list[ReceivedSpan]:
         """Every span received so far of trace ``trace_id`` (hex)."""
         with self._lock:
