@@ -18,6 +18,11 @@ The spans of one migration, parent to child:
 
 Attributes follow OpenTelemetry's messaging conventions, plus the migration id and the event
 type. No URL, query string, header or exception text goes into a span unredacted.
+
+FastStream's telemetry middleware is not used: it wraps FastStream's own handler calls and
+publishers, and the roles read through their lanes (``get_one``) and publish through
+:mod:`.kafka`, so the spans are made at those seams instead. Their names follow the current
+conventions (``send <topic>``, ``process <topic>``; FastStream's are ``<topic> publish``).
 """
 
 from __future__ import annotations
