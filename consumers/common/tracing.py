@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from importlib.metadata import PackageNotFoundError, version
@@ -38,7 +39,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.propagators.textmap import Getter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 
-from schemashift.consumers.common.redact import redact_text
+from schemashift.consumers.common.redact import redact_text, redact_url
 from schemashift.consumers.common.settings import Settings
 
 if TYPE_CHECKING:
@@ -111,7 +112,16 @@ def setup(role: str, settings: Settings) -> None:
     # own (dependencies, serialization) to every trace.
     _owned = provider
     use(provider)
-    log.info("tracing: exporting spans over OTLP as schemashift-%s", role)
+    log.info("tracing: exporting spans as schemashift-%s to %s", role, redact_url(_endpoint()))
+
+
+def _endpoint() -> str:
+    # Where the SDK's exporter sends spans, by its rules (for the start-up line only).
+    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if traces:
+        return traces
+    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
+    return base.rstrip("/") + "/v1/traces"
 
 
 def use(provider: trace.TracerProvider | None) -> None:

@@ -434,7 +434,7 @@ async def test_with_tracing_off_no_header_is_added_and_no_span_made():
     assert {name for name in event.cloudevents_headers()} <= names
 
 
-def _python(code: str, env: dict[str, str]) -> str:
+def _python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=REPO_ROOT,
@@ -444,7 +444,7 @@ def _python(code: str, env: dict[str, str]) -> str:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout
+    return result
 
 
 def test_with_tracing_off_nothing_of_the_sdk_is_imported_or_created():
@@ -467,18 +467,20 @@ def test_with_tracing_off_nothing_of_the_sdk_is_imported_or_created():
         """,
         {"SCHEMASHIFT_TRACING": "off"},
     )
-    assert out.splitlines() == ["None False False", "ProxyTracerProvider", "[]"]
+    assert out.stdout.splitlines() == ["None False False", "ProxyTracerProvider", "[]"]
 
 
 def test_with_tracing_on_each_role_exports_over_otlp_under_its_own_name():
     receiver = start_receiver()
     try:
-        _python(
+        out = _python(
             """
             import asyncio
             from schemashift.consumers.common import tracing
             from schemashift.consumers.common.settings import Settings
             from schemashift.schemas.events import ComparisonRequested, Event, EventType
+            import logging
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
             tracing.setup("generator", Settings(tracing="otlp"))
             assert tracing.enabled()
             event = Event(type=EventType.COMPARISON_REQUESTED, migration_id="0" * 32,
@@ -495,6 +497,8 @@ def test_with_tracing_on_each_role_exports_over_otlp_under_its_own_name():
                 "OTEL_SERVICE_NAME": "ignored",
             },
         )
+        # The role says where its spans go.
+        assert f"as schemashift-generator to {receiver.traces_endpoint}" in out.stderr
         (span,) = receiver.spans
         assert span.service == "schemashift-generator"
         assert span.kind == "PRODUCER"
