@@ -12,9 +12,9 @@ The spans of one migration, parent to child:
   message's W3C ``traceparent``/``tracestate`` headers, beside the CloudEvents ones;
 - a CONSUMER span (``process <topic>``) around each role's handling of a message, parented on
   the headers it came with; the tracker's batches get one per event;
-- the comparator's INTERNAL ``compare`` span, parented on the request even when it waited in
-  the per-target queue behind another migration (its context is stored with it), and linked
-  to the event that released it.
+- the comparator's INTERNAL ``compare`` and the executor's ``execute`` spans, parented on the
+  request (the script) even when it waited, in the per-target queue behind another migration
+  (for approval), its context stored with it; linked to the event that let it go on.
 
 Attributes follow OpenTelemetry's messaging conventions, plus the migration id and the event
 type. No URL, query string, header or exception text goes into a span unredacted.

@@ -149,8 +149,12 @@ async def test_one_migration_is_one_trace_whose_spans_cover_every_role(
     assert compare.parent_span_id == compare_request.span_id
     send_diff, generate = spans.hop("comparator", "diff.computed", "generator", migration_id)
     assert send_diff.parent_span_id == compare.span_id
-    send_script, execute = spans.hop("generator", "script.generated", "executor", migration_id)
+    send_script, handle_script = spans.hop(
+        "generator", "script.generated", "executor", migration_id
+    )
     assert send_script.parent_span_id == generate.span_id
+    (execute,) = spans.find("executor", "INTERNAL", "execute", migration_id)
+    assert execute.parent_span_id == handle_script.span_id
     send_applied, _ = spans.hop("executor", "migration.applied", "tracker", migration_id)
     assert send_applied.parent_span_id == execute.span_id
     progress = spans.sent("executor", "migration.progress", migration_id)
@@ -259,3 +263,57 @@ async def test_a_request_that_waited_in_the_queue_keeps_its_own_trace(
     spans.hop("generator", "script.generated", "executor", second)
     spans.hop("executor", "migration.applied", "tracker", second)
     assert not rejection.find("generator", "CONSUMER", "process schemashift.diff.computed")
+
+
+async def test_a_planned_migration_runs_in_its_own_trace_once_approved(
+    api, service, otlp_receiver: OtlpReceiver, new_database
+):
+    _, _, source, target = await registered_pair(api, new_database, SOURCE, TARGET)
+    plan_trace, _, plan_header = traceparent()
+    response = await api.post(
+        "/api/v1/comparisons",
+        json={"source": source, "target": target, "mode": "plan", "allow_hazards": ALL_HAZARDS},
+        headers={"traceparent": plan_header},
+    )
+    assert response.status_code == 202, response.text
+    migration_id = response.json()["migration_id"]
+    waiting = await wait_for_status(api, migration_id, {"awaiting_approval", "failed"})
+    assert waiting["status"] == "awaiting_approval", waiting["error"]
+
+    approval_trace, _, approval_header = traceparent()
+    response = await api.post(
+        f"/api/v1/migrations/{migration_id}/approve",
+        json={"comment": "reviewed"},
+        headers={"traceparent": approval_header},
+    )
+    assert response.status_code == 202, response.text
+    migration = await wait_for_status(api, migration_id, {"applied", "failed"})
+    assert migration["status"] == "applied", migration["error"]
+
+    spans = Trace(
+        await otlp_receiver.wait_for(
+            migration_complete(migration_id, len(migration["statements"])), plan_trace
+        )
+    )
+    approval = Trace(
+        await otlp_receiver.wait_for(
+            lambda got: bool(Trace(got).processed("executor", "migration.approved", migration_id)),
+            approval_trace,
+        )
+    )
+    # The approval is a trace of its own: the call, its event, the executor's handling of it.
+    (approve_call,) = approval.find(
+        "gateway", "SERVER", "POST /api/v1/migrations/{migration_id}/approve"
+    )
+    send_approval, handle_approval = approval.hop(
+        "gateway", "migration.approved", "executor", migration_id
+    )
+    assert send_approval.parent_span_id == approve_call.span_id
+    # The run continues the plan's trace, under the script's arrival, linked to the approval.
+    _, handle_script = spans.hop("generator", "script.generated", "executor", migration_id)
+    (execute,) = spans.find("executor", "INTERNAL", "execute", migration_id)
+    assert execute.parent_span_id == handle_script.span_id
+    assert (approval_trace, handle_approval.span_id) in execute.links
+    send_applied, _ = spans.hop("executor", "migration.applied", "tracker", migration_id)
+    assert send_applied.parent_span_id == execute.span_id
+    assert not approval.sent("executor", "migration.applied", migration_id)

@@ -1,4 +1,4 @@
-"""The trace context a queued comparison request arrived in.
+"""The trace context of work that waits: a queued comparison request, a script awaiting approval.
 
 Revision ID: 0004
 Revises: 0003
@@ -17,7 +17,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("comparison_queue", sa.Column("trace_context", postgresql.JSONB))
+    op.add_column("executions", sa.Column("script_trace_context", postgresql.JSONB))
 
 
 def downgrade() -> None:
+    op.drop_column("executions", "script_trace_context")
     op.drop_column("comparison_queue", "trace_context")
