@@ -90,9 +90,15 @@ class Trace:
         return sorted(f"{s.service}: {s.kind} {s.name}" for s in self.spans)
 
 
+def connected(got: Trace) -> bool:
+    """Whether the parent of every span but the REST call's has arrived: each process exports
+    on its own schedule, so a span may come before its parent."""
+    return all(s.parent_span_id in got.by_id for s in got.spans if s.kind != "SERVER")
+
+
 def migration_complete(migration_id: str, progress: int):
     """Whether every span the migration's trace should hold has arrived: the last ones of
-    the chain, and the parent of each (the processes export on their own schedules)."""
+    the chain, and the parents of each."""
 
     def done(spans: list[ReceivedSpan]) -> bool:
         got = Trace(spans)
@@ -102,8 +108,18 @@ def migration_complete(migration_id: str, progress: int):
             and bool(got.processed("comparator", "migration.applied", migration_id))
             and bool(got.processed("tracker", "script.generated", migration_id))
             and bool(got.find("gateway", "SERVER", REQUEST))
-            and all(s.parent_span_id in got.by_id for s in got.spans if s.kind != "SERVER")
+            and connected(got)
         )
+
+    return done
+
+
+def handled(service: str, event_type: str, migration_id: str):
+    """Whether ``service``'s handling of the event has arrived, with its parents."""
+
+    def done(spans: list[ReceivedSpan]) -> bool:
+        got = Trace(spans)
+        return bool(got.processed(service, event_type, migration_id)) and connected(got)
 
     return done
 
@@ -221,9 +237,7 @@ async def test_a_request_that_waited_in_the_queue_keeps_its_own_trace(
     # Queued, not compared: its trace so far ends at the comparator's handling of the request.
     queued = Trace(
         await otlp_receiver.wait_for(
-            lambda spans: bool(
-                Trace(spans).processed("comparator", "comparison.requested", second)
-            ),
+            handled("comparator", "comparison.requested", second),
             second_trace,
         )
     )
@@ -251,7 +265,7 @@ async def test_a_request_that_waited_in_the_queue_keeps_its_own_trace(
     assert compare.parent_span_id == arrival.span_id
     rejection = Trace(
         await otlp_receiver.wait_for(
-            lambda got: bool(Trace(got).processed("comparator", "migration.rejected", first)),
+            handled("comparator", "migration.rejected", first),
             reject_trace,
         )
     )
@@ -297,7 +311,7 @@ async def test_a_planned_migration_runs_in_its_own_trace_once_approved(
     )
     approval = Trace(
         await otlp_receiver.wait_for(
-            lambda got: bool(Trace(got).processed("executor", "migration.approved", migration_id)),
+            handled("executor", "migration.approved", migration_id),
             approval_trace,
         )
     )
