@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from faststream import FastStream
@@ -40,8 +40,8 @@ def should_handle(event: Event, *expected: EventType) -> bool:
 class Role:
     """One pipeline role: a FastStream app whose handlers share a broker and a DB engine.
 
-    Handlers are declared with :meth:`subscriber` (or :meth:`batch_subscriber`), which
-    subscribes in the role's own consumer group; :class:`~.lanes.Lanes` runs them, partitions
+    Handlers are given to :meth:`handle` (or declared with :meth:`batch_subscriber`), one
+    subscription in the role's own consumer group; :class:`~.lanes.Lanes` runs them, partitions
     side by side up to the role's concurrency, committing each after its effect. The metadata
     database is migrated and its engine opened at start-up.
     """
@@ -57,9 +57,7 @@ class Role:
         self.app = FastStream(self.broker, logger=LIBRARY_LOGGER)
         self._engine: AsyncEngine | None = None
         self._closers: list[Callable[[], Any]] = []
-        self._lanes: list[Lanes] = []
-        # One bound for all of the role's subscriptions: its concurrency is per process.
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self._lanes: Lanes | None = None
         # Every topic the role reads or writes, checked at start (dict: ordered, no repeats).
         self._topics: dict[str, None] = dict.fromkeys(
             (*(event_type.topic for event_type in publishes), DEAD_LETTER_TOPIC)
@@ -87,14 +85,19 @@ class Role:
         """How many messages of different partitions this role handles at once."""
         return self.settings.role_concurrency.get(self.name, self.settings.concurrency)
 
-    def subscriber(self, *topics: str) -> Callable[[Handler], Handler]:
-        """Decorate a handler of one event at a time, for the events of ``topics``."""
+    def handle(self, routes: Mapping[EventType, Handler]) -> None:
+        """Handle each event with the handler of its type, read from the topics of ``routes``
+        through one subscription."""
 
-        def register(handler: Handler) -> Handler:
-            self._subscribe(topics, Lanes(self.dead_letters, handler=handler, slots=self._slots))
-            return handler
+        async def dispatch(event: Event) -> None:
+            handler = routes.get(event.type)
+            if handler is None:
+                raise PermanentError(f"unexpected event type {event.type.value!r} on this topic")
+            await handler(event)
 
-        return register
+        topics = tuple(dict.fromkeys(event_type.topic for event_type in routes))
+        slots = asyncio.Semaphore(self.concurrency)
+        self._subscribe(topics, Lanes(self.dead_letters, handler=dispatch, slots=slots))
 
     def batch_subscriber(
         self, *topics: str, max_batch: int = 500
@@ -110,10 +113,15 @@ class Role:
         return register
 
     def _subscribe(self, topics: tuple[str, ...], lanes: Lanes) -> None:
+        if self._lanes is not None:
+            # Kafka's assignors expect every member of a group to read the same topics; with two
+            # subscriptions in the role's group, aiokafka's leader assigned the other's topics
+            # from its own metadata, and after a broker restart gave them no partition at all.
+            raise RuntimeError(f"{self.name} reads through one subscription: give it all topics")
         self._topics.update(dict.fromkeys(topics))
         options = subscriber_options(self.name, self.settings)
         lanes.bind(self.broker.subscriber(*topics, listener=lanes.listener, **options))
-        self._lanes.append(lanes)
+        self._lanes = lanes
 
     def on_close(self, closer: Callable[[], Any]) -> None:
         """Run ``closer`` (sync or async) when the role stops."""
@@ -138,8 +146,8 @@ class Role:
 
     async def _start_lanes(self) -> None:
         await self._check_topics()
-        for lanes in self._lanes:
-            await lanes.start()
+        if self._lanes is not None:
+            await self._lanes.start()
 
     async def _check_topics(self) -> None:
         # Not fatal: a role that exited would be restarted into the same state every second.
@@ -154,7 +162,8 @@ class Role:
             )
 
     async def _stop_lanes(self) -> None:
-        await asyncio.gather(*(lanes.stop() for lanes in self._lanes))
+        if self._lanes is not None:
+            await self._lanes.stop()
 
     async def _stop(self) -> None:
         for closer in self._closers:

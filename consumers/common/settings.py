@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     apply_backoff_s: float = Field(default=0.5, gt=0)
 
     log_level: str = "INFO"
-    # FastStream's own lines: INFO shows its start, stop and partition assignments, DEBUG
-    # also every message handled.
+    # FastStream's own lines: INFO shows its start, stop and partition assignments (and
+    # aiokafka's group and connection lines), DEBUG also every message handled.
     library_log_level: str = "WARNING"
 
     # Encryption key of connection URLs at rest (Fernet); else read from secret_key_file.

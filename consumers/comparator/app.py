@@ -135,18 +135,22 @@ async def pump(
             arrived, ended = None, request.migration_id
 
 
-@role.subscriber(EventType.COMPARISON_REQUESTED.topic)
 async def on_comparison_requested(event: Event) -> None:
     """Queue the request behind its target's migration in flight, if any, and go on."""
     if should_handle(event, EventType.COMPARISON_REQUESTED):
         await pump(event.target, arrived=event)
 
 
-@role.subscriber(*(t.topic for t in OUTCOMES))
 async def on_migration_ended(event: Event) -> None:
     """A migration ended: its target's next request may be compared."""
     if should_handle(event, *OUTCOMES):
         await pump(event.target, ended=event.migration_id)
 
 
+role.handle(
+    {
+        EventType.COMPARISON_REQUESTED: on_comparison_requested,
+        **{outcome: on_migration_ended for outcome in OUTCOMES},
+    }
+)
 app = role.app

@@ -180,7 +180,6 @@ async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None
     await role.publish(await store.record_outcome(role.engine, migration_id, outcome))
 
 
-@role.subscriber(EventType.SCRIPT_GENERATED.topic)
 async def on_script_generated(event: Event) -> None:
     """Keep the script; in mode apply, run it now."""
     if should_handle(event, EventType.SCRIPT_GENERATED):
@@ -188,7 +187,6 @@ async def on_script_generated(event: Event) -> None:
         await _run_if_ready(row, event.migration_id)
 
 
-@role.subscriber(EventType.MIGRATION_REJECTED.topic)
 async def on_migration_rejected(event: Event) -> None:
     """A rejected migration never runs: its rejection is its outcome."""
     if should_handle(event, EventType.MIGRATION_REJECTED):
@@ -196,7 +194,6 @@ async def on_migration_rejected(event: Event) -> None:
         await store.record_outcome(role.engine, event.migration_id, event)
 
 
-@role.subscriber(EventType.MIGRATION_APPROVED.topic)
 async def on_migration_approved(event: Event) -> None:
     """Run a planned migration once it is approved."""
     if should_handle(event, EventType.MIGRATION_APPROVED):
@@ -204,4 +201,11 @@ async def on_migration_approved(event: Event) -> None:
         await _run_if_ready(row, event.migration_id)
 
 
+role.handle(
+    {
+        EventType.SCRIPT_GENERATED: on_script_generated,
+        EventType.MIGRATION_APPROVED: on_migration_approved,
+        EventType.MIGRATION_REJECTED: on_migration_rejected,
+    }
+)
 app = role.app

@@ -62,11 +62,11 @@ def generate_script(event: Event) -> Event:
     )
 
 
-@role.subscriber(EventType.DIFF_COMPUTED.topic)
 async def on_diff_computed(event: Event) -> None:
     """Render the diff's operations as ordered SQL for the target's dialect."""
     if should_handle(event, EventType.DIFF_COMPUTED):
         await role.publish(generate_script(event))
 
 
+role.handle({EventType.DIFF_COMPUTED: on_diff_computed})
 app = role.app
