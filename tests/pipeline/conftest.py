@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.support.service import Service, create_token, start_service
+from tests.support.service import METRICS_ROLES, Service, create_token, free_port, start_service
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +30,11 @@ def service(
         # Short, so that lock conflicts in tests resolve (or fail) in seconds.
         "SCHEMASHIFT_LOCK_TIMEOUT_MS": "500",
         "SCHEMASHIFT_APPLY_BACKOFF_S": "0.3",
+        # Free ports, not the defaults a `serve` on this machine may hold; a second service
+        # started with this env (tests/pipeline/test_scale_out.py) falls back to free ones.
+        "SCHEMASHIFT_METRICS_ENABLED": "true",
+        "SCHEMASHIFT_METRICS_HOST": "127.0.0.1",
+        **{f"SCHEMASHIFT_{role.upper()}_METRICS_PORT": str(free_port()) for role in METRICS_ROLES},
     }
     service = start_service(env, tmp_path_factory.mktemp("service"))
     service.admin_token = create_token(service, "admin")
