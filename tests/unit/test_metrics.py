@@ -524,7 +524,7 @@ def test_every_metric_is_named_and_described_by_the_conventions():
 
 
 def test_each_role_has_its_own_metrics_port_and_serve_lists_them():
-    settings = Settings()
+    settings = Settings(_env_file=None, gateway_port=8000)
     consumers = [role for role in ROLES if role != "gateway"]
     ports = [settings.metrics_port(role) for role in consumers]
     assert len(set(ports)) == len(ports) and settings.gateway_port not in ports
