@@ -70,14 +70,16 @@ def counts(samples: dict[Sample, float]) -> dict[Sample, float]:
 async def idle_scrape(
     client: httpx.AsyncClient, service: Service, timeout: float = 60
 ) -> tuple[dict[Sample, float], str]:
-    """A scrape taken once no count moves for a second and no partition lags."""
+    """A scrape taken once no count has moved for two seconds and no partition lags."""
     deadline = time.monotonic() + timeout
     previous, _ = await scrape(client, service)
+    still = 0
     while True:
         await asyncio.sleep(1.0)
         current, text = await scrape(client, service)
         lagging = {k: v for k, v in current.items() if k[1] == LAG and v != 0}
-        if counts(current) == counts(previous) and not lagging:
+        still = still + 1 if counts(current) == counts(previous) and not lagging else 0
+        if still >= 2:
             return current, text
         if time.monotonic() > deadline:
             raise AssertionError(f"the service did not settle; lagging: {lagging}")
