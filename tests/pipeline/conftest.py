@@ -15,7 +15,13 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from tests.support.service import METRICS_ROLES, Service, create_token, free_port, start_service
+from tests.support.service import (
+    METRICS_ROLES,
+    Service,
+    create_token,
+    free_ports,
+    start_service,
+)
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +29,7 @@ def service(
     kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """`schemashift serve` on a free port, stopped (SIGTERM, as Ctrl-C would) at the end."""
+    metrics_ports = dict(zip(METRICS_ROLES, free_ports(len(METRICS_ROLES)), strict=True))
     env = os.environ | {
         "SCHEMASHIFT_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "SCHEMASHIFT_DATABASE_URL": database_url,
@@ -34,7 +41,7 @@ def service(
         # started with this env (tests/pipeline/test_scale_out.py) falls back to free ones.
         "SCHEMASHIFT_METRICS_ENABLED": "true",
         "SCHEMASHIFT_METRICS_HOST": "127.0.0.1",
-        **{f"SCHEMASHIFT_{role.upper()}_METRICS_PORT": str(free_port()) for role in METRICS_ROLES},
+        **{f"SCHEMASHIFT_{role.upper()}_METRICS_PORT": str(p) for role, p in metrics_ports.items()},
     }
     service = start_service(env, tmp_path_factory.mktemp("service"))
     service.admin_token = create_token(service, "admin")
