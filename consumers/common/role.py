@@ -11,6 +11,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemashift.consumers.common import metrics
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.common.deadletter import DeadLetters, PermanentError
 from schemashift.consumers.common.kafka import (
@@ -22,6 +23,7 @@ from schemashift.consumers.common.kafka import (
     subscriber_options,
 )
 from schemashift.consumers.common.lanes import BatchHandler, Handler, Lanes
+from schemashift.consumers.common.metrics_http import MetricsListener, start_listener
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import DEAD_LETTER_TOPIC, Event, EventType
 
@@ -43,7 +45,8 @@ class Role:
     Handlers are given to :meth:`handle` (or declared with :meth:`batch_subscriber`), one
     subscription in the role's own consumer group; :class:`~.lanes.Lanes` runs them, partitions
     side by side up to the role's concurrency, committing each after its effect. The metadata
-    database is migrated and its engine opened at start-up.
+    database is migrated and its engine opened at start-up, and the role's ``/metrics`` served
+    (unless the settings turn them off).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class Role:
         self._engine: AsyncEngine | None = None
         self._closers: list[Callable[[], Any]] = []
         self._lanes: Lanes | None = None
+        self.metrics: MetricsListener | None = None
         # Every topic the role reads or writes, checked at start (dict: ordered, no repeats).
         self._topics: dict[str, None] = dict.fromkeys(
             (*(event_type.topic for event_type in publishes), DEAD_LETTER_TOPIC)
@@ -68,10 +72,12 @@ class Role:
             self.broker.publisher(
                 event_type.topic, schema=Event, title=f"{event_type.topic}:Publish:{name}"
             )
+        self.app.on_startup(self._start_metrics)
         self.app.on_startup(self._start)
         self.app.after_startup(self._start_lanes)
         self.app.on_shutdown(self._stop_lanes)
         self.app.after_shutdown(self._stop)
+        self.app.after_shutdown(self._stop_metrics)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -134,7 +140,25 @@ class Role:
     async def send(self, event: Event) -> asyncio.Future[object]:
         """Publish ``event`` without waiting for its acknowledgement (see
         :func:`~schemashift.consumers.common.kafka.send_event`)."""
-        return await send_event(self.broker, event)
+        return await metrics.counted_send(event.topic, send_event(self.broker, event))
+
+    def partition_offsets(self) -> list[metrics.PartitionOffsets]:
+        """Where the role's consumers stand on the partitions they own (for the lag)."""
+        return self._lanes.offsets() if self._lanes is not None else []
+
+    async def _start_metrics(self) -> None:
+        metrics.describe_process(self.name)
+        metrics.CONSUMER_LAG.watch(self.partition_offsets)
+        if self.settings.metrics_enabled:
+            self.metrics = await start_listener(
+                self.settings.metrics_host, self.settings.metrics_port(self.name), role=self.name
+            )
+
+    async def _stop_metrics(self) -> None:
+        metrics.CONSUMER_LAG.forget(self.partition_offsets)
+        if self.metrics is not None:
+            await self.metrics.close()
+            self.metrics = None
 
     async def _start(self) -> None:
         if not self.uses_database:

@@ -13,7 +13,7 @@ import asyncio
 import uuid
 from collections import Counter
 
-from schemashift.consumers.common import connections
+from schemashift.consumers.common import connections, metrics
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
 from schemashift.consumers.comparator import queue
@@ -126,7 +126,8 @@ async def pump(
                 role.engine, target, arrived=arrived, ended=ended
             )
         ) is not None:
-            outcome = await compare(request)
+            with metrics.timed_stage(metrics.COMPARE):
+                outcome = await compare(request)
             await role.publish(outcome)
             if outcome.type is not EventType.MIGRATION_FAILED:
                 # In flight: its outcome event moves the queue on.

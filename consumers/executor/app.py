@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from schemashift.consumers.common import connections
+from schemashift.consumers.common import connections, metrics
 from schemashift.consumers.common.kafka import confirmed
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
@@ -176,7 +176,8 @@ async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None
     assert isinstance(script, ScriptGenerated)
     if script.needs_approval and not row.get("approved"):
         return  # mode plan, or hazards not allowed: waits for migration.approved
-    outcome = await execute(script_event)
+    with metrics.timed_stage(metrics.APPLY):
+        outcome = await execute(script_event)
     await role.publish(await store.record_outcome(role.engine, migration_id, outcome))
 
 
