@@ -26,12 +26,14 @@ def _configure_logging(role: str, level: str, library_level: str) -> None:
     from schemashift.consumers.common.redact import install_log_redaction
 
     install_log_redaction()
-    # aiokafka logs every broker reconnect at ERROR; one line per outage is enough for us.
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     from schemashift.consumers.common.kafka import LIBRARY_LOGGER
 
     LIBRARY_LOGGER.setLevel(library_level.upper())
+    # aiokafka logs every broker reconnect at ERROR, and our own line per outage is enough;
+    # asked for library detail (INFO, DEBUG), its group and fetch lines show too.
+    detail = LIBRARY_LOGGER.level < logging.WARNING
+    logging.getLogger("aiokafka").setLevel(LIBRARY_LOGGER.level if detail else logging.CRITICAL)
 
 
 def _fail(reason: str) -> int:

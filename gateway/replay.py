@@ -14,6 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from schemashift.consumers.common import metrics
 from schemashift.consumers.tracker import store
 from schemashift.schemas.events import PIPELINE_TOPICS, REPLAY_TOPIC
 
@@ -55,8 +56,13 @@ async def replay(
     ):
         copy = event.model_copy(update={"replayed": True})
         headers = copy.cloudevents_headers() | {"schemashift_original_topic": event.topic}
-        await broker.publish(
-            copy.model_dump_json().encode(), topic=topic, key=copy.key, headers=headers
-        )
+        try:
+            await broker.publish(
+                copy.model_dump_json().encode(), topic=topic, key=copy.key, headers=headers
+            )
+        except Exception:
+            metrics.message_published(topic, metrics.FAILED)
+            raise
+        metrics.message_published(topic, metrics.CONFIRMED)
         published += 1
     return topic, published

@@ -2,7 +2,8 @@
 
 Each role runs in its own process (as it would in production, where each scales on its own); a
 role that dies is restarted after a short pause, and Ctrl-C (or SIGTERM) stops them all: each
-finishes the message in hand and commits before it exits.
+finishes the message in hand and commits before it exits. It says where each role's Prometheus
+metrics are (a role whose port is taken says itself where it serves them instead).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from schemashift.consumers.common.settings import Settings, get_settings
 
 ROLES: tuple[str, ...] = ("tracker", "comparator", "generator", "executor", "gateway")
 _STOP_GRACE_S = 30.0
@@ -32,6 +35,19 @@ def _record_pid(pid_dir: Path | None, role: str, child: subprocess.Popen[bytes])
     if pid_dir is not None:
         pid_dir.mkdir(parents=True, exist_ok=True)
         (pid_dir / f"{role}.pid").write_text(f"{child.pid}\n")
+
+
+def metrics_urls(roles: Sequence[str], settings: Settings) -> dict[str, str]:
+    """Where each of ``roles`` serves its metrics, as configured (none when turned off)."""
+    urls = {}
+    for role in roles:
+        if role == "gateway":
+            urls[role] = f"http://{settings.gateway_host}:{settings.gateway_port}/metrics"
+        elif settings.metrics_enabled:
+            port = settings.metrics_port(role)
+            where = "a free port" if port == 0 else str(port)
+            urls[role] = f"http://{settings.metrics_host}:{where}/metrics"
+    return urls
 
 
 def serve(
@@ -54,6 +70,8 @@ def serve(
     for role, child in children.items():
         _record_pid(pid_dir, role, child)
     print(f"schemashift: serving {', '.join(roles)} (pid {os.getpid()}); Ctrl-C stops", flush=True)
+    urls = metrics_urls(roles, get_settings())
+    print("schemashift: metrics: " + ", ".join(f"{r} {u}" for r, u in urls.items()), flush=True)
     try:
         while not stopping:
             time.sleep(0.2)

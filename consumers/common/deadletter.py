@@ -29,7 +29,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from schemashift.consumers.common import tracing
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.drivers import drivers
 from schemashift.consumers.common.kafka import LOST_PRODUCER_ERRORS, exit_for_a_new_producer
 from schemashift.consumers.common.redact import redact_text
@@ -109,6 +109,7 @@ class DeadLetters:
             except Exception as exc:
                 attempt += 1
                 if attempt <= self._settings.handler_retries:
+                    metrics.handler_retried()
                     log.warning(
                         "%s: attempt %d failed (%s); retrying in %.1fs",
                         self.consumer,
@@ -154,3 +155,8 @@ class DeadLetters:
             )
         except LOST_PRODUCER_ERRORS as exc:
             exit_for_a_new_producer(exc)  # the message stays uncommitted: it comes back
+        except Exception:
+            metrics.message_published(DEAD_LETTER_TOPIC, metrics.FAILED)
+            raise
+        metrics.message_published(DEAD_LETTER_TOPIC, metrics.CONFIRMED)
+        metrics.dead_lettered(record.topic)

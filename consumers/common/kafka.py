@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from schemashift.consumers.common import tracing
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import Event
 
@@ -143,7 +143,7 @@ async def publish_event(broker: KafkaBroker, event: Event) -> None:
     at once, before the message in hand is committed or dead-lettered: restarted, it gets the
     message again and publishes with a new producer, as after a crash.
     """
-    await confirmed(await send_event(broker, event))
+    await confirmed(await metrics.counted_send(event.topic, send_event(broker, event)))
 
 
 async def send_event(broker: KafkaBroker, event: Event) -> asyncio.Future[object]:

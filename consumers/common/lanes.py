@@ -15,7 +15,9 @@ with the broker); :class:`Lanes` decides what happens to each message it reads:
 - a partition with many messages waiting is paused, so that one slow target does not hold the
   others' messages up in memory;
 - on a rebalance, a revoked partition's message in hand is finished and committed before the
-  partition goes; what waited behind it is dropped (its new owner reads it again).
+  partition goes; what waited behind it is dropped (its new owner reads it again);
+- each message's outcome is counted (:mod:`.metrics`), and the lanes know the position they
+  committed on each partition they own, from which the consumer lag is computed at scrape time.
 
 Messages are read with FastStream's ``get_one``, whose ``getmany`` lets a drained partition go
 at once. Through ``getone``, a partition stays marked as buffered until the next read, so a
@@ -37,7 +39,7 @@ from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
-from schemashift.consumers.common import tracing
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.deadletter import DeadLetters, Redeliver, reason_of
 from schemashift.schemas.events import Event
 
@@ -83,6 +85,24 @@ def _in_partition(tp: TopicPartition, msg: KafkaMessage) -> bool:
     return partition_of(msg) == tp
 
 
+def _outcome(event: Event, reason: str | None) -> str:
+    if reason is not None:
+        return metrics.DEAD_LETTERED
+    return metrics.SKIPPED if event.replayed else metrics.HANDLED
+
+
+def _fetch_position(consumer: AIOKafkaConsumer, tp: TopicPartition) -> int | None:
+    # aiokafka's position() is a coroutine only because it may wait for a reset; the value it
+    # returns is this one, read as its highwater() reads the high-water mark.
+    try:
+        state = consumer._subscription.subscription.assignment.state_value(tp)
+    except AttributeError:
+        return None
+    if state is None or not state.has_valid_position:
+        return None
+    return int(state.position)
+
+
 @dataclass
 class _Lane:
     waiting: deque[KafkaMessage] = field(default_factory=deque)
@@ -121,6 +141,9 @@ class Lanes:
         self._waiting: Counter[TopicPartition] = Counter()
         # After a rewind to an offset, messages read before it (stale) are dropped until it comes.
         self._rewound: dict[TopicPartition, int] = {}
+        # The committed position of each partition owned: the last commit, else the first
+        # offset read since it was assigned (reading starts at the committed offset).
+        self._committed: dict[TopicPartition, int] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
         self.listener = _Listener(self)
@@ -144,6 +167,7 @@ class Lanes:
         for lane in self._lanes.values():
             self._drop(lane, lambda msg: True)
         await self._settle(self._lanes.values())
+        self._committed.clear()
 
     @property
     def _consumer(self) -> AIOKafkaConsumer:
@@ -174,6 +198,7 @@ class Lanes:
             if offset_of(msg) != resume_at:
                 return  # read before the rewind: it comes again, in order
             del self._rewound[tp]
+        self._committed.setdefault(tp, offset_of(msg))
         key = None if self._batch_handler else tp
         lane = self._lanes.setdefault(key, _Lane())
         lane.waiting.append(msg)
@@ -221,28 +246,50 @@ class Lanes:
                 decoded.append((msg, Event.model_validate_json(msg.body)))
             except ValidationError as exc:
                 await self._dead_letters.send(msg, reason_of(exc))
+                metrics.message_consumed(record_of(msg).topic, metrics.DEAD_LETTERED)
+        ended: dict[int, str] = {}  # id of a message → its outcome, once it has one
         try:
             if self._batch_handler:
                 with tracing.consuming_batch((record_of(m), e) for m, e in decoded):
-                    await self._call_batch(self._batch_handler, decoded)
+                    await self._call_batch(self._batch_handler, decoded, ended)
             elif decoded:
                 ((msg, event),) = decoded
                 handler = self._handler
                 assert handler is not None
                 with tracing.consuming(record_of(msg), event):
-                    await self._call_one(lambda: handler(event), msg)
+                    ended[id(msg)] = await self._call_one(lambda: handler(event), msg, event)
         except Redeliver:
+            self._count(decoded, ended, redelivered=True)
             self._rewind(batch)
             return
+        self._count(decoded, ended, redelivered=False)
         await self._commit(batch)
 
-    async def _call_one(self, call: Callable[[], Awaitable[None]], msg: KafkaMessage) -> None:
+    @staticmethod
+    def _count(
+        decoded: list[tuple[KafkaMessage, Event]], ended: dict[int, str], *, redelivered: bool
+    ) -> None:
+        # A message without an outcome of its own shares the call's: handled (or skipped), or
+        # read again later when the infrastructure stayed away.
+        for msg, event in decoded:
+            outcome = ended.get(id(msg))
+            if outcome is None:
+                outcome = metrics.REDELIVERED if redelivered else _outcome(event, None)
+            metrics.message_consumed(record_of(msg).topic, outcome)
+
+    async def _call_one(
+        self, call: Callable[[], Awaitable[None]], msg: KafkaMessage, event: Event
+    ) -> str:
         reason = await self._dead_letters.attempt(call)
         if reason is not None:
             await self._dead_letters.send(msg, reason)
+        return _outcome(event, reason)
 
     async def _call_batch(
-        self, handler: BatchHandler, decoded: list[tuple[KafkaMessage, Event]]
+        self,
+        handler: BatchHandler,
+        decoded: list[tuple[KafkaMessage, Event]],
+        ended: dict[int, str],
     ) -> None:
         if not decoded:
             return
@@ -251,7 +298,7 @@ class Lanes:
             return
         # One of them cannot be handled: find which, one at a time; the others go on.
         for msg, event in decoded:
-            await self._call_one(functools.partial(handler, [event]), msg)
+            ended[id(msg)] = await self._call_one(functools.partial(handler, [event]), msg, event)
 
     async def _commit(self, batch: Iterable[KafkaMessage]) -> None:
         offsets: dict[TopicPartition, int] = {}
@@ -263,6 +310,8 @@ class Lanes:
         except (KafkaError, IllegalStateError) as exc:
             # The effect is durable and idempotent: whoever reads the message again finds it.
             log.warning("commit of %s failed (%s): the messages will be read again", offsets, exc)
+            return
+        self._committed.update(offsets)
 
     def _rewind(self, batch: Iterable[KafkaMessage]) -> None:
         earliest: dict[TopicPartition, int] = {}
@@ -297,6 +346,25 @@ class Lanes:
         for tp in partitions:
             self._rewound.pop(tp, None)
         await self._settle(lanes)
+        for tp in partitions:
+            # Its next owner commits from now on; if it comes back, reading tells again.
+            self._committed.pop(tp, None)
+
+    def offsets(self) -> list[metrics.PartitionOffsets]:
+        """High-water mark and committed position of each partition owned (for the lag,
+        :class:`~.metrics.ConsumerLag`): what the consumer and the lanes know, no broker call."""
+        consumer = self._source.consumer if self._source else None
+        if consumer is None:
+            return []
+        owned = []
+        for tp in sorted(consumer.assignment()):
+            committed = self._committed.get(tp)
+            if committed is None:
+                committed = _fetch_position(consumer, tp)
+            owned.append(
+                metrics.PartitionOffsets(tp.topic, tp.partition, consumer.highwater(tp), committed)
+            )
+        return owned
 
     @staticmethod
     async def _settle(lanes: Iterable[_Lane]) -> None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemashift.consumers.common import tracing
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.common.deadletter import DeadLetters, PermanentError
 from schemashift.consumers.common.kafka import (
@@ -23,6 +23,7 @@ from schemashift.consumers.common.kafka import (
     subscriber_options,
 )
 from schemashift.consumers.common.lanes import BatchHandler, Handler, Lanes
+from schemashift.consumers.common.metrics_http import MetricsListener, start_listener
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import DEAD_LETTER_TOPIC, Event, EventType
 
@@ -41,10 +42,11 @@ def should_handle(event: Event, *expected: EventType) -> bool:
 class Role:
     """One pipeline role: a FastStream app whose handlers share a broker and a DB engine.
 
-    Handlers are declared with :meth:`subscriber` (or :meth:`batch_subscriber`), which
-    subscribes in the role's own consumer group; :class:`~.lanes.Lanes` runs them, partitions
+    Handlers are given to :meth:`handle` (or declared with :meth:`batch_subscriber`), one
+    subscription in the role's own consumer group; :class:`~.lanes.Lanes` runs them, partitions
     side by side up to the role's concurrency, committing each after its effect. The metadata
-    database is migrated and its engine opened at start-up.
+    database is migrated and its engine opened at start-up, and the role's ``/metrics`` served
+    (unless the settings turn them off).
     """
 
     def __init__(
@@ -58,9 +60,8 @@ class Role:
         self.app = FastStream(self.broker, logger=LIBRARY_LOGGER)
         self._engine: AsyncEngine | None = None
         self._closers: list[Callable[[], Any]] = []
-        self._lanes: list[Lanes] = []
-        # One bound for all of the role's subscriptions: its concurrency is per process.
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self._lanes: Lanes | None = None
+        self.metrics: MetricsListener | None = None
         # Every topic the role reads or writes, checked at start (dict: ordered, no repeats).
         self._topics: dict[str, None] = dict.fromkeys(
             (*(event_type.topic for event_type in publishes), DEAD_LETTER_TOPIC)
@@ -71,10 +72,12 @@ class Role:
             self.broker.publisher(
                 event_type.topic, schema=Event, title=f"{event_type.topic}:Publish:{name}"
             )
+        self.app.on_startup(self._start_metrics)
         self.app.on_startup(self._start)
         self.app.after_startup(self._start_lanes)
         self.app.on_shutdown(self._stop_lanes)
         self.app.after_shutdown(self._stop)
+        self.app.after_shutdown(self._stop_metrics)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -88,14 +91,19 @@ class Role:
         """How many messages of different partitions this role handles at once."""
         return self.settings.role_concurrency.get(self.name, self.settings.concurrency)
 
-    def subscriber(self, *topics: str) -> Callable[[Handler], Handler]:
-        """Decorate a handler of one event at a time, for the events of ``topics``."""
+    def handle(self, routes: Mapping[EventType, Handler]) -> None:
+        """Handle each event with the handler of its type, read from the topics of ``routes``
+        through one subscription."""
 
-        def register(handler: Handler) -> Handler:
-            self._subscribe(topics, Lanes(self.dead_letters, handler=handler, slots=self._slots))
-            return handler
+        async def dispatch(event: Event) -> None:
+            handler = routes.get(event.type)
+            if handler is None:
+                raise PermanentError(f"unexpected event type {event.type.value!r} on this topic")
+            await handler(event)
 
-        return register
+        topics = tuple(dict.fromkeys(event_type.topic for event_type in routes))
+        slots = asyncio.Semaphore(self.concurrency)
+        self._subscribe(topics, Lanes(self.dead_letters, handler=dispatch, slots=slots))
 
     def batch_subscriber(
         self, *topics: str, max_batch: int = 500
@@ -111,10 +119,15 @@ class Role:
         return register
 
     def _subscribe(self, topics: tuple[str, ...], lanes: Lanes) -> None:
+        if self._lanes is not None:
+            # Kafka's assignors expect every member of a group to read the same topics; with two
+            # subscriptions in the role's group, aiokafka's leader assigned the other's topics
+            # from its own metadata, and after a broker restart gave them no partition at all.
+            raise RuntimeError(f"{self.name} reads through one subscription: give it all topics")
         self._topics.update(dict.fromkeys(topics))
         options = subscriber_options(self.name, self.settings)
         lanes.bind(self.broker.subscriber(*topics, listener=lanes.listener, **options))
-        self._lanes.append(lanes)
+        self._lanes = lanes
 
     def on_close(self, closer: Callable[[], Any]) -> None:
         """Run ``closer`` (sync or async) when the role stops."""
@@ -127,7 +140,25 @@ class Role:
     async def send(self, event: Event) -> asyncio.Future[object]:
         """Publish ``event`` without waiting for its acknowledgement (see
         :func:`~schemashift.consumers.common.kafka.send_event`)."""
-        return await send_event(self.broker, event)
+        return await metrics.counted_send(event.topic, send_event(self.broker, event))
+
+    def partition_offsets(self) -> list[metrics.PartitionOffsets]:
+        """Where the role's consumers stand on the partitions they own (for the lag)."""
+        return self._lanes.offsets() if self._lanes is not None else []
+
+    async def _start_metrics(self) -> None:
+        metrics.describe_process(self.name)
+        metrics.CONSUMER_LAG.watch(self.partition_offsets)
+        if self.settings.metrics_enabled:
+            self.metrics = await start_listener(
+                self.settings.metrics_host, self.settings.metrics_port(self.name), role=self.name
+            )
+
+    async def _stop_metrics(self) -> None:
+        metrics.CONSUMER_LAG.forget(self.partition_offsets)
+        if self.metrics is not None:
+            await self.metrics.close()
+            self.metrics = None
 
     async def _start(self) -> None:
         tracing.setup(self.name, self.settings)
@@ -140,8 +171,8 @@ class Role:
 
     async def _start_lanes(self) -> None:
         await self._check_topics()
-        for lanes in self._lanes:
-            await lanes.start()
+        if self._lanes is not None:
+            await self._lanes.start()
 
     async def _check_topics(self) -> None:
         # Not fatal: a role that exited would be restarted into the same state every second.
@@ -156,7 +187,8 @@ class Role:
             )
 
     async def _stop_lanes(self) -> None:
-        await asyncio.gather(*(lanes.stop() for lanes in self._lanes))
+        if self._lanes is not None:
+            await self._lanes.stop()
 
     async def _stop(self) -> None:
         for closer in self._closers:

@@ -62,8 +62,8 @@ class Settings(BaseSettings):
     apply_backoff_s: float = Field(default=0.5, gt=0)
 
     log_level: str = "INFO"
-    # FastStream's own lines: INFO shows its start, stop and partition assignments, DEBUG
-    # also every message handled.
+    # FastStream's own lines: INFO shows its start, stop and partition assignments (and
+    # aiokafka's group and connection lines), DEBUG also every message handled.
     library_log_level: str = "WARNING"
 
     # Encryption key of connection URLs at rest (Fernet); else read from secret_key_file.
@@ -81,6 +81,23 @@ class Settings(BaseSettings):
 
     # Largest request body the gateway accepts.
     max_request_bytes: int = 1_048_576
+
+    # Prometheus metrics: each role serves http://<metrics_host>:<its port>/metrics (the
+    # gateway serves /metrics on its own port, whatever these say). A port another instance
+    # holds is not fatal: the role takes a free one and logs where. 0 takes a free one always.
+    metrics_enabled: bool = True
+    metrics_host: str = "127.0.0.1"
+    comparator_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    generator_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    executor_metrics_port: int = Field(default=9103, ge=0, le=65535)
+    tracker_metrics_port: int = Field(default=9104, ge=0, le=65535)
+
+    def metrics_port(self, role: str) -> int:
+        """The metrics port configured for ``role`` (a consumer role)."""
+        port = getattr(self, f"{role}_metrics_port", None)
+        if not isinstance(port, int):
+            raise ValueError(f"no metrics port setting for role {role!r}")
+        return port
 
     # OpenTelemetry traces (consumers/common/tracing.py): "otlp" exports them over OTLP
     # (HTTP/protobuf), configured by the standard OTEL_EXPORTER_OTLP_* variables of the process

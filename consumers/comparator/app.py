@@ -13,7 +13,7 @@ import asyncio
 import uuid
 from collections import Counter
 
-from schemashift.consumers.common import connections, tracing
+from schemashift.consumers.common import connections, metrics, tracing
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
 from schemashift.consumers.comparator import queue
@@ -133,7 +133,8 @@ async def pump(
             request = queued.request
             # In the request's own trace, even when another migration's end released it.
             with tracing.resumed(queued.trace_context, "compare", request):
-                outcome = await compare(request)
+                with metrics.timed_stage(metrics.COMPARE):
+                    outcome = await compare(request)
                 await role.publish(outcome)
             if outcome.type is not EventType.MIGRATION_FAILED:
                 # In flight: its outcome event moves the queue on.
@@ -142,18 +143,22 @@ async def pump(
             arrived, ended = None, request.migration_id
 
 
-@role.subscriber(EventType.COMPARISON_REQUESTED.topic)
 async def on_comparison_requested(event: Event) -> None:
     """Queue the request behind its target's migration in flight, if any, and go on."""
     if should_handle(event, EventType.COMPARISON_REQUESTED):
         await pump(event.target, arrived=event)
 
 
-@role.subscriber(*(t.topic for t in OUTCOMES))
 async def on_migration_ended(event: Event) -> None:
     """A migration ended: its target's next request may be compared."""
     if should_handle(event, *OUTCOMES):
         await pump(event.target, ended=event.migration_id)
 
 
+role.handle(
+    {
+        EventType.COMPARISON_REQUESTED: on_comparison_requested,
+        **{outcome: on_migration_ended for outcome in OUTCOMES},
+    }
+)
 app = role.app

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from schemashift.consumers.common import connections, tracing
+from schemashift.consumers.common import connections, metrics, tracing
 from schemashift.consumers.common.kafka import confirmed
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
@@ -179,11 +179,11 @@ async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None
     # In the migration's trace, also when its approval (another trace) let it run.
     arrived = row.get("script_trace_context")
     with tracing.resumed(arrived if isinstance(arrived, dict) else None, "execute", script_event):
-        outcome = await execute(script_event)
+        with metrics.timed_stage(metrics.APPLY):
+            outcome = await execute(script_event)
         await role.publish(await store.record_outcome(role.engine, migration_id, outcome))
 
 
-@role.subscriber(EventType.SCRIPT_GENERATED.topic)
 async def on_script_generated(event: Event) -> None:
     """Keep the script; in mode apply, run it now."""
     if should_handle(event, EventType.SCRIPT_GENERATED):
@@ -193,7 +193,6 @@ async def on_script_generated(event: Event) -> None:
         await _run_if_ready(row, event.migration_id)
 
 
-@role.subscriber(EventType.MIGRATION_REJECTED.topic)
 async def on_migration_rejected(event: Event) -> None:
     """A rejected migration never runs: its rejection is its outcome."""
     if should_handle(event, EventType.MIGRATION_REJECTED):
@@ -201,7 +200,6 @@ async def on_migration_rejected(event: Event) -> None:
         await store.record_outcome(role.engine, event.migration_id, event)
 
 
-@role.subscriber(EventType.MIGRATION_APPROVED.topic)
 async def on_migration_approved(event: Event) -> None:
     """Run a planned migration once it is approved."""
     if should_handle(event, EventType.MIGRATION_APPROVED):
@@ -209,4 +207,11 @@ async def on_migration_approved(event: Event) -> None:
         await _run_if_ready(row, event.migration_id)
 
 
+role.handle(
+    {
+        EventType.SCRIPT_GENERATED: on_script_generated,
+        EventType.MIGRATION_APPROVED: on_migration_approved,
+        EventType.MIGRATION_REJECTED: on_migration_rejected,
+    }
+)
 app = role.app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from schemashift.consumers.common import metrics
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.generator.render import generate
 from schemashift.schemas.events import (
@@ -62,11 +63,13 @@ def generate_script(event: Event) -> Event:
     )
 
 
-@role.subscriber(EventType.DIFF_COMPUTED.topic)
 async def on_diff_computed(event: Event) -> None:
     """Render the diff's operations as ordered SQL for the target's dialect."""
     if should_handle(event, EventType.DIFF_COMPUTED):
-        await role.publish(generate_script(event))
+        with metrics.timed_stage(metrics.GENERATE):
+            script = generate_script(event)
+        await role.publish(script)
 
 
+role.handle({EventType.DIFF_COMPUTED: on_diff_computed})
 app = role.app

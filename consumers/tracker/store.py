@@ -33,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from schemashift.consumers.common import metrics
+from schemashift.consumers.common.connections import connections
 from schemashift.consumers.common.db import autocommit, metadata
 from schemashift.consumers.tracker.causal import Stored, causal_order
 from schemashift.schemas.events import (
@@ -263,15 +265,46 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
             for row in (await conn.execute(_LOCK_MIGRATIONS, {"ids": ids})).mappings()
         }
         projected: dict[uuid.UUID, dict[str, Any]] = {}
+        ended: list[tuple[Event, dict[str, Any]]] = []
         for seq, event in stored:
             previous = projected.get(event.migration_id) or current.get(event.migration_id)
             projected[event.migration_id] = project(previous, event, seq)
+            if _ends(previous, projected[event.migration_id]):
+                ended.append((event, projected[event.migration_id]))
         await _write_migrations(conn, projected, current)
+        dialects = await _dialects(conn, {row["target"] for _, row in ended})
         await conn.execute(
             text("SELECT pg_notify(:channel, id) FROM unnest(CAST(:ids AS text[])) AS id"),
             {"channel": NOTIFY_CHANNEL, "ids": [str(i) for i in ids]},
         )
+    # Counted once committed: a batch rolled back and stored again is counted once.
+    for outcome, row in ended:
+        metrics.migration_ended(
+            row["status"],
+            dialects.get(row["target"], "unknown"),
+            (outcome.occurred_at - row["created_at"]).total_seconds(),
+        )
     return len(stored)
+
+
+def _ends(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
+    """True when the migration reaches its final status with this event (once per migration:
+    a status never moves on from a final one, and the rows are locked while projected)."""
+    was_final = before is not None and MigrationStatus(before["status"]).is_final
+    return not was_final and MigrationStatus(after["status"]).is_final
+
+
+_DIALECTS = select(connections.c.name, connections.c.dialect).where(
+    connections.c.name.in_(bindparam("names", expanding=True))
+)
+
+
+async def _dialects(conn: AsyncConnection, targets: set[str]) -> dict[str, str]:
+    """The registered dialect of each of ``targets`` (only read when migrations end)."""
+    if not targets:
+        return {}
+    rows = await conn.execute(_DIALECTS, {"names": sorted(targets)})
+    return {name: dialect for name, dialect in rows}
 
 
 async def _write_migrations(

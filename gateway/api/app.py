@@ -10,10 +10,10 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from schemashift.consumers.common import tracing
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.db import autocommit, create_engine
 from schemashift.consumers.common.kafka import make_broker
 from schemashift.consumers.common.settings import Settings, get_settings
@@ -120,5 +120,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception:
             return JSONResponse({"status": "degraded", "database": "unavailable"}, 503)
         return JSONResponse({"status": "ok"})
+
+    metrics.describe_process("gateway")
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """The gateway's metrics in the Prometheus text format.
+
+        No token, as Prometheus scrapes: the metrics are counts and durations by topic,
+        outcome, status and dialect, never a name, an id, a URL or a token.
+        """
+        return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
     return app

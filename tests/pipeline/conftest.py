@@ -22,7 +22,13 @@ import httpx
 import pytest
 
 from tests.support.otlp import OtlpReceiver, start_receiver
-from tests.support.service import Service, create_token, start_service
+from tests.support.service import (
+    METRICS_ROLES,
+    Service,
+    create_token,
+    free_ports,
+    start_service,
+)
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +47,7 @@ def service(
     otlp_receiver: OtlpReceiver,
 ) -> Iterator[Service]:
     """`schemashift serve` on a free port, stopped (SIGTERM, as Ctrl-C would) at the end."""
+    metrics_ports = dict(zip(METRICS_ROLES, free_ports(len(METRICS_ROLES)), strict=True))
     env = os.environ | {
         "SCHEMASHIFT_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "SCHEMASHIFT_DATABASE_URL": database_url,
@@ -48,6 +55,11 @@ def service(
         # Short, so that lock conflicts in tests resolve (or fail) in seconds.
         "SCHEMASHIFT_LOCK_TIMEOUT_MS": "500",
         "SCHEMASHIFT_APPLY_BACKOFF_S": "0.3",
+        # Free ports, not the defaults a `serve` on this machine may hold; a second service
+        # started with this env (tests/pipeline/test_scale_out.py) falls back to free ones.
+        "SCHEMASHIFT_METRICS_ENABLED": "true",
+        "SCHEMASHIFT_METRICS_HOST": "127.0.0.1",
+        **{f"SCHEMASHIFT_{role.upper()}_METRICS_PORT": str(p) for role, p in metrics_ports.items()},
         "SCHEMASHIFT_TRACING": "otlp",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": otlp_receiver.traces_endpoint,
         "OTEL_TRACES_SAMPLER": "parentbased_always_on",

@@ -14,6 +14,7 @@ import asyncpg
 import pytest
 
 from tests.support.service import (
+    METRICS_ROLES,
     history,
     registered_pair,
     request_apply,
@@ -90,3 +91,7 @@ async def test_two_instances_share_the_partitions_and_survive_a_kill(
     logs = second.logs()
     for topic in ("schemashift.comparison.requested", "schemashift.script.generated"):
         assert f"TopicPartition(topic='{topic}'" in logs, f"no partition of {topic} went there"
+    # Its roles found the first instance's metrics ports taken and served on free ones.
+    for role in METRICS_ROLES:
+        port = service.env[f"SCHEMASHIFT_{role.upper()}_METRICS_PORT"]
+        assert f"{role}: metrics port {port} is taken" in logs, f"{role} did not fall back"

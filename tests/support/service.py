@@ -32,6 +32,9 @@ from tests.support.infra import REPO_ROOT
 
 OUTCOMES = (EventType.MIGRATION_APPLIED, EventType.MIGRATION_FAILED, EventType.MIGRATION_REJECTED)
 
+# The roles that serve /metrics on a port of their own (the gateway serves it on its port).
+METRICS_ROLES = ("comparator", "generator", "executor", "tracker")
+
 # For requests whose hazards are not under test.
 ALL_HAZARDS = [h.value for h in Hazard]
 
@@ -40,6 +43,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports (held together while chosen, so none twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass
@@ -53,6 +68,12 @@ class Service:
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def metrics_url(self, role: str) -> str:
+        """Where ``role`` serves its Prometheus metrics (the port its env gives it)."""
+        if role == "gateway":
+            return f"{self.base_url}/metrics"
+        return f"http://127.0.0.1:{self.env[f'SCHEMASHIFT_{role.upper()}_METRICS_PORT']}/metrics"
 
     def pid(self, role: str) -> int:
         """The current pid of ``role`` (the supervisor rewrites it when it restarts one)."""
