@@ -74,7 +74,7 @@ async def start_listener(host: str, port: int, *, role: str) -> MetricsListener 
         )
         return listener
     listener = _listener(server, host)
-    log.info("%s: metrics on %s", role, listener.url)
+    log.debug("%s: metrics on %s", role, listener.url)
     return listener
 
 
