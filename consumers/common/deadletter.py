@@ -29,7 +29,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from schemashift.consumers.common import metrics
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.drivers import drivers
 from schemashift.consumers.common.kafka import LOST_PRODUCER_ERRORS, exit_for_a_new_producer
 from schemashift.consumers.common.redact import redact_text
@@ -138,6 +138,7 @@ class DeadLetters:
             original_key=record.key.decode(errors="replace") if record.key else None,
             original_value_b64=base64.b64encode(msg.body or b"").decode(),
         )
+        tracing.dead_lettered(reason)
         log.warning(
             "%s: dead-lettered %s[%s]@%s: %s",
             self.consumer,

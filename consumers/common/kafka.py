@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker
 from faststream.middlewares import AckPolicy
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from schemashift.consumers.common import metrics
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.settings import Settings, get_settings
 from schemashift.schemas.events import Event
 
@@ -150,21 +150,28 @@ async def send_event(broker: KafkaBroker, event: Event) -> asyncio.Future[object
     """Hand ``event`` to the producer without waiting for the broker: the future resolves
     when it is acknowledged (:func:`confirmed`). Events sent one after another keep their order
     in their partition (the producer is idempotent)."""
+    headers = event.cloudevents_headers()
+    span = tracing.start_send(event, headers)  # adds traceparent when tracing is on
     try:
         sent = await broker.publish(
             event.model_dump_json().encode(),
             topic=event.topic,
             key=event.key,
-            headers=event.cloudevents_headers(),
+            headers=headers,
             no_confirm=True,
         )
     except LOST_PRODUCER_ERRORS as exc:
         exit_for_a_new_producer(exc)
+    except Exception as exc:
+        tracing.send_failed(span, exc)
+        raise
     if isinstance(sent, asyncio.Future):
+        tracing.end_when_sent(span, sent)
         return sent
     # FastStream's in-memory test broker delivers at once and gives no future.
     done: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     done.set_result(sent)
+    tracing.end_when_sent(span, done)
     return done
 
 

@@ -39,7 +39,7 @@ from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
-from schemashift.consumers.common import metrics
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.deadletter import DeadLetters, Redeliver, reason_of
 from schemashift.schemas.events import Event
 
@@ -250,12 +250,14 @@ class Lanes:
         ended: dict[int, str] = {}  # id of a message → its outcome, once it has one
         try:
             if self._batch_handler:
-                await self._call_batch(self._batch_handler, decoded, ended)
+                with tracing.consuming_batch((record_of(m), e) for m, e in decoded):
+                    await self._call_batch(self._batch_handler, decoded, ended)
             elif decoded:
                 ((msg, event),) = decoded
                 handler = self._handler
                 assert handler is not None
-                ended[id(msg)] = await self._call_one(lambda: handler(event), msg, event)
+                with tracing.consuming(record_of(msg), event):
+                    ended[id(msg)] = await self._call_one(lambda: handler(event), msg, event)
         except Redeliver:
             self._count(decoded, ended, redelivered=True)
             self._rewind(batch)

@@ -11,7 +11,7 @@ from faststream import FastStream
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemashift.consumers.common import metrics
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.common.deadletter import DeadLetters, PermanentError
 from schemashift.consumers.common.kafka import (
@@ -161,6 +161,7 @@ class Role:
             self.metrics = None
 
     async def _start(self) -> None:
+        tracing.setup(self.name, self.settings)
         if not self.uses_database:
             return
         from schemashift.infra.migrate import upgrade_async
@@ -196,6 +197,7 @@ class Role:
                 await result
         if self._engine is not None:
             await self._engine.dispose()
+        await tracing.shutdown()
 
     async def run(self) -> None:
         """Run until SIGINT/SIGTERM; the message in hand is finished and committed first."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -97,6 +98,11 @@ class Settings(BaseSettings):
         if not isinstance(port, int):
             raise ValueError(f"no metrics port setting for role {role!r}")
         return port
+
+    # OpenTelemetry traces (consumers/common/tracing.py): "otlp" exports them over OTLP
+    # (HTTP/protobuf), configured by the standard OTEL_EXPORTER_OTLP_* variables of the process
+    # environment; "off" creates no span and adds no header.
+    tracing: Literal["off", "otlp"] = "off"
 
 
 @lru_cache

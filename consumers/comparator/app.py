@@ -13,7 +13,7 @@ import asyncio
 import uuid
 from collections import Counter
 
-from schemashift.consumers.common import connections, metrics
+from schemashift.consumers.common import connections, metrics, tracing
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
 from schemashift.consumers.comparator import queue
@@ -122,13 +122,20 @@ async def pump(
     # Both handlers may pump one target at once; one comparison at a time is enough.
     async with _pumping.setdefault(target, asyncio.Lock()):
         while (
-            request := await queue.next_to_compare(
-                role.engine, target, arrived=arrived, ended=ended
+            queued := await queue.next_to_compare(
+                role.engine,
+                target,
+                arrived=arrived,
+                trace_context=tracing.current_context() if arrived else None,
+                ended=ended,
             )
         ) is not None:
-            with metrics.timed_stage(metrics.COMPARE):
-                outcome = await compare(request)
-            await role.publish(outcome)
+            request = queued.request
+            # In the request's own trace, even when another migration's end released it.
+            with tracing.resumed(queued.trace_context, "compare", request):
+                with metrics.timed_stage(metrics.COMPARE):
+                    outcome = await compare(request)
+                await role.publish(outcome)
             if outcome.type is not EventType.MIGRATION_FAILED:
                 # In flight: its outcome event moves the queue on.
                 await queue.mark_compared(role.engine, request.migration_id)

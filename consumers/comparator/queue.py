@@ -3,11 +3,14 @@
 A request is compared only once the previous migration of its target has ended (applied,
 failed or rejected), so a plan is never made stale by its own predecessor. Requests wait here,
 in arrival order, instead of blocking their Kafka partition (which other targets share).
+Each keeps the trace context it arrived in (when tracing is on), so that its comparison, made
+later on behalf of another migration's outcome, continues its own trace.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from sqlalchemy import (
     BigInteger,
@@ -38,6 +41,8 @@ comparison_queue = Table(
     Column("seq", BigInteger, Identity(always=True), nullable=False, unique=True),
     Column("target", String(128), nullable=False),
     Column("request", JSONB, nullable=False),
+    # The W3C trace-context fields (traceparent, tracestate) of the request's arrival.
+    Column("trace_context", JSONB),
     Column("state", String(16), nullable=False, server_default=QUEUED),
     Column("compared_at", DateTime(timezone=True)),
     Column("enqueued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -52,6 +57,7 @@ _ENQUEUE = (  # a redelivered request is queued once
         migration_id=bindparam("id"),
         target=bindparam("target"),
         request=bindparam("request", type_=JSONB),
+        trace_context=bindparam("trace_context", type_=JSONB(none_as_null=True)),
     )
     .on_conflict_do_nothing(index_elements=[comparison_queue.c.migration_id])
 )
@@ -66,6 +72,7 @@ _HEAD = (
     select(
         comparison_queue.c.migration_id,
         comparison_queue.c.request,
+        comparison_queue.c.trace_context,
         comparison_queue.c.state,
         comparison_queue.c.compared_at,
     )
@@ -88,24 +95,39 @@ _COMPARED = (
 )
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A request taken from the queue, with the trace context it arrived in (None untraced)."""
+
+    request: Event
+    trace_context: dict[str, str] | None = None
+
+
 async def next_to_compare(
     engine: AsyncEngine,
     target: str,
     *,
     arrived: Event | None = None,
+    trace_context: dict[str, str] | None = None,
     ended: uuid.UUID | None = None,
-) -> Event | None:
+) -> Queued | None:
     """The request of ``target`` to compare now, if any.
 
     That is the active one if its comparison has not been published yet (after a crash), else
     the oldest queued one once nothing is active; None while a migration is in flight. In the
-    same transaction, ``arrived`` is queued first and migration ``ended`` ends.
+    same transaction, ``arrived`` is queued first (with ``trace_context``) and migration
+    ``ended`` ends.
     """
     async with engine.begin() as conn:
         if arrived is not None:
-            request = arrived.model_dump(mode="json")
             await conn.execute(
-                _ENQUEUE, {"id": arrived.migration_id, "target": arrived.target, "request": request}
+                _ENQUEUE,
+                {
+                    "id": arrived.migration_id,
+                    "target": arrived.target,
+                    "request": arrived.model_dump(mode="json"),
+                    "trace_context": trace_context,
+                },
             )
         await conn.execute(_LOCK_TARGET, {"key": "schemashift.queue:" + target})
         if ended is not None:
@@ -113,10 +135,11 @@ async def next_to_compare(
         head = (await conn.execute(_HEAD, {"target": target})).first()
         if head is None:
             return None
+        queued = Queued(Event.model_validate(head.request), head.trace_context)
         if head.state == ACTIVE:
-            return None if head.compared_at else Event.model_validate(head.request)
+            return None if head.compared_at else queued
         await conn.execute(_ACTIVATE, {"id": head.migration_id})
-        return Event.model_validate(head.request)
+        return queued
 
 
 async def mark_compared(engine: AsyncEngine, migration_id: uuid.UUID) -> None:

@@ -12,7 +12,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from schemashift.consumers.common import connections, metrics
+from schemashift.consumers.common import connections, metrics, tracing
 from schemashift.consumers.common.kafka import confirmed
 from schemashift.consumers.common.role import Role, should_handle
 from schemashift.consumers.common.targets import TargetPools
@@ -176,15 +176,20 @@ async def _run_if_ready(row: dict[str, object], migration_id: uuid.UUID) -> None
     assert isinstance(script, ScriptGenerated)
     if script.needs_approval and not row.get("approved"):
         return  # mode plan, or hazards not allowed: waits for migration.approved
-    with metrics.timed_stage(metrics.APPLY):
-        outcome = await execute(script_event)
-    await role.publish(await store.record_outcome(role.engine, migration_id, outcome))
+    # In the migration's trace, also when its approval (another trace) let it run.
+    arrived = row.get("script_trace_context")
+    with tracing.resumed(arrived if isinstance(arrived, dict) else None, "execute", script_event):
+        with metrics.timed_stage(metrics.APPLY):
+            outcome = await execute(script_event)
+        await role.publish(await store.record_outcome(role.engine, migration_id, outcome))
 
 
 async def on_script_generated(event: Event) -> None:
     """Keep the script; in mode apply, run it now."""
     if should_handle(event, EventType.SCRIPT_GENERATED):
-        row = await store.remember(role.engine, event, script=True)
+        row = await store.remember(
+            role.engine, event, script=True, trace_context=tracing.current_context()
+        )
         await _run_if_ready(row, event.migration_id)
 
 

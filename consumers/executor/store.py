@@ -2,7 +2,8 @@
 
 A row holds the generated script until the migration may run (mode apply, or approved), and
 the outcome event once it ran, so that a redelivered message re-publishes the same outcome
-instead of running anything twice.
+instead of running anything twice. With the script, the trace context it arrived in (tracing
+on): a run after approval continues the migration's trace.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ executions = Table(
     Column("migration_id", Uuid, primary_key=True),
     Column("target", String(128), nullable=False),
     Column("script_event", JSONB),
+    # The W3C trace-context fields (traceparent, tracestate) of the script's arrival.
+    Column("script_trace_context", JSONB),
     Column("approved", Boolean, nullable=False, server_default="false"),
     Column("approval_event", JSONB),
     Column("outcome_event", JSONB),
@@ -50,6 +53,7 @@ def _remember_statement() -> Any:
         migration_id=bindparam("migration_id"),
         target=bindparam("target"),
         script_event=bindparam("script_event", type_=_JSON_OR_NULL),
+        script_trace_context=bindparam("script_trace_context", type_=_JSON_OR_NULL),
         approved=bindparam("approved"),
         approval_event=bindparam("approval_event", type_=_JSON_OR_NULL),
     )
@@ -58,6 +62,9 @@ def _remember_statement() -> Any:
         "updated_at": func.now(),
         "approved": executions.c.approved | stmt.excluded.approved,
         "script_event": func.coalesce(executions.c.script_event, stmt.excluded.script_event),
+        "script_trace_context": func.coalesce(
+            executions.c.script_trace_context, stmt.excluded.script_trace_context
+        ),
         "approval_event": func.coalesce(executions.c.approval_event, stmt.excluded.approval_event),
     }
     return stmt.on_conflict_do_update(
@@ -77,14 +84,21 @@ _STORED_OUTCOME = select(executions.c.outcome_event).where(
 
 
 async def remember(
-    engine: AsyncEngine, event: Event, *, script: bool = False, approval: bool = False
+    engine: AsyncEngine,
+    event: Event,
+    *,
+    script: bool = False,
+    approval: bool = False,
+    trace_context: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Store a script or an approval for ``event``'s migration; returns the whole row."""
+    """Store a script (with the ``trace_context`` it arrived in) or an approval for
+    ``event``'s migration; returns the whole row."""
     body = event.model_dump(mode="json")
     values = {
         "migration_id": event.migration_id,
         "target": event.target,
         "script_event": body if script else None,
+        "script_trace_context": trace_context if script else None,
         "approved": approval,
         "approval_event": body if approval else None,
     }

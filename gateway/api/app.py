@@ -13,7 +13,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from schemashift.consumers.common import metrics
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.common.db import autocommit, create_engine
 from schemashift.consumers.common.kafka import make_broker
 from schemashift.consumers.common.settings import Settings, get_settings
@@ -23,6 +23,7 @@ from schemashift.gateway.api.deps import Reader
 from schemashift.gateway.api.limits import BodySizeLimit
 from schemashift.gateway.api.models import Problem
 from schemashift.gateway.api.notifications import Notifications
+from schemashift.gateway.api.tracing import ServerSpans
 from schemashift.infra.migrate import upgrade_async
 
 
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tracing.setup("gateway", settings)
         await upgrade_async(settings.database_url)
         app.state.settings = settings
         app.state.engine = create_engine(settings.database_url, pool_size=10)
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.broker.stop()
             await app.state.notifications.close()
             await app.state.engine.dispose()
+            await tracing.shutdown()
 
     app = FastAPI(
         title="Schemashift",
@@ -65,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    if settings.tracing != "off":
+        # Outermost: the span also covers requests the size limit refuses.
+        app.add_middleware(ServerSpans)
     for module in (connections, comparisons, migrations, replays):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(asyncapi.router)

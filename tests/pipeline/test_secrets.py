@@ -5,8 +5,9 @@ The leak test gives a dedicated PostgreSQL role an unmistakable password, lets i
 databases of several flows (applied, failed on a statement, failed on a wrong password at
 comparison and at execution, rejected, rolled back, replayed), and then looks for that password
 (and the wrong ones) everywhere the service writes: every message and header on every
-``schemashift.`` topic from the beginning, every API response, the logs of every role, and every
-table of the metadata database.
+``schemashift.`` topic from the beginning, every API response, the logs of every role, every
+span the roles exported (the service traces: tests/pipeline/conftest.py), and every table of the
+metadata database.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from tests.support.infra import ENV_FILE, REPO_ROOT, infra_env, with_database
 from tests.support.mysql_engine import execute as mysql_execute
 from tests.support.mysql_engine import rows as mysql_rows
 from tests.support.mysql_engine import server_url as mariadb_server_url
+from tests.support.otlp import OtlpReceiver
 from tests.support.schema_snapshot import assert_same_schema, snapshot
 from tests.support.service import ALL_HAZARDS, Service, settled_events, wait_for_status
 
@@ -310,11 +312,31 @@ async def _compare(api: httpx.AsyncClient, source: str, target: str, mode: str) 
     return response.json()["migration_id"]
 
 
+async def _spans_of(receiver: OtlpReceiver, migration_ids: Iterable[str]) -> str:
+    """Every span the service exported so far, as text, once those of each migration came."""
+    wanted = set(migration_ids)
+    deadline = time.monotonic() + 30
+    while True:
+        spans = receiver.received()
+        seen = {s.attributes.get("schemashift.migration.id") for s in spans}
+        if wanted <= seen or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert wanted <= seen, f"no spans of {wanted - seen}"
+    return "\n".join(
+        " ".join(
+            [s.service, s.name, s.status_message, *(f"{k}={v}" for k, v in s.attributes.items())]
+        )
+        for s in spans
+    )
+
+
 async def test_passwords_never_leak(
     service: Service,
     canary: tuple[Canary, Callable[[str], Awaitable[str]]],
     kafka_bootstrap: str,
     database_url: str,
+    otlp_receiver: OtlpReceiver,
 ) -> None:
     role, owned = canary
     wrong_core, wrong_password = canary_secret("Wrong")  # refused when comparing
@@ -450,6 +472,7 @@ async def test_passwords_never_leak(
     places["API responses"] = responses
     places["service logs"] = logs
     places["`schemashift diff` output"] = cli_output
+    places["spans"] = await _spans_of(otlp_receiver, migrations.values())
     leaks = {
         place: found for place, text in places.items() if (found := find_secrets(text, secrets))
     }

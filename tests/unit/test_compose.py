@@ -127,3 +127,12 @@ def test_the_dashboard_queries_metrics_that_exist_from_the_provisioned_datasourc
     ):
         assert needed in text, f"the dashboard does not show {needed}"
     assert "histogram_quantile(0.95" in text
+
+
+def test_compose_offers_a_trace_collector_behind_its_profile():
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load((REPO_ROOT / "infra" / "docker-compose.yml").read_text())["services"]
+    jaeger = services["jaeger"]
+    assert jaeger["profiles"] == ["tracing"]  # not started unless asked for
+    # OTLP over HTTP on the exporter's default port, and the UI, on the loopback only.
+    assert {"127.0.0.1:4318:4318", "127.0.0.1:16686:16686"} <= set(jaeger["ports"])
