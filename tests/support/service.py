@@ -367,9 +367,14 @@ async def assert_complete_once(api, migration_id: str) -> dict:
 
 
 def progress_indexes(records, migration_id: str) -> list[int]:
-    """The statement indexes of ``migration_id``'s progress records, in arrival order."""
+    """The indexes of the statements ``migration_id``'s progress records say ran, in arrival
+    order (a later attempt's reports of statements an earlier one applied have no duration)."""
     values = (json.loads(r.value) for r in records)
-    return [v["payload"]["index"] for v in values if v["migration_id"] == migration_id]
+    return [
+        v["payload"]["index"]
+        for v in values
+        if v["migration_id"] == migration_id and v["payload"]["duration_ms"] is not None
+    ]
 
 
 async def wait_for_progress(reader: TopicReader, migration_id: str, at_least: int) -> list:
