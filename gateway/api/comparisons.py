@@ -6,6 +6,8 @@ import logging
 import uuid
 
 from fastapi import APIRouter, HTTPException, Response, status
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common import connections as registry
 from schemashift.consumers.common.kafka import publish_event
@@ -43,10 +45,9 @@ async def request_comparison(
         raise HTTPException(400, "source and target must be different connections")
     for name in await registry.missing(engine, [body.source, body.target]):
         raise HTTPException(404, f"no connection named {name!r} is registered")
-    return await publish_request(
+    accepted = await publish_request(
         broker,
         engine,
-        response,
         ComparisonRequested(
             source=body.source,
             target=body.target,
@@ -56,10 +57,12 @@ async def request_comparison(
             options=body.options,
         ),
     )
+    response.headers["Location"] = accepted.links.self
+    return accepted
 
 
 async def publish_request(
-    broker: Broker, engine: Engine, response: Response, request: ComparisonRequested
+    broker: KafkaBroker, engine: AsyncEngine, request: ComparisonRequested
 ) -> ComparisonAccepted:
     """Publish ``request`` as a new migration and record it; the 202 answer with its links.
 
@@ -78,10 +81,8 @@ async def publish_request(
         await store.record(engine, event)
     except Exception:  # the migration goes on; it is visible once the tracker stores it
         log.exception("migration %s: recording the request failed", event.migration_id)
-    accepted = ComparisonAccepted(
+    return ComparisonAccepted(
         migration_id=event.migration_id,
         status=MigrationStatus.REQUESTED,
         links=links(event.migration_id),
     )
-    response.headers["Location"] = accepted.links.self
-    return accepted
