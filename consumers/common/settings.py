@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     # Largest request body the gateway accepts.
     max_request_bytes: int = 1_048_576
 
+    # How long a sign-in to the web console lasts; revoking its token ends it at once.
+    console_session_hours: float = Field(default=12, gt=0)
+
 
 @lru_cache
 def get_settings() -> Settings:

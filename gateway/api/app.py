@@ -1,4 +1,5 @@
-"""The gateway: FastAPI app with the REST API, the AsyncAPI document and a Kafka publisher."""
+"""The gateway: FastAPI app with the REST API, the AsyncAPI document, the web console (``/ui``)
+and a Kafka publisher."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from schemashift.gateway.api.deps import Reader
 from schemashift.gateway.api.limits import BodySizeLimit
 from schemashift.gateway.api.models import Problem
 from schemashift.gateway.api.notifications import Notifications
+from schemashift.gateway.console import routes as console
 from schemashift.infra.migrate import upgrade_async
 
 
@@ -67,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (connections, comparisons, migrations, replays):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(asyncapi.router)
+    console.mount(app, settings)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(_: Reader) -> JSONResponse:
