@@ -198,10 +198,19 @@ def _by_with_comment(who: str | None, comment: str | None) -> str:
 
 
 def migration_context(
-    row: dict[str, Any], events: list[Stored], who: Principal, csrf: str
+    row: dict[str, Any],
+    events: list[Stored],
+    who: Principal,
+    csrf: str,
+    *,
+    settled: bool | None = None,
 ) -> dict[str, Any]:
     """What the migration page and its live panel show: the row, the timeline, and which
-    actions ``who`` is offered (by scope and by status)."""
+    actions ``who`` is offered (by scope and by status).
+
+    ``settled`` (by default: the migration has ended) marks the panel as the last one: the
+    migration has ended and every one of its events is shown.
+    """
     # Every column, as a stored row has them (a row projected in memory may lack some).
     row = {column.name: None for column in store.migrations.columns} | row
     status = row["status"]
@@ -215,6 +224,7 @@ def migration_context(
         "csrf": csrf,
         "who": who,
         "final": MigrationStatus(status).is_final,
+        "settled": MigrationStatus(status).is_final if settled is None else settled,
         "progress_pct": int(100 * (row.get("progress") or 0) / total) if total else 0,
         "total": total,
         "offer_review": can_approve and status == MigrationStatus.AWAITING_APPROVAL.value,

@@ -395,7 +395,8 @@ async def migration_live(
     seen: int = 0,
 ) -> StreamingResponse:
     """The live panel again (an ``update`` event) whenever more events are shown than the
-    page had (``seen``), until an ``end`` event once the migration has ended."""
+    page had (``seen``), and a last one once the migration has ended (marked settled), then an
+    ``end`` event."""
     await _migration(engine, migration_id)
 
     async def stream() -> AsyncIterator[str]:
@@ -406,8 +407,11 @@ async def migration_live(
                 yield ": keep-alive\n\n"
                 continue
             shown.extend(update.released)
-            if update.row is not None and (len(shown) > rendered):
-                context = views.migration_context(update.row, shown, viewer.who, viewer.csrf)
+            # The end is rendered too: its panel is the one marked settled.
+            if update.row is not None and (len(shown) > rendered or update.ended):
+                context = views.migration_context(
+                    update.row, shown, viewer.who, viewer.csrf, settled=update.ended
+                )
                 yield _sse("update", views.render("_live.html", prefix=PREFIX, **context))
                 rendered = len(shown)
             if update.ended:
