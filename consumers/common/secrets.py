@@ -1,8 +1,9 @@
 """Encryption at rest of connection URLs (Fernet: AES-128-CBC with HMAC-SHA256).
 
 The key comes from ``SCHEMASHIFT_SECRET_KEY`` or from the key file (``.schemashift/secret.key``
-by default, created with mode 0600 by `schemashift infra up`). The gateway only encrypts;
-the comparator and the executor decrypt, just before they connect. Other uses of the server's
+by default, created with mode 0600 by `schemashift infra up`). The gateway encrypts, and
+decrypts only to read a target's schema for the console; the comparator and the executor decrypt
+just before they connect. Other uses of the server's
 secret (the console's session cookies) get keys derived from it (:func:`derive_key`), never the
 key itself.
 """
