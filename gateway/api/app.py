@@ -69,7 +69,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (connections, comparisons, migrations, replays):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(asyncapi.router)
-    console.mount(app, settings)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi(_: Reader) -> JSONResponse:
@@ -117,4 +116,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return JSONResponse({"status": "degraded", "database": "unavailable"}, 503)
         return JSONResponse({"status": "ok"})
 
+    # Last: its pages show the errors that the handlers above answer.
+    console.mount(app, settings)
     return app

@@ -8,6 +8,7 @@ header) and, when the browser sends one, an Origin of this server.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,7 +19,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -95,13 +102,21 @@ class Console:
 
 
 def mount(app: FastAPI, settings: Settings) -> None:
-    """Serve the console under ``/ui`` of ``app``, with its static files."""
+    """Serve the console under ``/ui`` of ``app``, with its static files.
+
+    Mount it after the app's own exception handlers: on console pages their answers (the
+    status and the reason they chose) are shown as a page instead of JSON.
+    """
     app.state.console = Console(settings)
     app.include_router(router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=views.STATIC), name="console-static")
     app.add_exception_handler(SignInRequired, _sign_in_required)  # type: ignore[arg-type]
     app.add_exception_handler(CsrfRefused, _csrf_refused)  # type: ignore[arg-type]
-    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    handlers: dict[Any, Any] = {StarletteHTTPException: http_exception_handler}
+    handlers |= app.exception_handlers
+    for kind, handler in handlers.items():
+        if kind not in (SignInRequired, CsrfRefused) and not isinstance(kind, int):
+            app.add_exception_handler(kind, _as_page(handler))
 
 
 # --- who is looking ---------------------------------------------------------------------
@@ -194,7 +209,10 @@ async def _sign_in_required(request: Request, exc: SignInRequired) -> Response:
         query["reason"] = exc.reason
     location = f"{PREFIX}/sign-in?{urlencode(query)}"
     response: Response
-    if request.headers.get("hx-request"):
+    if "text/event-stream" in request.headers.get("accept", ""):
+        # A live stream's EventSource stops on 204 (it would retry a redirect for ever).
+        response = Response(status_code=204)
+    elif request.headers.get("hx-request"):
         response = Response(status_code=401, headers={"HX-Redirect": location})
     else:
         response = RedirectResponse(location, 303)
@@ -206,12 +224,25 @@ async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:
     return _error(request, 403, f"Refused: {exc.reason}.", getattr(request.state, "viewer", None))
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if not request.url.path.startswith(PREFIX + "/") or request.url.path.startswith(
-        f"{PREFIX}/static/"
-    ):
-        return await http_exception_handler(request, exc)
-    return _error(request, exc.status_code, str(exc.detail), getattr(request.state, "viewer", None))
+def _as_page(handler: Any) -> Any:
+    """``handler``'s answer, on a console page as an error page with its status and reason."""
+
+    async def on_page(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        path = request.url.path
+        if not path.startswith(PREFIX + "/") or path.startswith(f"{PREFIX}/static/"):
+            return response
+        if isinstance(response, JSONResponse) and response.status_code >= 400:
+            detail = json.loads(bytes(response.body)).get("detail")
+            if isinstance(detail, list):  # a validation error: where, and what is wrong
+                detail = "The request is not valid: " + "; ".join(
+                    f"{'.'.join(map(str, e.get('loc', ())))}: {e.get('msg')}" for e in detail
+                )
+            viewer = getattr(request.state, "viewer", None)
+            return _error(request, response.status_code, str(detail), viewer)
+        return response
+
+    return on_page
 
 
 def _safe_next(path: str | None) -> str:

@@ -248,7 +248,7 @@ def client(secret_key) -> TestClient:
     """The gateway app without its lifespan: no broker, no database (nothing here may reach
     them: each request is refused before)."""
     app = create_app(Settings(secret_key=secret_key))
-    app.state.engine = app.state.broker = None
+    app.state.engine = app.state.broker = app.state.notifications = None
     return TestClient(app, base_url="http://console.test", follow_redirects=False)
 
 
@@ -322,3 +322,20 @@ def test_registering_a_connection_needs_admin(client: TestClient):
     assert response.status_code == 403
     assert "lacks the 'admin' scope" in unescape(response.text)
     assert "pw@" not in response.text
+
+
+def test_the_app_s_errors_show_as_pages_on_the_console_and_stay_json_elsewhere(client):
+    _signed_in(client, READER)
+    page = client.get("/ui/migrations/not-a-uuid")
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "The request is not valid" in page.text and "migration_id" in page.text
+    api = client.get("/api/v1/migrations/not-a-uuid")
+    assert api.headers["content-type"] == "application/json"
+
+
+def test_a_live_stream_without_a_session_ends_instead_of_redirecting(client: TestClient):
+    response = client.get(
+        f"/ui/migrations/{uuid.uuid4()}/live", headers={"Accept": "text/event-stream"}
+    )
+    assert response.status_code == 204
