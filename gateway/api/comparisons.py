@@ -14,6 +14,7 @@ from schemashift.consumers.common.kafka import publish_event
 from schemashift.consumers.tracker import store
 from schemashift.gateway.api.deps import Broker, Engine, Trigger
 from schemashift.gateway.api.models import ComparisonAccepted, ComparisonIn, Links, Problem
+from schemashift.gateway.tokens import Principal
 from schemashift.schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
 
 router = APIRouter(prefix="/comparisons", tags=["comparisons"])
@@ -41,11 +42,21 @@ async def request_comparison(
     body: ComparisonIn, engine: Engine, broker: Broker, response: Response, who: Trigger
 ) -> ComparisonAccepted:
     """Publish comparison.requested; the migration proceeds asynchronously."""
+    accepted = await request_migration(engine, broker, who, body)
+    response.headers["Location"] = accepted.links.self
+    return accepted
+
+
+async def request_migration(
+    engine: AsyncEngine, broker: KafkaBroker, who: Principal, body: ComparisonIn
+) -> ComparisonAccepted:
+    """Ask for ``body``'s target to be made to match its source (the caller has checked the
+    trigger scope); HTTPException 400 or 404 for connections that cannot be compared."""
     if body.source == body.target:
         raise HTTPException(400, "source and target must be different connections")
     for name in await registry.missing(engine, [body.source, body.target]):
         raise HTTPException(404, f"no connection named {name!r} is registered")
-    accepted = await publish_request(
+    return await publish_request(
         broker,
         engine,
         ComparisonRequested(
@@ -57,8 +68,6 @@ async def request_comparison(
             options=body.options,
         ),
     )
-    response.headers["Location"] = accepted.links.self
-    return accepted
 
 
 async def publish_request(

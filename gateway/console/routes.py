@@ -35,11 +35,18 @@ from schemashift.consumers.common.secrets import derive_key
 from schemashift.consumers.common.settings import Settings
 from schemashift.consumers.tracker import store
 from schemashift.gateway import tokens
+from schemashift.gateway.api import comparisons as comparisons_api
 from schemashift.gateway.api import connections as connections_api
 from schemashift.gateway.api import migrations as migrations_api
 from schemashift.gateway.api.deps import Broker, Engine, Notified, authorize
 from schemashift.gateway.api.live import follow
-from schemashift.gateway.api.models import ApprovalIn, ConnectionIn, RejectionIn, RollbackIn
+from schemashift.gateway.api.models import (
+    ApprovalIn,
+    ComparisonIn,
+    ConnectionIn,
+    RejectionIn,
+    RollbackIn,
+)
 from schemashift.gateway.console import render as views
 from schemashift.gateway.console.schema import read_listing
 from schemashift.gateway.console.session import (
@@ -53,8 +60,9 @@ from schemashift.gateway.console.session import (
 )
 from schemashift.gateway.tokens import Principal, Scope
 from schemashift.schemas.events import MigrationStatus
+from schemashift.schemas.hazards import Hazard
 
-_Form = TypeVar("_Form", ApprovalIn, RejectionIn, RollbackIn)
+_Form = TypeVar("_Form", ApprovalIn, RejectionIn, RollbackIn, ComparisonIn)
 
 PREFIX = "/ui"
 PAGE_SIZE = 25
@@ -72,6 +80,7 @@ NOTICES = {
     "approved": "Approved: the executor applies it next.",
     "rejected": "Rejected: the target's queue moves on.",
     "rollback": "Roll-back requested: this is the new migration that undoes the original.",
+    "requested": "Comparison requested: the plan appears here as the pipeline makes it.",
     "registered": "Connection registered.",
 }
 SECURITY_HEADERS = {
@@ -566,7 +575,8 @@ async def target_page(
     request: Request, name: str, engine: Engine, viewer: Viewing, page: int = 1
 ) -> Response:
     """A target: its migrations, newest first, and (loaded after) its current schema."""
-    connection = next((c for c in await registry.list_all(engine) if c["name"] == name), None)
+    connections = await registry.list_all(engine)
+    connection = next((c for c in connections if c["name"] == name), None)
     if connection is None:
         raise HTTPException(404, f"No connection named {name!r} is registered.")
     page = max(page, 1)
@@ -583,7 +593,28 @@ async def target_page(
         page=page,
         has_next=len(rows) > PAGE_SIZE,
         query=lambda **changes: urlencode(changes),
+        sources=[c["name"] for c in connections if c["name"] != name],
+        hazards=[h.value for h in Hazard],
     )
+
+
+@router.post("/targets/{name}/compare")
+async def compare(
+    request: Request, name: str, engine: Engine, broker: Broker, viewer: Viewing
+) -> Response:
+    """Ask for the target ``name`` to be made to match a source (trigger scope, as the REST
+    API demands); the new migration's page."""
+    form = await _form(request, viewer)
+    who = authorize(viewer.who, Scope.TRIGGER)
+    body = _model(
+        ComparisonIn,
+        source=_field(form, "source") or "",
+        target=name,
+        mode=_field(form, "mode") or "plan",
+        allow_hazards=form.get("allow", []),
+    )
+    accepted = await comparisons_api.request_migration(engine, broker, who, body)
+    return _done(accepted.migration_id, "requested")
 
 
 @router.get("/targets/{name}/schema")

@@ -243,17 +243,28 @@ async def test_review_approve_follow_live_and_roll_back(api, service, new_databa
     screenshot(browser, "target")
 
 
-async def test_a_token_without_approve_sees_no_button_and_is_refused(
+async def test_a_token_without_approve_triggers_a_plan_sees_no_button_and_is_refused(
     api, service, new_database, browser
 ):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     _, _, source, target = await registered_pair(api, new_database, SOURCE, TARGET)
     name = f"viewer-{uuid.uuid4().hex[:6]}"
     sign_in(browser, service, create_token(service, "read,trigger", name))
-    planned = await request_plan(api, source, target)
-    assert planned["status"] == "awaiting_approval", planned["error"]
-    migration_id = planned["id"]
+
+    # Trigger the plan from the target's page.
+    browser.get(f"{service.base_url}/ui/targets/{target}")
+    browser.find_element(By.CSS_SELECTOR, "details.compare summary").click()
+    Select(browser.find_element(By.ID, "compare-source")).select_by_value(source)
+    browser.find_element(By.ID, "compare-button").click()
+    url = wait_for_url(browser, "done=requested")
+    migration_id = url.split("/ui/migrations/")[1].split("?")[0]
+    assert wait_for_status(browser, {"awaiting_approval", "failed"}) == "awaiting_approval"
+    migration = (await api.get(f"/api/v1/migrations/{migration_id}")).json()
+    assert (migration["source"], migration["target"]) == (source, target)
+    events = (await api.get(f"/api/v1/migrations/{migration_id}/events")).json()
+    assert events[0]["payload"]["requested_by"] == name
 
     browser.get(f"{service.base_url}/ui/migrations/{migration_id}")
     assert status_of(browser) == "awaiting_approval"

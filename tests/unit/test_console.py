@@ -339,3 +339,10 @@ def test_a_live_stream_without_a_session_ends_instead_of_redirecting(client: Tes
         f"/ui/migrations/{uuid.uuid4()}/live", headers={"Accept": "text/event-stream"}
     )
     assert response.status_code == 204
+
+
+def test_a_comparison_from_the_console_needs_trigger(client: TestClient):
+    csrf = _signed_in(client, APPROVER)
+    response = client.post("/ui/targets/prod/compare", data={"csrf_token": csrf, "source": "dev"})
+    assert response.status_code == 403
+    assert "lacks the 'trigger' scope" in unescape(response.text)
