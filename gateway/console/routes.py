@@ -179,7 +179,10 @@ async def _form(request: Request, viewer: Viewer | None) -> dict[str, list[str]]
     if origin and origin != "null" and urlsplit(origin).netloc != request.url.netloc:
         raise CsrfRefused(f"the request comes from another site ({origin})")
     body = (await request.body()).decode("utf-8", errors="replace")
-    form = parse_qs(body, keep_blank_values=True, max_num_fields=100)
+    try:
+        form = parse_qs(body, keep_blank_values=True, max_num_fields=100)
+    except ValueError:
+        raise HTTPException(400, "The form has too many fields.") from None
     if viewer is not None:
         submitted = request.headers.get(CSRF_HEADER) or _field(form, CSRF_FIELD)
         check_csrf(viewer.session, submitted)

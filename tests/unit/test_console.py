@@ -346,3 +346,11 @@ def test_a_comparison_from_the_console_needs_trigger(client: TestClient):
     response = client.post("/ui/targets/prod/compare", data={"csrf_token": csrf, "source": "dev"})
     assert response.status_code == 403
     assert "lacks the 'trigger' scope" in unescape(response.text)
+
+
+def test_a_form_of_too_many_fields_is_refused(client: TestClient):
+    csrf = _signed_in(client, APPROVER)
+    fields = {f"f{i}": "x" for i in range(200)} | {"csrf_token": csrf}
+    response = client.post(f"/ui/migrations/{uuid.uuid4()}/approve", data=fields)
+    assert response.status_code == 400
+    assert "too many fields" in response.text
