@@ -33,12 +33,14 @@ infra-down: install
 run: infra-up
 	$(SS) demo
 
-# Starts what of the infrastructure is not running (with the PG_VERSIONS clusters), runs the
-# whole suite, then stops only what it started: the components `infra status` showed stopped.
+# Starts what of the infrastructure is not running (with the PG_VERSIONS clusters), installs
+# Debian's Chromium for the console's browser tests if missing, runs the whole suite, then
+# stops only what it started: the components `infra status` showed stopped.
 test: install
 	@export SCHEMASHIFT_PG_VERSIONS="$(PG_VERSIONS)"; \
 	started=$$($(SS) infra status 2>/dev/null | awk '$$2 == "stopped" {print $$1}'); \
 	$(SS) infra up || { rc=$$?; [ -z "$$started" ] || $(SS) infra down --only $$started; exit $$rc; }; \
+	$(SS) infra browser || echo "Chromium is missing: the console's browser tests will fail"; \
 	$(LINT); lint=$$?; \
 	$(BIN)/pytest -p no:cacheprovider; rc=$$?; \
 	if [ -n "$$started" ]; then $(SS) infra down --only $$started; fi; \

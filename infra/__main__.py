@@ -8,6 +8,7 @@ from pathlib import Path
 
 from schemashift.infra import manager, pgversions
 from schemashift.infra.components.interface import table
+from schemashift.infra.console import report
 
 
 def _versions(text: str) -> tuple[int, ...]:
@@ -62,9 +63,15 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int
     status_cmd.add_argument(
         "--postgres-versions", type=_versions, metavar="VERSIONS", help=versions_help
     )
+    sub.add_parser(
+        "browser",
+        help="install Debian's Chromium and chromedriver if missing (the console's browser tests)",
+    )
     args = parser.parse_args(argv)
 
     try:
+        if args.command == "browser":
+            return _browser()
         if args.command == "up":
             manager.up(
                 args.state_dir,
@@ -92,6 +99,18 @@ def main(argv: list[str] | None = None, *, prog: str = "python -m infra") -> int
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _browser() -> int:
+    from schemashift.infra import browser
+
+    try:
+        browser.ensure()
+    except browser.BrowserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report("browser", f"ready     {browser.CHROMIUM} with {browser.CHROMEDRIVER}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 Events, logs and API responses carry connection names only. The URL is stored encrypted
 (:mod:`schemashift.consumers.common.secrets`) next to a copy with its password masked for
-display; only the roles that connect, the comparator and the executor, decrypt it (:func:`resolve`).
+display; only what connects decrypts it (:func:`resolve`): the comparator, the executor, and the
+console's target page, which reads the target's schema.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """Encryption at rest of connection URLs (Fernet: AES-128-CBC with HMAC-SHA256).
 
 The key comes from ``SCHEMASHIFT_SECRET_KEY`` or from the key file (``.schemashift/secret.key``
-by default, created with mode 0600 by `schemashift infra up`). The gateway only encrypts;
-the comparator and the executor decrypt, just before they connect.
+by default, created with mode 0600 by `schemashift infra up`). The gateway encrypts, and
+decrypts only to read a target's schema for the console; the comparator and the executor decrypt
+just before they connect. Other uses of the server's
+secret (the console's session cookies) get keys derived from it (:func:`derive_key`), never the
+key itself.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from schemashift.consumers.common.settings import get_settings
 
@@ -31,18 +36,34 @@ def create_key_file(path: Path) -> bool:
     return True
 
 
-@lru_cache
-def _fernet() -> Fernet:
+def _key() -> bytes:
     settings = get_settings()
     if settings.secret_key is not None:
-        return Fernet(settings.secret_key.get_secret_value().encode())
+        return settings.secret_key.get_secret_value().encode()
     path = Path(settings.secret_key_file)
     if not path.exists():
         raise SecretKeyMissing(
             f"no encryption key: set SCHEMASHIFT_SECRET_KEY or create {path} "
             "(`schemashift infra up` does)"
         )
-    return Fernet(path.read_bytes().strip())
+    return path.read_bytes().strip()
+
+
+@lru_cache
+def _fernet() -> Fernet:
+    return Fernet(_key())
+
+
+@lru_cache
+def derive_key(purpose: str) -> bytes:
+    """32 bytes derived from the server's secret for ``purpose`` alone (HKDF-SHA256): a key
+    for one use tells nothing of the secret or of the keys for other uses."""
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"schemashift",
+        info=f"schemashift/{purpose}".encode(),
+    ).derive(_key())
 
 
 def encrypt(plaintext: str) -> str:

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # environment; "off" creates no span and adds no header.
     tracing: Literal["off", "otlp"] = "off"
 
+    # How long a sign-in to the web console lasts; revoking its token ends it at once.
+    console_session_hours: float = Field(default=12, gt=0)
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -375,18 +375,42 @@ async def list_migrations(
     *,
     target: str | None = None,
     status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> list[dict[str, Any]]:
-    """The history, newest first, optionally for one target and/or status."""
+    """The history, newest first, optionally for one target and/or status, and requested in
+    [``since``, ``until``)."""
     query = select(migrations).order_by(migrations.c.created_at.desc(), migrations.c.id)
     if target:
         query = query.where(migrations.c.target == target)
     if status:
         query = query.where(migrations.c.status == status)
+    if since:
+        query = query.where(migrations.c.created_at >= since)
+    if until:
+        query = query.where(migrations.c.created_at < until)
     async with autocommit(engine) as conn:
         rows = await conn.execute(query.limit(limit).offset(offset))
         return [dict(r) for r in rows.mappings()]
+
+
+async def latest_by_target(
+    engine: AsyncEngine, targets: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The newest migration of each of ``targets`` that has one (id, status, created_at)."""
+    if not targets:
+        return {}
+    query = (
+        select(migrations.c.target, migrations.c.id, migrations.c.status, migrations.c.created_at)
+        .where(migrations.c.target.in_(list(targets)))
+        .distinct(migrations.c.target)
+        .order_by(migrations.c.target, migrations.c.created_at.desc(), migrations.c.id)
+    )
+    async with autocommit(engine) as conn:
+        rows = await conn.execute(query)
+        return {row["target"]: dict(row) for row in rows.mappings()}
 
 
 def _events_query(

@@ -1,4 +1,5 @@
-"""The gateway: FastAPI app with the REST API, the AsyncAPI document and a Kafka publisher."""
+"""The gateway: FastAPI app with the REST API, the AsyncAPI document, the web console (``/ui``)
+and a Kafka publisher."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from schemashift.gateway.api.limits import BodySizeLimit
 from schemashift.gateway.api.models import Problem
 from schemashift.gateway.api.notifications import Notifications
 from schemashift.gateway.api.tracing import ServerSpans
+from schemashift.gateway.console import routes as console
 from schemashift.infra.migrate import upgrade_async
 
 
@@ -132,4 +134,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """
         return Response(metrics.exposition(), media_type=metrics.CONTENT_TYPE)
 
+    # Last: its pages show the errors that the handlers above answer.
+    console.mount(app, settings)
     return app

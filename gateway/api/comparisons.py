@@ -6,12 +6,15 @@ import logging
 import uuid
 
 from fastapi import APIRouter, HTTPException, Response, status
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common import connections as registry
 from schemashift.consumers.common.kafka import publish_event
 from schemashift.consumers.tracker import store
 from schemashift.gateway.api.deps import Broker, Engine, Trigger
 from schemashift.gateway.api.models import ComparisonAccepted, ComparisonIn, Links, Problem
+from schemashift.gateway.tokens import Principal
 from schemashift.schemas.events import ComparisonRequested, Event, EventType, MigrationStatus
 
 router = APIRouter(prefix="/comparisons", tags=["comparisons"])
@@ -39,6 +42,16 @@ async def request_comparison(
     body: ComparisonIn, engine: Engine, broker: Broker, response: Response, who: Trigger
 ) -> ComparisonAccepted:
     """Publish comparison.requested; the migration proceeds asynchronously."""
+    accepted = await request_migration(engine, broker, who, body)
+    response.headers["Location"] = accepted.links.self
+    return accepted
+
+
+async def request_migration(
+    engine: AsyncEngine, broker: KafkaBroker, who: Principal, body: ComparisonIn
+) -> ComparisonAccepted:
+    """Ask for ``body``'s target to be made to match its source (the caller has checked the
+    trigger scope); HTTPException 400 or 404 for connections that cannot be compared."""
     if body.source == body.target:
         raise HTTPException(400, "source and target must be different connections")
     for name in await registry.missing(engine, [body.source, body.target]):
@@ -46,7 +59,6 @@ async def request_comparison(
     return await publish_request(
         broker,
         engine,
-        response,
         ComparisonRequested(
             source=body.source,
             target=body.target,
@@ -59,7 +71,7 @@ async def request_comparison(
 
 
 async def publish_request(
-    broker: Broker, engine: Engine, response: Response, request: ComparisonRequested
+    broker: KafkaBroker, engine: AsyncEngine, request: ComparisonRequested
 ) -> ComparisonAccepted:
     """Publish ``request`` as a new migration and record it; the 202 answer with its links.
 
@@ -78,10 +90,8 @@ async def publish_request(
         await store.record(engine, event)
     except Exception:  # the migration goes on; it is visible once the tracker stores it
         log.exception("migration %s: recording the request failed", event.migration_id)
-    accepted = ComparisonAccepted(
+    return ComparisonAccepted(
         migration_id=event.migration_id,
         status=MigrationStatus.REQUESTED,
         links=links(event.migration_id),
     )
-    response.headers["Location"] = accepted.links.self
-    return accepted

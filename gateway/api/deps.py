@@ -42,6 +42,20 @@ Notified = Annotated[Notifications, Depends(_notifications)]
 _bearer = HTTPBearer(auto_error=False, description="A token from `schemashift token create`.")
 
 
+def authorize(who: Principal | None, scope: Scope) -> Principal:
+    """``who`` if it may act with ``scope``: HTTPException 401 without a principal, 403 when
+    it lacks the scope. The REST API and the console decide with it alike."""
+    if who is None:
+        raise HTTPException(
+            401,
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not who.allows(scope):
+        raise HTTPException(403, f"the token {who.name!r} lacks the {scope.value!r} scope")
+    return who
+
+
 def require(scope: Scope):
     """A dependency that admits a valid token with ``scope`` (401 without one, 403 without it)."""
 
@@ -50,15 +64,7 @@ def require(scope: Scope):
         credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     ) -> Principal:
         who = await tokens.authenticate(engine, credentials.credentials) if credentials else None
-        if who is None:
-            raise HTTPException(
-                401,
-                "a valid bearer token is required",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if not who.allows(scope):
-            raise HTTPException(403, f"the token {who.name!r} lacks the {scope.value!r} scope")
-        return who
+        return authorize(who, scope)
 
     return Depends(principal)
 

@@ -10,12 +10,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
+from faststream.kafka import KafkaBroker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.kafka import publish_event
 from schemashift.consumers.tracker import store
-from schemashift.consumers.tracker.causal import LiveOrder
 from schemashift.gateway.api.comparisons import publish_request
 from schemashift.gateway.api.deps import Approver, Broker, Engine, Notified, Reader
+from schemashift.gateway.api.live import follow
 from schemashift.gateway.api.models import (
     ApprovalIn,
     ComparisonAccepted,
@@ -26,6 +28,7 @@ from schemashift.gateway.api.models import (
     RollbackIn,
 )
 from schemashift.gateway.api.notifications import Notifications
+from schemashift.gateway.tokens import Principal
 from schemashift.schemas.events import (
     ComparisonRequested,
     Event,
@@ -44,7 +47,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 
 
 async def _require(
-    engine: Engine, migration_id: uuid.UUID, *, grace_s: float = 0.0
+    engine: AsyncEngine, migration_id: uuid.UUID, *, grace_s: float = 0.0
 ) -> dict[str, Any]:
     """The migration's row; 404 when it is not tracked within ``grace_s`` seconds."""
     row = await store.get_migration(engine, migration_id)
@@ -90,19 +93,7 @@ async def approve(
     body: ApprovalIn | None = None,
 ) -> MigrationOut:
     """Approve a planned migration that awaits approval; the executor then runs it."""
-    row = await _require(engine, migration_id)
-    if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
-        raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
-    body = body or ApprovalIn()
-    event = Event(
-        type=EventType.MIGRATION_APPROVED,
-        migration_id=migration_id,
-        target=row["target"],
-        producer="gateway",
-        payload=MigrationApproved(approved_by=who.name, comment=body.comment),
-    )
-    await publish_event(broker, event)
-    return MigrationOut.model_validate(row | {"status": MigrationStatus.APPROVED.value})
+    return await approve_migration(engine, broker, who, migration_id, body or ApprovalIn())
 
 
 @router.post("/{migration_id}/reject", status_code=status.HTTP_202_ACCEPTED, responses=_CONFLICT)
@@ -114,21 +105,7 @@ async def reject(
     body: RejectionIn | None = None,
 ) -> MigrationOut:
     """Turn down a migration that awaits approval; it ends and the target's queue moves on."""
-    row = await _require(engine, migration_id)
-    if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
-        raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
-    body = body or RejectionIn()
-    await publish_event(
-        broker,
-        Event(
-            type=EventType.MIGRATION_REJECTED,
-            migration_id=migration_id,
-            target=row["target"],
-            producer="gateway",
-            payload=MigrationRejected(rejected_by=who.name, comment=body.comment),
-        ),
-    )
-    return MigrationOut.model_validate(row | {"status": MigrationStatus.REJECTED.value})
+    return await reject_migration(engine, broker, who, migration_id, body or RejectionIn())
 
 
 @router.post("/{migration_id}/rollback", status_code=status.HTTP_202_ACCEPTED, responses=_CONFLICT)
@@ -145,17 +122,78 @@ async def rollback(
     It runs the original's operations reversed, and only on a target whose schema is still
     the one the original migration produced.
     """
+    accepted = await rollback_migration(engine, broker, who, migration_id, body or RollbackIn())
+    response.headers["Location"] = accepted.links.self
+    return accepted
+
+
+# The actions themselves, shared by the endpoints above and the console: the caller has
+# checked the scope (``who`` is the approver); they raise HTTPException 404 or 409.
+
+
+async def approve_migration(
+    engine: AsyncEngine,
+    broker: KafkaBroker,
+    who: Principal,
+    migration_id: uuid.UUID,
+    body: ApprovalIn,
+) -> MigrationOut:
+    """Publish the approval of a migration that awaits it; the migration as approved."""
+    row = await _require(engine, migration_id)
+    if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
+        raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
+    event = Event(
+        type=EventType.MIGRATION_APPROVED,
+        migration_id=migration_id,
+        target=row["target"],
+        producer="gateway",
+        payload=MigrationApproved(approved_by=who.name, comment=body.comment),
+    )
+    await publish_event(broker, event)
+    return MigrationOut.model_validate(row | {"status": MigrationStatus.APPROVED.value})
+
+
+async def reject_migration(
+    engine: AsyncEngine,
+    broker: KafkaBroker,
+    who: Principal,
+    migration_id: uuid.UUID,
+    body: RejectionIn,
+) -> MigrationOut:
+    """Publish the rejection of a migration that awaits approval; the migration as rejected."""
+    row = await _require(engine, migration_id)
+    if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
+        raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
+    await publish_event(
+        broker,
+        Event(
+            type=EventType.MIGRATION_REJECTED,
+            migration_id=migration_id,
+            target=row["target"],
+            producer="gateway",
+            payload=MigrationRejected(rejected_by=who.name, comment=body.comment),
+        ),
+    )
+    return MigrationOut.model_validate(row | {"status": MigrationStatus.REJECTED.value})
+
+
+async def rollback_migration(
+    engine: AsyncEngine,
+    broker: KafkaBroker,
+    who: Principal,
+    migration_id: uuid.UUID,
+    body: RollbackIn,
+) -> ComparisonAccepted:
+    """Request the undoing of an applied migration (see :func:`rollback`); the new one's id."""
     row = await _require(engine, migration_id)
     if row["status"] != MigrationStatus.APPLIED.value:
         raise HTTPException(409, f"migration is {row['status']}: only applied ones roll back")
     if not row["operations"]:
         raise HTTPException(409, "the migration changed nothing: there is nothing to undo")
-    body = body or RollbackIn()
     original = [Operation.model_validate(op) for op in row["operations"]]
     return await publish_request(
         broker,
         engine,
-        response,
         ComparisonRequested(
             source=row["target"],
             target=row["target"],
@@ -197,28 +235,15 @@ async def migration_events(
 
 
 async def _live(
-    engine: Engine, notifications: Notifications, migration_id: uuid.UUID
+    engine: AsyncEngine, notifications: Notifications, migration_id: uuid.UUID
 ) -> AsyncIterator[str]:
-    """Server-sent events: each stored event once, in causal order, woken by NOTIFY."""
-    order = LiveOrder()
-    loop = asyncio.get_running_loop()
-    async with notifications.watch(migration_id) as woken:
-        while True:
-            woken.clear()
-            row, new = await store.migration_and_events(
-                engine, migration_id, after_seq=order.last_seq
-            )
-            for seq, event in order.release(new, loop.time()):
-                data = event.model_dump_json()
-                yield f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
-            if row and MigrationStatus(row["status"]).is_final and order.settled:
-                yield f"event: end\ndata: {json.dumps({'status': row['status']})}\n\n"
-                return
-            await notifications.ensure()
-            try:
-                # Held-back events are released by time, so wake up often while some wait.
-                timeout = 15 if order.settled else 0.5
-                await asyncio.wait_for(woken.wait(), timeout=timeout)
-            except TimeoutError:
-                if order.settled:
-                    yield ": keep-alive\n\n"
+    """Server-sent events: each stored event once, in causal order, as JSON."""
+    async for update in follow(engine, notifications, migration_id):
+        if update is None:
+            yield ": keep-alive\n\n"
+            continue
+        for seq, event in update.released:
+            data = event.model_dump_json()
+            yield f"id: {seq}\nevent: {event.type.value}\ndata: {data}\n\n"
+        if update.ended and update.row is not None:
+            yield f"event: end\ndata: {json.dumps({'status': update.row['status']})}\n\n"

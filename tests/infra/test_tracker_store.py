@@ -5,6 +5,7 @@ table it writes (changed columns only) equals the projection rebuilt from the lo
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 
 import pytest
 
@@ -12,7 +13,7 @@ from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.tracker import store
 from schemashift.infra.migrate import upgrade_async
 from schemashift.schemas.events import Mode
-from tests.support.flows import migration_flow
+from tests.support.flows import T0, migration_flow
 
 pytestmark = pytest.mark.integration
 
@@ -52,5 +53,34 @@ async def test_batches_store_each_event_once_and_project_exactly(new_database):
         for flow in flows:
             logged = await store.stored_events(engine, flow[0].migration_id)
             assert sorted(e.event_id for _, e in logged) == sorted(e.event_id for e in flow)
+    finally:
+        await engine.dispose()
+
+
+async def test_the_history_filters_by_time_and_each_target_has_its_newest(new_database):
+    url = await new_database(prefix="ss_tracker")
+    await upgrade_async(url)
+    engine = create_engine(url, pool_size=2)
+    try:
+        flows = []
+        for hours, target in enumerate(["a", "b", "a", "b", "a"]):
+            flow = migration_flow(Mode.APPLY, statements=1)
+            shift = timedelta(hours=hours)
+            flows.append(
+                [
+                    e.model_copy(update={"target": target, "occurred_at": e.occurred_at + shift})
+                    for e in flow
+                ]
+            )
+        await store.record_all(engine, [e for flow in flows for e in flow])
+        ids = [flow[0].migration_id for flow in flows]
+        window = await store.list_migrations(
+            engine, since=T0 + timedelta(hours=1), until=T0 + timedelta(hours=3)
+        )
+        assert [row["id"] for row in window] == [ids[2], ids[1]], "not newest first in range"
+        latest = await store.latest_by_target(engine, ["a", "b", "c"])
+        assert {t: row["id"] for t, row in latest.items()} == {"a": ids[4], "b": ids[3]}
+        assert latest["a"]["status"] == "applied"
+        assert await store.latest_by_target(engine, []) == {}
     finally:
         await engine.dispose()

@@ -53,7 +53,13 @@ def test_wheel_installs_only_the_schemashift_import_name(installed: Path):
     assert not top_level & set(GENERIC), f"generic top-level names installed: {top_level}"
     assert "schemashift" in top_level
     # Data files the package reads at run time travel with it.
-    for path in ("schemashift/infra/alembic.ini", "schemashift/infra/kafka-config/pom.xml"):
+    for path in (
+        "schemashift/infra/alembic.ini",
+        "schemashift/infra/kafka-config/pom.xml",
+        "schemashift/gateway/console/templates/migration.html",
+        "schemashift/gateway/console/static/htmx.min.js",
+        "schemashift/gateway/console/static/VENDORED.md",
+    ):
         assert path in files, f"{path} is not in the wheel"
     probe = "import importlib.util as u; print([n for n in {names} if u.find_spec(n)])"
     found = _run(installed / "python", "-c", probe.format(names=GENERIC), cwd=installed)
