@@ -97,10 +97,10 @@ def hazard_badge(hazard: str) -> Markup:
 def url_parts(display_url: str) -> dict[str, str | None]:
     """Host (with port) and database of a connection's masked URL, for the tables."""
     parts = urlsplit(display_url)
-    host = parts.hostname
-    if host and parts.port:
-        host = f"{host}:{parts.port}"
-    database = parts.path.lstrip("/") if host else parts.path or None
+    # The netloc after any credentials, as written: libpq URLs may name several hosts
+    # ("a:5432,b:5433"), where urlsplit's port cannot be read.
+    host = parts.netloc.rpartition("@")[2] or None
+    database = parts.path.lstrip("/") if host else "/" + parts.path.lstrip("/")
     return {"host": host, "database": database or None}
 
 

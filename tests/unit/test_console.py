@@ -354,3 +354,14 @@ def test_a_form_of_too_many_fields_is_refused(client: TestClient):
     response = client.post(f"/ui/migrations/{uuid.uuid4()}/approve", data=fields)
     assert response.status_code == 400
     assert "too many fields" in response.text
+
+
+def test_a_url_of_several_hosts_shows_them_as_written() -> None:
+    from schemashift.gateway.console.render import url_parts
+
+    assert url_parts("postgresql://app:***@db1:5432,db2:5433/shop") == {
+        "host": "db1:5432,db2:5433",
+        "database": "shop",
+    }
+    assert url_parts("postgresql://app:***@[::1]:5432/shop")["host"] == "[::1]:5432"
+    assert url_parts("sqlite:////srv/app.db") == {"host": None, "database": "/srv/app.db"}
