@@ -46,7 +46,7 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _require(
+async def require_migration(
     engine: AsyncEngine, migration_id: uuid.UUID, *, grace_s: float = 0.0
 ) -> dict[str, Any]:
     """The migration's row; 404 when it is not tracked within ``grace_s`` seconds."""
@@ -81,7 +81,7 @@ async def list_migrations(
 @router.get("/{migration_id}")
 async def get_migration(migration_id: uuid.UUID, engine: Engine, _: Reader) -> MigrationOut:
     """Status, diff summary, SQL statements, error and timestamps of one migration."""
-    return MigrationOut.model_validate(await _require(engine, migration_id))
+    return MigrationOut.model_validate(await require_migration(engine, migration_id))
 
 
 @router.post("/{migration_id}/approve", status_code=status.HTTP_202_ACCEPTED, responses=_CONFLICT)
@@ -139,7 +139,7 @@ async def approve_migration(
     body: ApprovalIn,
 ) -> MigrationOut:
     """Publish the approval of a migration that awaits it; the migration as approved."""
-    row = await _require(engine, migration_id)
+    row = await require_migration(engine, migration_id)
     if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
         raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
     event = Event(
@@ -161,7 +161,7 @@ async def reject_migration(
     body: RejectionIn,
 ) -> MigrationOut:
     """Publish the rejection of a migration that awaits approval; the migration as rejected."""
-    row = await _require(engine, migration_id)
+    row = await require_migration(engine, migration_id)
     if row["status"] != MigrationStatus.AWAITING_APPROVAL.value:
         raise HTTPException(409, f"migration is {row['status']}, not awaiting_approval")
     await publish_event(
@@ -185,7 +185,7 @@ async def rollback_migration(
     body: RollbackIn,
 ) -> ComparisonAccepted:
     """Request the undoing of an applied migration (see :func:`rollback`); the new one's id."""
-    row = await _require(engine, migration_id)
+    row = await require_migration(engine, migration_id)
     if row["status"] != MigrationStatus.APPLIED.value:
         raise HTTPException(409, f"migration is {row['status']}: only applied ones roll back")
     if not row["operations"]:
@@ -222,7 +222,7 @@ async def migration_events(
     """The migration's events in the order they happened; live (SSE) until it ends with
     ``Accept: text/event-stream``."""
     # A client that follows a migration right after requesting it may be ahead of the tracker.
-    await _require(engine, migration_id, grace_s=5.0)
+    await require_migration(engine, migration_id, grace_s=5.0)
     if accept and "text/event-stream" in accept:
         return StreamingResponse(
             _live(engine, notifications, migration_id),

@@ -396,13 +396,6 @@ async def migrations_page(
     )
 
 
-async def _migration(engine: Engine, migration_id: uuid.UUID) -> dict[str, Any]:
-    row = await store.get_migration(engine, migration_id)
-    if row is None:
-        raise HTTPException(404, f"There is no migration {migration_id}.")
-    return row
-
-
 @router.get("/migrations/{migration_id}")
 async def migration_page(
     request: Request,
@@ -412,7 +405,7 @@ async def migration_page(
     done: str | None = None,
 ) -> Response:
     """One migration: the live panel (status, actions, diff, SQL, error, timeline)."""
-    row = await _migration(engine, migration_id)
+    row = await migrations_api.require_migration(engine, migration_id)
     events = await store.list_events(engine, migration_id)
     return _page(
         "migration.html",
@@ -440,7 +433,7 @@ async def migration_live(
     """The live panel again (an ``update`` event) whenever more events are shown than the
     page had (``seen``), and a last one once the migration has ended (marked settled), then an
     ``end`` event."""
-    await _migration(engine, migration_id)
+    await migrations_api.require_migration(engine, migration_id)
 
     async def stream() -> AsyncIterator[str]:
         shown = []
