@@ -3,13 +3,15 @@
 Each role runs in its own process (as it would in production, where each scales on its own); a
 role that dies is restarted after a short pause, and Ctrl-C (or SIGTERM) stops them all: each
 finishes the message in hand and commits before it exits. It says where each role's Prometheus
-metrics are (a role whose port is taken says itself where it serves them instead).
+metrics are: a configured port that is taken (another instance on this machine) is replaced by a
+free one before the role starts, and the role keeps that port across restarts.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,11 +25,13 @@ _STOP_GRACE_S = 30.0
 _RESTART_PAUSE_S = 1.0
 
 
-def _spawn(role: str) -> subprocess.Popen[bytes]:
+def _spawn(role: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     # Own process group: a Ctrl-C in the terminal reaches the supervisor, which stops the
     # children in order, rather than every child at once.
     return subprocess.Popen(
-        [sys.executable, "-m", "schemashift.gateway.cli", "run", role], start_new_session=True
+        [sys.executable, "-m", "schemashift.gateway.cli", "run", role],
+        start_new_session=True,
+        env={**os.environ, **env},
     )
 
 
@@ -37,14 +41,53 @@ def _record_pid(pid_dir: Path | None, role: str, child: subprocess.Popen[bytes])
         (pid_dir / f"{role}.pid").write_text(f"{child.pid}\n")
 
 
-def metrics_urls(roles: Sequence[str], settings: Settings) -> dict[str, str]:
-    """Where each of ``roles`` serves its metrics, as configured (none when turned off)."""
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        # As the role's listener will (asyncio's default): a port in TIME_WAIT counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def metrics_ports(roles: Sequence[str], settings: Settings) -> dict[str, int]:
+    """The port each consumer role of ``roles`` will serve its metrics on (none when off).
+
+    The configured port when it is free, else (taken, or configured as 0) a free one: the
+    supervisor hands it to the role, so the URLs it prints are the ones that answer.
+    """
+    if not settings.metrics_enabled:
+        return {}
+    ports = {}
+    for role in roles:
+        if role == "gateway":
+            continue
+        port = settings.metrics_port(role)
+        if port == 0 or not _port_is_free(settings.metrics_host, port):
+            port = _free_port(settings.metrics_host)
+        ports[role] = port
+    return ports
+
+
+def metrics_urls(
+    roles: Sequence[str], settings: Settings, ports: dict[str, int] | None = None
+) -> dict[str, str]:
+    """Where each of ``roles`` serves its metrics: ``ports`` where given, else as configured."""
+    ports = ports or {}
     urls = {}
     for role in roles:
         if role == "gateway":
             urls[role] = f"http://{settings.gateway_host}:{settings.gateway_port}/metrics"
         elif settings.metrics_enabled:
-            port = settings.metrics_port(role)
+            port = ports.get(role, settings.metrics_port(role))
             where = "a free port" if port == 0 else str(port)
             urls[role] = f"http://{settings.metrics_host}:{where}/metrics"
     return urls
@@ -66,11 +109,17 @@ def serve(
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    children = {role: _spawn(role) for role in roles}
+    settings = get_settings()
+    ports = metrics_ports(roles, settings)
+    role_env = {
+        role: {f"SCHEMASHIFT_{role.upper()}_METRICS_PORT": str(port)}
+        for role, port in ports.items()
+    }
+    children = {role: _spawn(role, role_env.get(role, {})) for role in roles}
     for role, child in children.items():
         _record_pid(pid_dir, role, child)
     print(f"schemashift: serving {', '.join(roles)} (pid {os.getpid()}); Ctrl-C stops", flush=True)
-    urls = metrics_urls(roles, get_settings())
+    urls = metrics_urls(roles, settings, ports)
     print("schemashift: metrics: " + ", ".join(f"{r} {u}" for r, u in urls.items()), flush=True)
     try:
         while not stopping:
@@ -85,7 +134,7 @@ def serve(
                     break
                 print(f"schemashift: {role} exited ({code}); restarting", file=sys.stderr)
                 time.sleep(_RESTART_PAUSE_S)
-                children[role] = _spawn(role)
+                children[role] = _spawn(role, role_env.get(role, {}))
                 _record_pid(pid_dir, role, children[role])
     finally:
         _stop_all(children)

@@ -30,7 +30,7 @@ from schemashift.consumers.common.lanes import Lanes, _fetch_position
 from schemashift.consumers.common.metrics_http import start_listener
 from schemashift.consumers.common.settings import Settings
 from schemashift.consumers.tracker.store import _ends, project
-from schemashift.gateway.supervisor import ROLES, metrics_urls
+from schemashift.gateway.supervisor import ROLES, metrics_ports, metrics_urls
 from schemashift.schemas.dialects import Dialect
 from schemashift.schemas.events import (
     DEAD_LETTER_TOPIC,
@@ -535,6 +535,20 @@ def test_each_role_has_its_own_metrics_port_and_serve_lists_them():
     assert list(off) == ["gateway"], "the gateway's route stays: it is part of its API"
     with pytest.raises(ValueError):
         settings.metrics_port("gateway")
+
+
+def test_serve_replaces_a_taken_metrics_port_and_lists_the_one_the_role_gets():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        settings = Settings(_env_file=None, executor_metrics_port=busy, tracker_metrics_port=0)
+        ports = metrics_ports(ROLES, settings)
+        assert set(ports) == {"comparator", "generator", "executor", "tracker"}
+        assert ports["executor"] != busy and ports["tracker"] != 0
+        urls = metrics_urls(ROLES, settings, ports)
+        assert urls["executor"] == f"http://127.0.0.1:{ports['executor']}/metrics"
+        assert metrics_ports(ROLES, Settings(_env_file=None, metrics_enabled=False)) == {}
 
 
 async def test_a_role_serves_its_metrics_from_start_to_stop(watched):
