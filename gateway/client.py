@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -180,15 +181,24 @@ class GatewayClient:
         *,
         target: str | None = None,
         status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> Json:
-        """A page of the history, newest first: ``{"items", "limit", "offset"}``."""
+        """A page of the history, newest first: ``{"items", "limit", "offset"}``.
+
+        ``since``/``until`` bound the time of request; a naive time is the local one.
+        """
         params: dict[str, str | int] = {"limit": limit, "offset": offset}
         if target:
             params["target"] = target
         if status:
             params["status"] = status
+        for name, when in (("since", since), ("until", until)):
+            if when is not None:
+                aware = when if when.tzinfo is not None else when.astimezone()
+                params[name] = aware.isoformat()
         answer: Json = self._call("GET", f"{API}/migrations", params=params)
         return answer
 
@@ -212,9 +222,12 @@ class GatewayClient:
         mode: str,
         allow_hazards: Iterable[str] = (),
         options: Json | None = None,
+        comment: str | None = None,
     ) -> Json:
         """Undo an applied migration; the 202 answer of the new migration that does it."""
         body: Json = {"mode": mode, "allow_hazards": list(allow_hazards)}
+        if comment is not None:
+            body["comment"] = comment
         if options:
             body["options"] = options
         answer: Json = self._call("POST", f"{API}/migrations/{migration_id}/rollback", json=body)

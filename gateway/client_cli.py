@@ -127,6 +127,15 @@ def _migration_id(text: str) -> str:
         raise argparse.ArgumentTypeError(f"not a migration id: {text!r}") from None
 
 
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (ISO 8601, e.g. 2026-12-03T14:00 or 2026-12-03T14:00+01:00)"
+        ) from None
+
+
 def _status(text: str) -> str:
     # Imported only when the option is given: the events module takes a while to load.
     from schemashift.schemas.events import MigrationStatus
@@ -212,6 +221,10 @@ def add_client_commands(subparsers: argparse._SubParsersAction[argparse.Argument
     listing = actions.add_parser("list", parents=[common], help="the history, newest first")
     listing.add_argument("--target", help="only this target connection's")
     listing.add_argument("--status", type=_status, help="only those with this status")
+    listing.add_argument(
+        "--since", type=_time, help="requested at or after (ISO 8601; without offset: local)"
+    )
+    listing.add_argument("--until", type=_time, help="requested before (as --since)")
     listing.add_argument("--limit", type=int, default=50, help="at most N (default 50)")
     listing.add_argument("--offset", type=int, default=0, help="skip the N newest")
     show = actions.add_parser("show", parents=[common], help="one migration and its statements")
@@ -229,6 +242,7 @@ def add_client_commands(subparsers: argparse._SubParsersAction[argparse.Argument
         "rollback", parents=[common], help="undo an applied migration (a new migration)"
     )
     rollback.add_argument("id", type=_migration_id, metavar="ID")
+    rollback.add_argument("--comment", help="why (recorded in the event)")
     _migration_options(rollback, what="the rollback")
 
     p = subparsers.add_parser("connections", help="list or register named connections")
@@ -531,7 +545,12 @@ def _migrations(client: GatewayClient, args: argparse.Namespace, out: TextIO) ->
     match args.action:
         case "list":
             page = client.list_migrations(
-                target=args.target, status=args.status, limit=args.limit, offset=args.offset
+                target=args.target,
+                status=args.status,
+                since=args.since,
+                until=args.until,
+                limit=args.limit,
+                offset=args.offset,
             )
             if args.json:
                 _print_json(page, out)
@@ -567,7 +586,11 @@ def _migrations(client: GatewayClient, args: argparse.Namespace, out: TextIO) ->
                 print(f"rejected {args.id}", file=out)
         case "rollback":
             accepted = client.rollback(
-                args.id, mode=args.mode, allow_hazards=args.allow, options=_options(args)
+                args.id,
+                mode=args.mode,
+                allow_hazards=args.allow,
+                options=_options(args),
+                comment=args.comment,
             )
             return _started(client, accepted, args, out)
     return EXIT_OK

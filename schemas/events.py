@@ -108,6 +108,9 @@ class ComparisonRequested(_Payload):
     mode: Mode = Mode.PLAN
     allow_hazards: list[Hazard] = Field(default_factory=list)
     requested_by: str | None = None
+    comment: str | None = Field(
+        default=None, max_length=1000, description="Why it was requested (a rollback's reason)."
+    )
     rollback_of: uuid.UUID | None = Field(
         default=None, description="Set on a rollback: the migration whose effect it undoes."
     )

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
 from faststream.kafka import KafkaBroker
+from pydantic import AwareDatetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.kafka import publish_event
@@ -66,12 +67,26 @@ async def list_migrations(
     _: Reader,
     target: Annotated[str | None, Query(max_length=128)] = None,
     status: MigrationStatus | None = None,
+    since: Annotated[
+        AwareDatetime | None, Query(description="Requested at or after (ISO 8601, with offset).")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Requested before (ISO 8601, with offset).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> MigrationPage:
-    """The history, newest first; filter by target and status."""
+    """The history, newest first; filter by target, status and time of request."""
+    if since and until and since >= until:
+        raise HTTPException(400, "since must be before until")
     rows = await store.list_migrations(
-        engine, target=target, status=status.value if status else None, limit=limit, offset=offset
+        engine,
+        target=target,
+        status=status.value if status else None,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
     )
     return MigrationPage(
         items=[MigrationOut.model_validate(r) for r in rows], limit=limit, offset=offset
@@ -201,6 +216,7 @@ async def rollback_migration(
             allow_hazards=body.allow_hazards,
             rollback_of=migration_id,
             requested_by=who.name,
+            comment=body.comment,
             operations=[op.reverse() for op in reversed(original)],
             expected_fingerprint=row["source_fingerprint"],
             options=body.options,

@@ -122,6 +122,9 @@ class RejectionIn(_Strict):
 
 
 class RollbackIn(_Strict):
+    """The requester is the token's name; a comment may say why."""
+
+    comment: str | None = Field(default=None, max_length=1000)
     mode: Mode = Field(default=Mode.PLAN, description="plan: wait for approval; apply: run.")
     allow_hazards: list[Hazard] = Field(default_factory=list, max_length=len(Hazard))
     options: EngineOptions = Field(

@@ -157,8 +157,9 @@ def _entry(event: Event) -> Entry:
     match p:
         case ComparisonRequested():
             kind = "rollback requested" if p.rollback_of else "comparison requested"
-            by = f" by {p.requested_by}" if p.requested_by else ""
-            return Entry(event, kind, f"{p.source} → {p.target}, mode {p.mode.value}{by}")
+            why = _by_with_comment(p.requested_by, p.comment)
+            detail = f"{p.source} → {p.target}, mode {p.mode.value}" + (f" {why}" if why else "")
+            return Entry(event, kind, detail)
         case DiffComputed():
             kinds = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in p.summary.by_kind.items())
             detail = f"{p.summary.total} change(s)" + (f": {kinds}" if kinds else "")

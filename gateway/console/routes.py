@@ -497,7 +497,10 @@ async def rollback(
     form = await _form(request, viewer)
     who = authorize(viewer.who, Scope.APPROVE)
     body = _model(
-        RollbackIn, mode=_field(form, "mode") or "plan", allow_hazards=form.get("allow", [])
+        RollbackIn,
+        comment=_comment(form),
+        mode=_field(form, "mode") or "plan",
+        allow_hazards=form.get("allow", []),
     )
     accepted = await migrations_api.rollback_migration(engine, broker, who, migration_id, body)
     return _done(accepted.migration_id, "rollback")

@@ -12,7 +12,7 @@ import pytest
 
 from schemashift.schemas.events import ALL_TOPICS
 from tests.support.infra import REPO_ROOT
-from tests.support.service import create_token, register
+from tests.support.service import create_token, register, registered_pair, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -86,6 +86,31 @@ async def test_history_filters(api):
     assert all(m["status"] == "applied" for m in page.json()["items"])
     assert (await api.get("/api/v1/migrations", params={"status": "bogus"})).status_code == 422
     assert (await api.get("/api/v1/migrations", params={"limit": 0})).status_code == 422
+
+
+async def test_history_filters_by_time_of_request(api, new_database):
+    _, _, source, target = await registered_pair(api, new_database, None, None)
+    accepted = await api.post("/api/v1/comparisons", json={"source": source, "target": target})
+    assert accepted.status_code == 202, accepted.text
+    migration_id = accepted.json()["migration_id"]
+    await wait_for_status(api, migration_id, {"applied", "failed"})
+    created = (await api.get(f"/api/v1/migrations/{migration_id}")).json()["created_at"]
+
+    async def ids(**params: str) -> list[str]:
+        page = await api.get("/api/v1/migrations", params={"limit": 500, **params})
+        assert page.status_code == 200, page.text
+        return [m["id"] for m in page.json()["items"]]
+
+    assert migration_id in await ids(since=created, target=target)
+    assert migration_id not in await ids(until=created, target=target)
+    assert await ids(since="2999-01-01T00:00:00+00:00") == []
+    naive = await api.get("/api/v1/migrations", params={"since": "2026-01-01T00:00:00"})
+    assert naive.status_code == 422 and "timezone" in naive.text
+    backwards = await api.get(
+        "/api/v1/migrations",
+        params={"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+    )
+    assert backwards.status_code == 400 and "before" in backwards.text
 
 
 async def test_replay_validation(api):

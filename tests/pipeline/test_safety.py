@@ -143,13 +143,16 @@ async def test_rollback_restores_the_previous_schema(api, new_database):
 
     response = await api.post(
         f"/api/v1/migrations/{migration_id}/rollback",
-        json={"mode": "apply", "allow_hazards": DROP_AND_INDEX},
+        json={"mode": "apply", "allow_hazards": DROP_AND_INDEX, "comment": "orders page broke"},
     )
     assert response.status_code == 202, response.text
     rollback_id = response.json()["migration_id"]
     rolled = await wait_for_status(api, rollback_id, {"applied", "failed", "awaiting_approval"})
     assert rolled["status"] == "applied", rolled
     assert rolled["rollback_of"] == migration_id
+    requested = (await api.get(f"/api/v1/migrations/{rollback_id}/events")).json()[0]
+    assert requested["payload"]["comment"] == "orders page broke"
+    assert requested["payload"]["requested_by"]
     assert await snapshot(target_url) == original
     twice = await api.post(f"/api/v1/migrations/{rollback_id}/rollback", json={})
     assert twice.status_code == 202  # a rollback is a migration like any other

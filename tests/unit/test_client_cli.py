@@ -426,6 +426,21 @@ def test_migrations_list_table_filters_and_json(env, capsys):
     assert json.loads(capsys.readouterr().out) == page
 
 
+def test_migrations_list_sends_the_time_range_with_its_offset(env, capsys):
+    page = {"items": [], "limit": 50, "offset": 0}
+    gateway = FakeGateway({("GET", "/api/v1/migrations"): answer(200, page)})
+    argv = ["migrations", "list", "--since", "2026-12-03T14:00+01:00", "--until", "2026-12-04"]
+    assert run(argv, gateway, env) == 0
+    params = dict(gateway.requests[0].url.params)
+    assert params["since"] == "2026-12-03T14:00:00+01:00"
+    # A time without an offset is the local one, sent with the local offset.
+    assert datetime.fromisoformat(params["until"]) == datetime(2026, 12, 4).astimezone()
+    assert datetime.fromisoformat(params["until"]).tzinfo is not None
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["migrations", "list", "--since", "yesterday"])
+    assert "not a time: 'yesterday'" in capsys.readouterr().err
+
+
 def test_an_unknown_status_is_refused_before_any_request(env, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(["migrations", "list", "--status", "done"])
@@ -595,16 +610,13 @@ def test_approve_follow_reaches_applied_though_the_plan_waited(env, capsys):
     assert "approved by dba" in out and out.splitlines()[-1] == "applied 3 statements in 0.14s"
 
 
-def test_reject_sends_the_comment_and_rollback_takes_none(env, capsys):
+def test_reject_without_a_comment_sends_none(env, capsys):
     gateway = FakeGateway(
         {("POST", f"/api/v1/migrations/{MIGRATION}/reject"): answer(202, migration_json("x"))}
     )
     assert run(["migrations", "reject", MIGRATION], gateway, env) == 0
     assert gateway.bodies("POST", f"/api/v1/migrations/{MIGRATION}/reject") == [{}]
     assert capsys.readouterr().out == f"rejected {MIGRATION}\n"
-    # RollbackIn has no comment field (it refuses unknown fields): the flag does not exist.
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["migrations", "rollback", MIGRATION, "--comment", "x"])
 
 
 def test_rollback_starts_a_new_migration_and_prints_its_plan(env, capsys):
@@ -618,9 +630,10 @@ def test_rollback_starts_a_new_migration_and_prints_its_plan(env, capsys):
             ("GET", f"/api/v1/migrations/{new}/events"): stream(events, None),
         }
     )
-    assert run(["migrations", "rollback", MIGRATION, "--allow", "data_loss"], gateway, env) == 3
+    argv = ["migrations", "rollback", MIGRATION, "--allow", "data_loss", "--comment", "broke"]
+    assert run(argv, gateway, env) == 3
     assert gateway.bodies("POST", f"/api/v1/migrations/{MIGRATION}/rollback") == [
-        {"mode": "plan", "allow_hazards": ["data_loss"]}
+        {"mode": "plan", "allow_hazards": ["data_loss"], "comment": "broke"}
     ]
     assert f"migration {new} (plan)" in capsys.readouterr().out
 

@@ -187,6 +187,16 @@ def test_a_waiting_migration_shows_its_hazards_per_statement_and_its_reverse_scr
     assert "data-settled" not in html
 
 
+def test_the_timeline_says_who_asked_for_a_rollback_and_why():
+    request = migration_flow(Mode.APPLY)[0]
+    payload = request.payload.model_copy(
+        update={"rollback_of": uuid.uuid4(), "requested_by": "dba", "comment": "orders broke"}
+    )
+    (entry,) = views.timeline([(1, request.model_copy(update={"payload": payload}))])
+    assert entry.title == "rollback requested"
+    assert entry.detail == "s → t, mode apply by dba: “orders broke”"
+
+
 def test_only_a_token_with_approve_is_offered_approve_and_reject():
     assert 'id="approve-button"' in _render(_planned(), APPROVER)
     assert 'id="reject-button"' in _render(_planned(), APPROVER)
