@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemashift.consumers.common import metrics
+from schemashift.consumers.common import metrics, tracing
 from schemashift.consumers.tracker import store
 from schemashift.schemas.events import PIPELINE_TOPICS, REPLAY_TOPIC
 
@@ -57,9 +57,10 @@ async def replay(
         copy = event.model_copy(update={"replayed": True})
         headers = copy.cloudevents_headers() | {"schemashift_original_topic": event.topic}
         try:
-            await broker.publish(
-                copy.model_dump_json().encode(), topic=topic, key=copy.key, headers=headers
-            )
+            with tracing.sending(topic, copy.target, headers, copy):
+                await broker.publish(
+                    copy.model_dump_json().encode(), topic=topic, key=copy.key, headers=headers
+                )
         except Exception:
             metrics.message_published(topic, metrics.FAILED)
             raise

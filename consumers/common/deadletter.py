@@ -147,12 +147,12 @@ class DeadLetters:
             record.offset,
             reason,
         )
+        headers = {"schemashift_reason": reason[:200], "schemashift_consumer": self.consumer}
         try:
-            await self._publisher.publish(
-                letter.model_dump_json().encode(),
-                key=record.key,
-                headers={"schemashift_reason": reason[:200], "schemashift_consumer": self.consumer},
-            )
+            with tracing.sending(DEAD_LETTER_TOPIC, letter.original_key, headers):
+                await self._publisher.publish(
+                    letter.model_dump_json().encode(), key=record.key, headers=headers
+                )
         except LOST_PRODUCER_ERRORS as exc:
             exit_for_a_new_producer(exc)  # the message stays uncommitted: it comes back
         except Exception:

@@ -15,6 +15,8 @@ The spans of one migration, parent to child:
 - the comparator's INTERNAL ``compare`` and the executor's ``execute`` spans, parented on the
   request (the script) even when it waited, in the per-target queue behind another migration
   (for approval), its context stored with it; linked to the event that let it go on.
+- a PRODUCER span for a dead letter (under the handling that gave up) and for each copy a
+  replay publishes (under the replay's REST call), their context in the copies' headers.
 
 Attributes follow OpenTelemetry's messaging conventions, plus the migration id and the event
 type. No URL, query string, header or exception text goes into a span unredacted.
@@ -216,19 +218,60 @@ def start_send(event: Event, headers: dict[str, str]) -> Span | None:
     End it with :func:`end_when_sent`, or :func:`send_failed`."""
     if _tracer is None:
         return None
-    span = _tracer.start_span(
-        f"send {event.topic}",
+    return _start_producer(_tracer, event.topic, event.target, headers, _event_attributes(event))
+
+
+def _start_producer(
+    tracer: trace.Tracer,
+    topic: str,
+    key: str | None,
+    headers: dict[str, str],
+    attributes: Mapping[str, str],
+) -> Span:
+    span = tracer.start_span(
+        f"send {topic}",
         kind=SpanKind.PRODUCER,
         attributes={
-            **_event_attributes(event),
-            DESTINATION: event.topic,
+            MESSAGING_SYSTEM: "kafka",
+            **attributes,
+            DESTINATION: topic,
             OPERATION_TYPE: "send",
             OPERATION_NAME: "send",
-            MESSAGE_KEY: event.target,
+            **({MESSAGE_KEY: key} if key else {}),
         },
     )
     propagate.inject(headers, context=trace.set_span_in_context(span))
     return span
+
+
+def sending(
+    topic: str, key: str | None, headers: dict[str, str], event: Event | None = None
+) -> AbstractContextManager[None]:
+    """The PRODUCER span of an awaited send of a message that is not a pipeline event of its
+    own (a dead letter, a replayed copy of ``event``): a child of the current span, its trace
+    context added to ``headers``. Nothing while tracing is off."""
+    if _tracer is None:
+        return _NOTHING
+    return _sending(_tracer, topic, key, headers, event)
+
+
+@contextmanager
+def _sending(
+    tracer: trace.Tracer,
+    topic: str,
+    key: str | None,
+    headers: dict[str, str],
+    event: Event | None,
+) -> Iterator[None]:
+    attributes = _event_attributes(event) if event is not None else {}
+    span = _start_producer(tracer, topic, key, headers, attributes)
+    try:
+        yield
+    except BaseException as exc:
+        _fail(span, exc)
+        raise
+    finally:
+        span.end()
 
 
 def end_when_sent(span: Span | None, sent: asyncio.Future[object]) -> None:

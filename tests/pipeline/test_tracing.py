@@ -13,14 +13,22 @@ and sees the gateway continue the caller's trace.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 import pytest
 
+from schemashift.schemas.events import REPLAY_TOPIC
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
-from tests.support.service import ALL_HAZARDS, registered_pair, wait_for_status
+from tests.support.service import (
+    ALL_HAZARDS,
+    TopicReader,
+    registered_pair,
+    settled_events,
+    wait_for_status,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -331,3 +339,47 @@ async def test_a_planned_migration_runs_in_its_own_trace_once_approved(
     send_applied, _ = spans.hop("executor", "migration.applied", "tracker", migration_id)
     assert send_applied.parent_span_id == execute.span_id
     assert not approval.sent("executor", "migration.applied", migration_id)
+
+
+async def test_replayed_events_carry_the_trace_of_the_replay_request(
+    api, service, otlp_receiver: OtlpReceiver, new_database, kafka_bootstrap
+):
+    _, _, source, target = await registered_pair(api, new_database, SOURCE, TARGET)
+    accepted = await api.post(
+        "/api/v1/comparisons",
+        json={"source": source, "target": target, "mode": "apply", "allow_hazards": ALL_HAZARDS},
+    )
+    migration_id = accepted.json()["migration_id"]
+    await wait_for_status(api, migration_id, {"applied", "failed"})
+    stored = await settled_events(api, migration_id)
+
+    trace_id, caller, header = traceparent()
+    async with TopicReader(kafka_bootstrap, REPLAY_TOPIC) as reader:
+        response = await api.post(
+            "/api/v1/replays", json={"migration_id": migration_id}, headers={"traceparent": header}
+        )
+        assert response.status_code == 200, response.text
+        records = await reader.read_until(
+            lambda rs: (
+                sum(json.loads(r.value)["migration_id"] == migration_id for r in rs) >= len(stored)
+            )
+        )
+    records = [r for r in records if json.loads(r.value)["migration_id"] == migration_id]
+
+    def sends(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+        return Trace(spans).find("gateway", "PRODUCER", f"send {REPLAY_TOPIC}")
+
+    spans = Trace(
+        await otlp_receiver.wait_for(
+            lambda got: len(sends(got)) >= len(stored) and connected(Trace(got)), trace_id
+        )
+    )
+    (server,) = spans.find("gateway", "SERVER", "POST /api/v1/replays")
+    assert server.parent_span_id == caller
+    by_id = {s.span_id: s for s in sends(spans.spans)}
+    assert all(s.parent_span_id == server.span_id for s in by_id.values())
+    for record in records:
+        _, record_trace, record_span, _ = dict(record.headers)["traceparent"].decode().split("-")
+        assert record_trace == trace_id
+        event_id = json.loads(record.value)["event_id"]
+        assert by_id[record_span].attributes["messaging.message.id"] == event_id

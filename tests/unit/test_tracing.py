@@ -35,7 +35,13 @@ from schemashift.consumers.common.lanes import Lanes
 from schemashift.consumers.common.settings import Settings
 from schemashift.gateway.api.app import create_app
 from schemashift.gateway.api.tracing import ServerSpans
-from schemashift.schemas.events import ComparisonRequested, Event, EventType, MigrationApplied
+from schemashift.schemas.events import (
+    DEAD_LETTER_TOPIC,
+    ComparisonRequested,
+    Event,
+    EventType,
+    MigrationApplied,
+)
 from tests.support.infra import REPO_ROOT
 from tests.support.otlp import start_receiver
 
@@ -264,6 +270,30 @@ async def test_a_dead_lettered_message_fails_its_span_without_its_secrets(spans)
     assert (consumer.attributes or {})["schemashift.dead_lettered"] is True
     assert PASSWORD not in (consumer.status.description or "")
     assert "cannot reach" in (consumer.status.description or "")
+
+
+async def test_a_dead_letter_carries_the_trace_of_the_message_it_holds(spans):
+    broker = KafkaBroker()
+    letters = DeadLetters(broker, "test", SETTINGS)
+    received: list[KafkaMessage] = []
+
+    @broker.subscriber(DEAD_LETTER_TOPIC)
+    async def keep(body: dict, msg: KafkaMessage) -> None:
+        received.append(msg)
+
+    async with TestKafkaBroker(broker):
+        (msg,) = await published(request_event())
+        with spans.tracer.start_as_current_span("process") as consuming:
+            await letters.send(msg, "not valid")
+    (letter,) = received
+    (send,) = [s for s in spans.of_kind(SpanKind.PRODUCER) if s.name.endswith(DEAD_LETTER_TOPIC)]
+    assert send.name == f"send {DEAD_LETTER_TOPIC}"
+    assert parent_id(send) == consuming.get_span_context().span_id
+    traceparent = dict(letter.headers)["traceparent"]
+    assert traceparent.split("-")[1:3] == [
+        f"{send.context.trace_id:032x}",
+        f"{send.context.span_id:016x}",
+    ]
 
 
 async def test_a_message_without_trace_context_starts_a_trace(spans):
