@@ -41,40 +41,43 @@ def _record_pid(pid_dir: Path | None, role: str, child: subprocess.Popen[bytes])
         (pid_dir / f"{role}.pid").write_text(f"{child.pid}\n")
 
 
-def _port_is_free(host: str, port: int) -> bool:
-    with socket.socket() as probe:
-        # As the role's listener will (asyncio's default): a port in TIME_WAIT counts as free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
+def _bound(host: str, port: int) -> socket.socket | None:
+    """A socket bound to ``host:port`` (0: a free port), or None when the port is taken."""
+    probe = socket.socket()
+    # As the role's listener will (asyncio's default): a port in TIME_WAIT counts as free.
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        probe.bind((host, port))
+    except OSError:
+        probe.close()
+        return None
+    return probe
 
 
 def metrics_ports(roles: Sequence[str], settings: Settings) -> dict[str, int]:
     """The port each consumer role of ``roles`` will serve its metrics on (none when off).
 
     The configured port when it is free, else (taken, or configured as 0) a free one: the
-    supervisor hands it to the role, so the URLs it prints are the ones that answer.
+    supervisor hands it to the role, so the URLs it prints are the ones that answer. The
+    ports are held until all are chosen, so no two roles get the same free one.
     """
     if not settings.metrics_enabled:
         return {}
-    ports = {}
-    for role in roles:
-        if role == "gateway":
-            continue
-        port = settings.metrics_port(role)
-        if port == 0 or not _port_is_free(settings.metrics_host, port):
-            port = _free_port(settings.metrics_host)
-        ports[role] = port
-    return ports
+    held: dict[str, socket.socket] = {}
+    try:
+        for role in roles:
+            if role == "gateway":
+                continue
+            port = settings.metrics_port(role)
+            probe = (_bound(settings.metrics_host, port) if port else None) or _bound(
+                settings.metrics_host, 0
+            )
+            if probe is not None:  # else the role tries itself, and says what it found
+                held[role] = probe
+        return {role: int(probe.getsockname()[1]) for role, probe in held.items()}
+    finally:
+        for probe in held.values():
+            probe.close()
 
 
 def metrics_urls(
