@@ -1,5 +1,12 @@
 """A target's current schema as the console lists it: its objects by kind, read with the
-comparator's introspection library (as `schemashift diff` reads it)."""
+comparator's introspection library (as `schemashift diff` reads it).
+
+This is the one place outside the comparator and the executor that decrypts a connection's
+URL: the page shows the schema as it is now, which only a live read gives (a request and reply
+over Kafka to the comparator would hold the page for a broker round trip and a new topic). It
+reads in a read-only transaction, and the URL stays in this process: the listing and its
+errors never hold it.
+"""
 
 from __future__ import annotations
 
