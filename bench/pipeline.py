@@ -204,19 +204,21 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes]) -> None:
 # Databases
 
 
-async def _drop_dbs(admin_url: str, urls: list[str]) -> None:
-    await drop_dbs(admin_url, [url.rpartition("/")[2] for url in urls])
-
-
 @dataclass
 class Databases:
-    """A source and targets of one pair, registered with the gateway."""
+    """A source and targets of one pair, registered with the gateway, and a connection to each
+    target for the benchmark's own changes (the user's side: not what is measured, so it does
+    not pay for a new connection every time)."""
 
     pair: Pair
     source: str
     targets: list[str]
-    target_urls: list[str]
+    drifters: list[asyncpg.Connection]
     urls: list[str] = field(default_factory=list)
+
+    async def drop(self, admin_url: str) -> None:
+        await asyncio.gather(*(conn.close() for conn in self.drifters))
+        await drop_dbs(admin_url, [url.rpartition("/")[2] for url in self.urls])
 
 
 async def _databases(api: httpx.AsyncClient, admin_url: str, pair: Pair, count: int) -> Databases:
@@ -232,7 +234,8 @@ async def _databases(api: httpx.AsyncClient, admin_url: str, pair: Pair, count: 
         response = await api.post("/api/v1/connections", json={"name": name, "url": url})
         response.raise_for_status()
         names.append(name)
-    return Databases(pair, names[0], names[1:], urls[1:], urls)
+    drifters = [await asyncpg.connect(url) for url in urls[1:]]
+    return Databases(pair, names[0], names[1:], drifters, urls)
 
 
 # -------------------------------------------------------------------------------------------
@@ -322,11 +325,7 @@ async def _migrate(
     *,
     poll: bool,
 ) -> Timing:
-    conn = await asyncpg.connect(dbs.target_urls[lane])
-    try:
-        await conn.execute(dbs.pair.drift)
-    finally:
-        await conn.close()
+    await dbs.drifters[lane].execute(dbs.pair.drift)
     started = time.perf_counter()
     response = await api.post(
         "/api/v1/comparisons",
@@ -401,7 +400,7 @@ async def latency(stack: Stack, count: int, bootstrap: str, admin_url: str) -> N
             for _ in range(5):  # warm-up: pools, fetch sessions
                 await _migrate(api, outcomes, dbs, 0, poll=True)
             timings = [await _migrate(api, outcomes, dbs, 0, poll=True) for _ in range(count)]
-            await _drop_dbs(admin_url, dbs.urls)
+            await dbs.drop(admin_url)
             statements = sorted({t.statements for t in timings})
             found = sum(t.first_get == 200 for t in timings)
             print(
@@ -443,7 +442,7 @@ async def throughput(
         lanes = await asyncio.gather(*(lane(i) for i in range(targets)))
         wall = time.perf_counter() - started
         cpu_used = _cpu(components, since=cpu_before)
-        await _drop_dbs(admin_url, dbs.urls)
+        await dbs.drop(admin_url)
     await outcomes.stop()
     user = [t.sse_ms for lane_timings in lanes for t in lane_timings]
     print(

@@ -7,7 +7,8 @@ with the broker); :class:`Lanes` decides what happens to each message it reads:
   those of one partition (so of one target) one after another, in offset order;
 - a partition's offset is committed once its message's effect is durable, and only that
   partition's (FastStream's ack commits the position of every partition at once, including
-  messages still in hand elsewhere, so it is not used);
+  messages still in hand elsewhere, so it is not used); the partitions finished while a commit
+  is out share the next request (:mod:`.commits`);
 - a batch subscription (the tracker) hands every message waiting, of all its partitions, to one
   call, and commits each partition after it;
 - each call goes through the retry and dead-letter policy of :class:`~.deadletter.DeadLetters`;
@@ -40,6 +41,7 @@ from aiokafka.errors import ConsumerStoppedError, IllegalStateError, KafkaError
 from pydantic import ValidationError
 
 from schemashift.consumers.common import metrics, tracing
+from schemashift.consumers.common.commits import Commits
 from schemashift.consumers.common.deadletter import DeadLetters, Redeliver, reason_of
 from schemashift.schemas.events import Event
 
@@ -83,6 +85,15 @@ def offset_of(msg: KafkaMessage) -> int:
 
 def _in_partition(tp: TopicPartition, msg: KafkaMessage) -> bool:
     return partition_of(msg) == tp
+
+
+def _next_offsets(batch: Iterable[KafkaMessage]) -> dict[TopicPartition, int]:
+    """Each partition's offset to commit once ``batch`` is handled: the one after its last."""
+    offsets: dict[TopicPartition, int] = {}
+    for msg in batch:
+        tp = partition_of(msg)
+        offsets[tp] = max(offsets.get(tp, 0), offset_of(msg) + 1)
+    return offsets
 
 
 def _outcome(event: Event, reason: str | None) -> str:
@@ -144,6 +155,7 @@ class Lanes:
         # The committed position of each partition owned: the last commit, else the first
         # offset read since it was assigned (reading starts at the committed offset).
         self._committed: dict[TopicPartition, int] = {}
+        self._commits = Commits(lambda: self._consumer, self._committed.update)
         self._reader: asyncio.Task[None] | None = None
         self._closing = False
         self.listener = _Listener(self)
@@ -167,6 +179,7 @@ class Lanes:
         for lane in self._lanes.values():
             self._drop(lane, lambda msg: True)
         await self._settle(self._lanes.values())
+        await self._commits.flush()
         self._committed.clear()
 
     @property
@@ -209,9 +222,10 @@ class Lanes:
             lane.task = asyncio.create_task(self._run(lane))
 
     async def idle(self) -> None:
-        """Wait until no message waits or is in hand."""
+        """Wait until no message waits or is in hand, and what was handled is committed."""
         while any(lane.task for lane in self._lanes.values()):
             await self._settle(self._lanes.values())
+        await self._commits.flush()
 
     async def _run(self, lane: _Lane) -> None:
         try:
@@ -263,7 +277,7 @@ class Lanes:
             self._rewind(batch)
             return
         self._count(decoded, ended, redelivered=False)
-        await self._commit(batch)
+        self._commits.hand(_next_offsets(batch))
 
     @staticmethod
     def _count(
@@ -300,19 +314,6 @@ class Lanes:
         for msg, event in decoded:
             ended[id(msg)] = await self._call_one(functools.partial(handler, [event]), msg, event)
 
-    async def _commit(self, batch: Iterable[KafkaMessage]) -> None:
-        offsets: dict[TopicPartition, int] = {}
-        for msg in batch:
-            tp = partition_of(msg)
-            offsets[tp] = max(offsets.get(tp, 0), offset_of(msg) + 1)
-        try:
-            await self._consumer.commit(offsets)
-        except (KafkaError, IllegalStateError) as exc:
-            # The effect is durable and idempotent: whoever reads the message again finds it.
-            log.warning("commit of %s failed (%s): the messages will be read again", offsets, exc)
-            return
-        self._committed.update(offsets)
-
     def _rewind(self, batch: Iterable[KafkaMessage]) -> None:
         earliest: dict[TopicPartition, int] = {}
         for msg in batch:
@@ -346,6 +347,7 @@ class Lanes:
         for tp in partitions:
             self._rewound.pop(tp, None)
         await self._settle(lanes)
+        await self._commits.flush()
         for tp in partitions:
             # Its next owner commits from now on; if it comes back, reading tells again.
             self._committed.pop(tp, None)

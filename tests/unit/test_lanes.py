@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import uuid
 from types import SimpleNamespace
 
@@ -27,39 +28,10 @@ from schemashift.schemas.events import (
     EventType,
     MigrationApplied,
 )
+from tests.support.consumer import FakeSource
 
 TOPIC = EventType.MIGRATION_APPLIED.topic
 SETTINGS = Settings(handler_retries=2, handler_backoff_s=0.001)
-
-
-class FakeConsumer:
-    def __init__(self) -> None:
-        self.commits: list[dict[TopicPartition, int]] = []
-        self.seeks: list[tuple[TopicPartition, int]] = []
-        self._paused: set[TopicPartition] = set()
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.commits.append(dict(offsets))
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks.append((tp, offset))
-
-    def pause(self, *tps: TopicPartition) -> None:
-        self._paused.update(tps)
-
-    def resume(self, *tps: TopicPartition) -> None:
-        self._paused.difference_update(tps)
-
-    def paused(self) -> set[TopicPartition]:
-        return set(self._paused)
-
-
-class FakeSource:
-    def __init__(self) -> None:
-        self.consumer = FakeConsumer()
-
-    async def get_one(self, *, timeout: float = 0) -> None:
-        await asyncio.sleep(timeout)
 
 
 class RecordingDeadLetters(DeadLetters):
@@ -144,7 +116,50 @@ async def test_partitions_run_side_by_side_up_to_the_concurrency():
     release.set()
     await lanes.idle()
     assert most == 3
-    assert len(source.consumer.commits) == 6
+    assert source.consumer.committed() == {TopicPartition(TOPIC, p): 1 for p in range(6)}
+
+
+async def test_partitions_finished_while_a_commit_is_out_share_the_next_one():
+    in_flight, answer = asyncio.Event(), asyncio.Event()
+    handled: list[tuple[int, int]] = []
+
+    async def handler(e: Event) -> None:
+        handled.append((int(e.target), len(handled)))
+
+    lanes, source = lanes_for(handler, slots=asyncio.Semaphore(4))
+    fake = source.consumer
+    answered = fake.commit
+
+    async def slow_first_commit(offsets: dict[TopicPartition, int]) -> None:
+        if not fake.commits:
+            in_flight.set()
+            await answer.wait()
+        await answered(offsets)
+
+    fake.commit = slow_first_commit  # type: ignore[method-assign]
+    lanes.accept(message(0, 0, event("0")))
+    await in_flight.wait()
+    # The first commit is out: partition 0 goes on with its next message meanwhile, and three
+    # other partitions finish theirs.
+    lanes.accept(message(0, 1, event("0")))
+    for partition in (1, 2, 3):
+        lanes.accept(message(partition, 0, event(str(partition))))
+    await asyncio.sleep(0.01)
+    assert len(handled) == 5, "lanes must not wait for the commit of what they handled"
+    answer.set()
+    await lanes.idle()
+    tp = functools.partial(TopicPartition, TOPIC)
+    assert fake.commits == [{tp(0): 1}, {tp(0): 2, tp(1): 1, tp(2): 1, tp(3): 1}]
+
+
+async def test_an_offset_of_a_partition_no_longer_owned_is_not_committed():
+    lanes, source = lanes_for(lambda e: asyncio.sleep(0))
+    owned = {TopicPartition(TOPIC, 1)}
+    source.consumer.assignment = lambda: owned  # type: ignore[method-assign]
+    lanes.accept(message(0, 0, event()))
+    lanes.accept(message(1, 5, event()))
+    await lanes.idle()
+    assert source.consumer.commits == [{TopicPartition(TOPIC, 1): 6}]
 
 
 async def test_a_slow_partition_does_not_hold_another_up():

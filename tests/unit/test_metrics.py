@@ -44,6 +44,7 @@ from schemashift.schemas.events import (
     Mode,
     Stage,
 )
+from tests.support.consumer import FakeConsumer, FakeSource
 
 TOPIC = EventType.MIGRATION_APPLIED.topic
 SETTINGS = Settings(handler_retries=2, handler_backoff_s=0.001)
@@ -63,43 +64,6 @@ def published(topic: str, outcome: str) -> float:
 
 
 # --- lanes: what a role reads ----------------------------------------------------------------
-
-
-class FakeConsumer:
-    """What lanes ask of aiokafka's consumer, with an assignment and high-water marks."""
-
-    def __init__(self, highwater: dict[TopicPartition, int] | None = None) -> None:
-        self.highwaters = dict(highwater or {})
-        self.commits: list[dict[TopicPartition, int]] = []
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.commits.append(dict(offsets))
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        pass
-
-    def pause(self, *tps: TopicPartition) -> None:
-        pass
-
-    def resume(self, *tps: TopicPartition) -> None:
-        pass
-
-    def paused(self) -> set[TopicPartition]:
-        return set()
-
-    def assignment(self) -> set[TopicPartition]:
-        return set(self.highwaters)
-
-    def highwater(self, tp: TopicPartition) -> int | None:
-        return self.highwaters[tp]
-
-
-class FakeSource:
-    def __init__(self, consumer: FakeConsumer) -> None:
-        self.consumer = consumer
-
-    async def get_one(self, *, timeout: float = 0) -> None:
-        await asyncio.sleep(timeout)
 
 
 class RecordingDeadLetters(DeadLetters):

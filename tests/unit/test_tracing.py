@@ -42,6 +42,7 @@ from schemashift.schemas.events import (
     EventType,
     MigrationApplied,
 )
+from tests.support.consumer import FakeSource
 from tests.support.infra import REPO_ROOT
 from tests.support.otlp import start_receiver
 
@@ -113,25 +114,6 @@ async def published(*events: Event) -> list[KafkaMessage]:
     return received
 
 
-class _Consumer:
-    def __init__(self) -> None:
-        self.commits: list[dict[TopicPartition, int]] = []
-
-    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
-        self.commits.append(dict(offsets))
-
-    def paused(self) -> set[TopicPartition]:
-        return set()
-
-
-class _Source:
-    def __init__(self) -> None:
-        self.consumer = _Consumer()
-
-    async def get_one(self, *, timeout: float = 0) -> None:
-        await asyncio.sleep(timeout)
-
-
 class _DeadLetters(DeadLetters):
     def __init__(self) -> None:
         super().__init__(KafkaBroker(), "test", SETTINGS)
@@ -142,9 +124,9 @@ class _DeadLetters(DeadLetters):
         tracing.dead_lettered(reason)
 
 
-async def run_lanes(messages: list[KafkaMessage], **handlers) -> _Source:
+async def run_lanes(messages: list[KafkaMessage], **handlers) -> FakeSource:
     lanes = Lanes(_DeadLetters(), **handlers)
-    source = _Source()
+    source = FakeSource()
     lanes.bind(source)
     for msg in messages:
         lanes.accept(msg)

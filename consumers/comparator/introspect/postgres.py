@@ -94,7 +94,10 @@ _STAMPED: dict[str, str | None] = {
 }
 _STAMP_WIDER = {
     "pg_depend": f"refobjid >= {_FIRST_USER_OID}",
-    "pg_description": "classoid = 'pg_catalog.pg_namespace'::regclass",
+    # Written so that both arms are ranges of the catalog's index: an OR with a condition on
+    # classoid alone made it a scan of every comment of pg_catalog.
+    "pg_description": "classoid = 'pg_catalog.pg_namespace'::regclass"
+    " AND objoid = ANY(ARRAY(SELECT oid FROM pg_catalog.pg_namespace))",
 }
 
 
@@ -157,6 +160,14 @@ class Row(Protocol):
 
 def _user_schema(alias: str) -> str:
     return _USER_SCHEMA.format(n=alias, history=HISTORY_SCHEMA)
+
+
+def _user_made(oid: str) -> str:
+    """``oid`` is not initdb's: redundant with the schema conditions (every object of a user
+    schema was made after initdb), but an index range on the catalog's oid, where the schema
+    condition only filters after a scan of every system row (thousands of functions, types and
+    comments of pg_catalog)."""
+    return f"{oid} >= {_FIRST_USER_OID}"
 
 
 # Objects that belong to an extension are the extension's business, not ours.
@@ -226,7 +237,7 @@ SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relpersistence = 'u
                                     WHERE i.indrelid = c.oid AND i.indisreplident), 'nothing')
             ELSE 'default' END AS replica_identity
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p')
+WHERE c.relkind IN ('r', 'p') AND {_user_made("c.oid")}
   AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
 """
 
@@ -269,17 +280,22 @@ LEFT JOIN (SELECT dep.refobjid, dep.refobjsubid, s.*
                 AND dep.refclassid = 'pg_class'::regclass AND dep.deptype = 'i') s
      ON a.attidentity <> '' AND s.refobjid = a.attrelid AND s.refobjsubid = a.attnum{not_null_join}
 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-  AND {user_schema}
+  AND a.attrelid >= {first_user_oid} AND {user_schema}
 ORDER BY a.attrelid, a.attnum
 """
 COLUMNS_SQL = _COLUMNS_SQL.format(
-    not_null_name="NULL::name", not_null_join="", user_schema=_user_schema("n"), grantee=_GRANTEE
+    not_null_name="NULL::name",
+    not_null_join="",
+    user_schema=_user_schema("n"),
+    grantee=_GRANTEE,
+    first_user_oid=_FIRST_USER_OID,
 )
 COLUMNS_SQL_18 = _COLUMNS_SQL.format(
     not_null_name="nn.conname",
     not_null_join=_NOT_NULL_NAME_JOIN,
     user_schema=_user_schema("n"),
     grantee=_GRANTEE,
+    first_user_oid=_FIRST_USER_OID,
 )
 
 # Key columns come as attribute numbers (named from the columns query, which is cheaper than a
@@ -301,7 +317,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class fc ON fc.oid = k.confrelid
 LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
 WHERE k.contype IN ('p', 'u', 'c', 'f', 'x') AND k.conislocal AND k.coninhcount = 0
-  AND k.conparentid = 0
+  AND k.conparentid = 0 AND {_user_made("k.conrelid")}
   AND c.relkind IN ('r', 'p') AND {_user_schema("n")}
 ORDER BY k.conrelid, k.conname
 """
@@ -326,7 +342,8 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_am am ON am.oid = ic.relam
-WHERE c.relkind IN ('r', 'p', 'm') AND NOT ic.relispartition AND {_user_schema("n")}
+WHERE c.relkind IN ('r', 'p', 'm') AND NOT ic.relispartition AND {_user_made("i.indrelid")}
+  AND {_user_schema("n")}
   AND NOT EXISTS (SELECT 1 FROM pg_constraint k
                   WHERE k.conindid = i.indexrelid AND k.conrelid = i.indrelid
                     AND k.contype IN ('p', 'u', 'x'))
@@ -360,7 +377,8 @@ SELECT n.nspname AS schema_name, c.collname AS name, c.collprovider::text AS pro
        c.collctype AS lc_ctype,
        coalesce(to_jsonb(c) ->> 'colllocale', to_jsonb(c) ->> 'colliculocale') AS locale
 FROM pg_collation c JOIN pg_namespace n ON n.oid = c.collnamespace
-WHERE {_user_schema("n")} AND {_not_extension_member("pg_collation", "c.oid")}
+WHERE {_user_made("c.oid")} AND {_user_schema("n")}
+  AND {_not_extension_member("pg_collation", "c.oid")}
 ORDER BY 1, 2
 """
 
@@ -369,7 +387,8 @@ SELECT n.nspname AS schema_name, t.typname AS name,
        ARRAY(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid
              ORDER BY e.enumsortorder)::text[] AS labels
 FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype = 'e' AND {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
+WHERE t.typtype = 'e' AND {_user_made("t.oid")} AND {_user_schema("n")}
+  AND {_not_extension_member("pg_type", "t.oid")}
 ORDER BY 1, 2
 """
 
@@ -414,6 +433,7 @@ SELECT CASE c.relkind WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized view'
        d.description
 FROM pg_description d
 JOIN pg_class c ON d.classoid = 'pg_class'::regclass AND d.objoid = c.oid
+     AND {_user_made("d.objoid")}
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.objsubid AND d.objsubid > 0
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'i', 'I', 'S')
@@ -427,6 +447,7 @@ SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, ARRAY[n.nspname, t
        d.description
 FROM pg_description d
 JOIN pg_type t ON d.classoid = 'pg_type'::regclass AND d.objoid = t.oid AND d.objsubid = 0
+     AND {_user_made("d.objoid")}
 JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE t.typtype IN ('e', 'd', 'c', 'r') AND {_user_schema("n")}
   AND {_not_extension_member("pg_type", "t.oid")}
@@ -436,6 +457,7 @@ SELECT 'function',
        d.description
 FROM pg_description d
 JOIN pg_proc p ON d.classoid = 'pg_proc'::regclass AND d.objoid = p.oid
+     AND {_user_made("d.objoid")}
 JOIN pg_namespace n ON n.oid = p.pronamespace
 WHERE p.prokind IN ('f', 'p', 'w', 'a') AND {_user_schema("n")}
   AND {_not_extension_member("pg_proc", "p.oid")}
@@ -443,6 +465,7 @@ UNION ALL
 SELECT 'constraint', ARRAY[n.nspname, c.relname, k.conname], d.description
 FROM pg_description d
 JOIN pg_constraint k ON d.classoid = 'pg_constraint'::regclass AND d.objoid = k.oid
+     AND {_user_made("d.objoid")}
 JOIN pg_class c ON c.oid = k.conrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE k.conislocal AND k.coninhcount = 0 AND k.conparentid = 0 AND {_user_schema("n")}
@@ -450,6 +473,7 @@ UNION ALL
 SELECT 'trigger', ARRAY[n.nspname, c.relname, t.tgname], d.description
 FROM pg_description d
 JOIN pg_trigger t ON d.classoid = 'pg_trigger'::regclass AND d.objoid = t.oid
+     AND {_user_made("d.objoid")}
 JOIN pg_class c ON c.oid = t.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT t.tgisinternal AND t.tgparentid = 0 AND {_user_schema("n")}
@@ -457,6 +481,7 @@ UNION ALL
 SELECT 'policy', ARRAY[n.nspname, c.relname, p.polname], d.description
 FROM pg_description d
 JOIN pg_policy p ON d.classoid = 'pg_policy'::regclass AND d.objoid = p.oid
+     AND {_user_made("d.objoid")}
 JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE {_user_schema("n")}
@@ -503,7 +528,7 @@ FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_language l ON l.oid = p.prolang
 LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid
-WHERE p.prokind IN ('f', 'p', 'w', 'a') AND {_user_schema("n")}
+WHERE p.prokind IN ('f', 'p', 'w', 'a') AND {_user_made("p.oid")} AND {_user_schema("n")}
   AND {_not_extension_member("pg_proc", "p.oid")}
   -- A range type's constructors are part of the type.
   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.classid = 'pg_proc'::regclass
@@ -553,7 +578,8 @@ SELECT n.nspname AS schema_name, t.typname AS name,
 FROM pg_type t
 JOIN pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_type bt ON bt.oid = t.typbasetype
-WHERE t.typtype = 'd' AND {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
+WHERE t.typtype = 'd' AND {_user_made("t.oid")} AND {_user_schema("n")}
+  AND {_not_extension_member("pg_type", "t.oid")}
 ORDER BY 1, 2
 """
 
@@ -568,7 +594,8 @@ SELECT n.nspname AS schema_name, t.typname AS name,
 FROM pg_type t
 JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c'
 JOIN pg_namespace n ON n.oid = t.typnamespace
-WHERE t.typtype = 'c' AND {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
+WHERE t.typtype = 'c' AND {_user_made("t.oid")} AND {_user_schema("n")}
+  AND {_not_extension_member("pg_type", "t.oid")}
 ORDER BY 1, 2
 """
 
@@ -593,7 +620,8 @@ JOIN pg_namespace opn ON opn.oid = opc.opcnamespace
 LEFT JOIN pg_collation co ON co.oid = r.rngcollation
 LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 LEFT JOIN pg_type mt ON mt.oid = r.rngmultitypid
-WHERE {_user_schema("n")} AND {_not_extension_member("pg_type", "t.oid")}
+WHERE {_user_made("r.rngtypid")} AND {_user_schema("n")}
+  AND {_not_extension_member("pg_type", "t.oid")}
 ORDER BY 1, 2
 """
 
@@ -639,7 +667,7 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
      aclexplode(coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END::"char",
                                               c.relowner))) x
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND x.grantee <> c.relowner
-  AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
+  AND {_user_made("c.oid")} AND {_user_schema("n")} AND {_not_extension_member("pg_class", "c.oid")}
 UNION ALL
 SELECT 'function',
        ARRAY[n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid)],
@@ -647,7 +675,7 @@ SELECT 'function',
 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,
      aclexplode(coalesce(p.proacl, acldefault('f'::"char", p.proowner))) x
 WHERE p.prokind IN ('f', 'p', 'w', 'a') AND x.grantee <> p.proowner
-  AND {_user_schema("n")} AND {_not_extension_member("pg_proc", "p.oid")}
+  AND {_user_made("p.oid")} AND {_user_schema("n")} AND {_not_extension_member("pg_proc", "p.oid")}
 """
 
 _FK_ACTIONS: dict[str, FkAction] = {
