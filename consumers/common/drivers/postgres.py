@@ -19,6 +19,11 @@ from schemashift.consumers.common.drivers.errors import (
 from schemashift.consumers.common.redact import redact_url
 from schemashift.schemas.dialects import Dialect
 
+# asyncpg keeps the prepared statements of a connection up to 15 KB each by default; the
+# introspection's are larger (its small queries go in one statement): above the limit, each
+# read would parse and plan them again, which costs more than running them.
+_CONNECT_OPTIONS: dict[str, Any] = {"max_cacheable_statement_size": 64 * 1024}
+
 
 class PostgresDriver(Driver):
     """asyncpg connections and pools; asyncpg's errors as :class:`IntrospectionError` kinds."""
@@ -30,14 +35,16 @@ class PostgresDriver(Driver):
 
     @asynccontextmanager
     async def connect(self, url: str, *, timeout: float) -> AsyncIterator[Any]:
-        conn = await asyncpg.connect(url, timeout=timeout)
+        conn = await asyncpg.connect(url, timeout=timeout, **_CONNECT_OPTIONS)
         try:
             yield conn
         finally:
             await conn.close()
 
     async def create_pool(self, url: str, *, max_size: int, timeout: float) -> Pool:
-        pool: Pool = await asyncpg.create_pool(url, min_size=0, max_size=max_size, timeout=timeout)
+        pool: Pool = await asyncpg.create_pool(
+            url, min_size=0, max_size=max_size, timeout=timeout, **_CONNECT_OPTIONS
+        )
         return pool
 
     def translate_error(self, exc: BaseException, url: str) -> IntrospectionError | None:

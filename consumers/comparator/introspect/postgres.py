@@ -11,6 +11,7 @@ schema would cost more than the queries. A test checks that the result validates
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, Literal, Protocol
 
@@ -219,7 +220,8 @@ ORDER BY 1
 
 # Partitions are tables too; what they inherit from their parent is left out further down.
 TABLES_SQL = f"""
-SELECT c.oid, n.nspname AS schema_name, c.relname AS name, c.relpersistence = 'u' AS unlogged,
+SELECT c.oid::int8 AS oid, n.nspname AS schema_name, c.relname AS name,
+       c.relpersistence = 'u' AS unlogged,
        c.relrowsecurity AS rls_enabled, c.relforcerowsecurity AS rls_forced,
        c.relispartition AS is_partition,
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_by,
@@ -689,7 +691,7 @@ _FK_MATCH: dict[str, FkMatch] = {"s": "simple", "f": "full", "p": "partial"}
 
 
 # The small results, read after the three large ones (columns, constraints, indexes).
-_QUERIES = {
+SMALL_QUERIES = {
     "tables": TABLES_SQL,
     "sequences": SEQUENCES_SQL,
     "collations": COLLATIONS_SQL,
@@ -704,6 +706,14 @@ _QUERIES = {
     "privileges": PRIVILEGES_SQL,
     "comments": COMMENTS_SQL,
 }
+
+# ... in one round trip: each query's rows as one JSON array (a row as an object by column
+# name, arrays as lists), which is what the rows are read as. A round trip costs both processes
+# more than most of these queries cost the server.
+_SMALL_SQL = "SELECT " + ",\n       ".join(
+    f"(SELECT coalesce(json_agg(q), '[]') FROM ({sql}) q) AS {name}"
+    for name, sql in SMALL_QUERIES.items()
+)
 
 _COLLATION_PROVIDERS: dict[str, Literal["libc", "icu", "default"]] = {
     "c": "libc",
@@ -792,7 +802,8 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
                     columns=list(r["columns"]),
                 )
             )
-        rows: dict[str, list[Row]] = {name: await conn.fetch(sql) for name, sql in _QUERIES.items()}
+        small = await conn.fetchrow(_SMALL_SQL)
+        rows: dict[str, list[Row]] = {name: json.loads(small[name]) for name in SMALL_QUERIES}
         rows["views"] = await fetch_without_keeping_locks(conn, VIEWS_SQL)
 
     tables = sorted((_table(r, columns, constraints, indexes) for r in rows["tables"]), key=_key)
