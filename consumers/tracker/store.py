@@ -30,7 +30,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from schemashift.consumers.common import metrics
@@ -356,18 +356,50 @@ async def _migration_row(conn: AsyncConnection, migration_id: uuid.UUID) -> dict
     return dict(row) if row else None
 
 
+# The row and, as one JSON array of [seq, body], its events stored after a seq: one statement,
+# so one snapshot, in which every event the row reflects is visible (and one round trip for
+# every wake of a live stream).
+_NEW_EVENTS = "new_events"
+_MIGRATION_AND_EVENTS = select(
+    migrations,
+    select(
+        func.coalesce(
+            func.jsonb_agg(
+                aggregate_order_by(
+                    func.jsonb_build_array(events.c.seq, events.c.body), events.c.seq
+                )
+            ),
+            text("'[]'::jsonb"),
+            type_=JSONB,
+        )
+    )
+    .where(events.c.migration_id == migrations.c.id, events.c.seq > bindparam("after_seq"))
+    .scalar_subquery()
+    .label(_NEW_EVENTS),
+).where(migrations.c.id == bindparam("id"))
+
+
 async def migration_and_events(
     engine: AsyncEngine, migration_id: uuid.UUID, *, after_seq: int = 0
 ) -> tuple[dict[str, Any] | None, list[Stored]]:
-    """The migration's row, then its events stored after ``after_seq`` (as
-    :func:`stored_events`), on one connection.
-
-    The row is read first: every event it reflects was committed before it, so the events
-    read next include them.
-    """
+    """The migration's row and its events stored after ``after_seq`` (as
+    :func:`stored_events`), read together: the events include every one the row reflects.
+    No row, no events (a migration's first event and its row are stored together)."""
     async with autocommit(engine) as conn:
-        row = await _migration_row(conn, migration_id)
-        return row, await _stored_events(conn, migration_id, after_seq)
+        found = (
+            (
+                await conn.execute(
+                    _MIGRATION_AND_EVENTS, {"id": migration_id, "after_seq": after_seq}
+                )
+            )
+            .mappings()
+            .first()
+        )
+    if found is None:
+        return None, []
+    row = dict(found)
+    new = row.pop(_NEW_EVENTS)
+    return row, [(seq, Event.model_validate(body)) for seq, body in new]
 
 
 async def list_migrations(

@@ -5,6 +5,7 @@ table it writes (changed columns only) equals the projection rebuilt from the lo
 from __future__ import annotations
 
 import random
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -82,5 +83,31 @@ async def test_the_history_filters_by_time_and_each_target_has_its_newest(new_da
         assert {t: row["id"] for t, row in latest.items()} == {"a": ids[4], "b": ids[3]}
         assert latest["a"]["status"] == "applied"
         assert await store.latest_by_target(engine, []) == {}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_live_read_has_the_row_and_every_event_after_a_seq(new_database):
+    url = await new_database(prefix="ss_tracker")
+    await upgrade_async(url)
+    engine = create_engine(url, pool_size=2)
+    try:
+        flow, other = migration_flow(Mode.APPLY, statements=3), migration_flow(Mode.APPLY)
+        await store.record_all(engine, [*flow[:3], *other])
+        row, new = await store.migration_and_events(engine, flow[0].migration_id)
+        assert row is not None and row["status"] == "generated"
+        assert [e.event_id for _, e in new] == [e.event_id for e in flow[:3]]
+        seen = new[-1][0]
+        await store.record_all(engine, flow[3:])
+        row, new = await store.migration_and_events(engine, flow[0].migration_id, after_seq=seen)
+        assert row is not None and row["status"] == "applied" and row["last_seq"] > seen
+        assert [e.event_id for _, e in new] == [e.event_id for e in flow[3:]], "not each once"
+        assert [seq for seq, _ in new] == sorted(seq for seq, _ in new)
+        assert "new_events" not in row
+        _, none_new = await store.migration_and_events(
+            engine, flow[0].migration_id, after_seq=row["last_seq"]
+        )
+        assert none_new == []
+        assert await store.migration_and_events(engine, uuid.uuid4()) == (None, [])
     finally:
         await engine.dispose()

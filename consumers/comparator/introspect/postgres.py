@@ -692,6 +692,8 @@ _FK_MATCH: dict[str, FkMatch] = {"s": "simple", "f": "full", "p": "partial"}
 
 # The small results, read after the three large ones (columns, constraints, indexes).
 SMALL_QUERIES = {
+    "schemas": SCHEMAS_SQL,
+    "extensions": EXTENSIONS_SQL,
     "tables": TABLES_SQL,
     "sequences": SEQUENCES_SQL,
     "collations": COLLATIONS_SQL,
@@ -760,8 +762,6 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         opening = await conn.fetchrow(_OPENING_SQL)
         version, version_num, stamp = opening["version"], opening["version_num"], opening["stamp"]
-        schemas = [r["name"] for r in await conn.fetch(SCHEMAS_SQL)]
-        extensions = [Extension.trusted(**dict(r)) for r in await conn.fetch(EXTENSIONS_SQL)]
         # The large results are turned into objects as soon as they arrive: when source and
         # target are read concurrently, one's objects are built while the other's server
         # works, and no more than one large result is held at a time.
@@ -806,6 +806,8 @@ async def _introspect(conn: asyncpg.Connection) -> Catalog:
         rows: dict[str, list[Row]] = {name: json.loads(small[name]) for name in SMALL_QUERIES}
         rows["views"] = await fetch_without_keeping_locks(conn, VIEWS_SQL)
 
+    schemas = [r["name"] for r in rows["schemas"]]
+    extensions = [Extension.trusted(**dict(r)) for r in rows["extensions"]]
     tables = sorted((_table(r, columns, constraints, indexes) for r in rows["tables"]), key=_key)
     table_keys = {r["oid"]: (r["schema_name"], r["name"]) for r in rows["tables"]}
     column_privileges = [
