@@ -386,15 +386,10 @@ async def migration_and_events(
     :func:`stored_events`), read together: the events include every one the row reflects.
     No row, no events (a migration's first event and its row are stored together)."""
     async with autocommit(engine) as conn:
-        found = (
-            (
-                await conn.execute(
-                    _MIGRATION_AND_EVENTS, {"id": migration_id, "after_seq": after_seq}
-                )
-            )
-            .mappings()
-            .first()
+        result = await conn.execute(
+            _MIGRATION_AND_EVENTS, {"id": migration_id, "after_seq": after_seq}
         )
+        found = result.mappings().first()
     if found is None:
         return None, []
     row = dict(found)

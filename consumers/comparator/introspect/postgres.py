@@ -282,7 +282,7 @@ LEFT JOIN (SELECT dep.refobjid, dep.refobjsubid, s.*
                 AND dep.refclassid = 'pg_class'::regclass AND dep.deptype = 'i') s
      ON a.attidentity <> '' AND s.refobjid = a.attrelid AND s.refobjsubid = a.attnum{not_null_join}
 WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-  AND a.attrelid >= {first_user_oid} AND {user_schema}
+  AND {user_made} AND {user_schema}
 ORDER BY a.attrelid, a.attnum
 """
 COLUMNS_SQL = _COLUMNS_SQL.format(
@@ -290,14 +290,14 @@ COLUMNS_SQL = _COLUMNS_SQL.format(
     not_null_join="",
     user_schema=_user_schema("n"),
     grantee=_GRANTEE,
-    first_user_oid=_FIRST_USER_OID,
+    user_made=_user_made("a.attrelid"),
 )
 COLUMNS_SQL_18 = _COLUMNS_SQL.format(
     not_null_name="nn.conname",
     not_null_join=_NOT_NULL_NAME_JOIN,
     user_schema=_user_schema("n"),
     grantee=_GRANTEE,
-    first_user_oid=_FIRST_USER_OID,
+    user_made=_user_made("a.attrelid"),
 )
 
 # Key columns come as attribute numbers (named from the columns query, which is cheaper than a
