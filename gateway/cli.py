@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import NoReturn
@@ -173,6 +173,14 @@ async def _token(args: argparse.Namespace) -> int:
 # --- run -----------------------------------------------------------------------------------
 
 
+def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
 def _run_role(role: str) -> int:
     from schemashift.consumers.common.settings import get_settings
 
@@ -187,6 +195,7 @@ def _run_role(role: str) -> int:
             create_app(settings),
             host=settings.gateway_host,
             port=settings.gateway_port,
+            loop=settings.event_loop,
             log_level="warning",
             access_log=False,
             # Longer than a client waits between two requests while it follows migrations:
@@ -198,7 +207,8 @@ def _run_role(role: str) -> int:
     import importlib
 
     module = importlib.import_module(f"schemashift.consumers.{role}.app")
-    asyncio.run(module.role.run())
+    with asyncio.Runner(loop_factory=_loop_factory(settings.event_loop)) as runner:
+        runner.run(module.role.run())
     return 0
 
 
