@@ -21,12 +21,18 @@ class TargetPools:
     (beyond ``max_pools``) and all together at the end."""
 
     def __init__(
-        self, *, max_size: int = 2, max_pools: int = 64, connect_timeout: float = 10.0
+        self,
+        *,
+        max_size: int = 2,
+        max_pools: int = 64,
+        connect_timeout: float = 10.0,
+        session_state: bool = True,
     ) -> None:
         # Two per database: the executor's migration and its fingerprint re-check.
         self._max_size = max_size
         self._max_pools = max_pools
         self._timeout = connect_timeout
+        self._session_state = session_state
         # Most recently used last.
         self._pools: OrderedDict[str, Pool] = OrderedDict()
         self._in_use: dict[str, int] = {}
@@ -41,7 +47,10 @@ class TargetPools:
                 pool = self._pools.get(url)
                 if pool is None:
                     pool = await driver_for_url(url).create_pool(
-                        url, max_size=self._max_size, timeout=self._timeout
+                        url,
+                        max_size=self._max_size,
+                        timeout=self._timeout,
+                        session_state=self._session_state,
                     )
                     self._evict()
                     self._pools[url] = pool

@@ -35,7 +35,8 @@ from schemashift.schemas.events import (
 from schemashift.schemas.operations import Operation
 
 role = Role("comparator", publishes=(EventType.DIFF_COMPUTED, EventType.MIGRATION_FAILED))
-pools = TargetPools()
+# Introspection changes nothing of a session beyond its read-only transactions.
+pools = TargetPools(session_state=False)
 role.on_close(pools.close)
 # A source is compared with many targets, and a target often twice in a row unchanged: a
 # catalog whose database has the same stamp is not read again.

@@ -22,11 +22,12 @@ from sqlalchemy import (
     Table,
     Uuid,
     bindparam,
+    column,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from schemashift.consumers.common.db import autocommit, metadata
@@ -50,43 +51,17 @@ comparison_queue = Table(
 )
 
 
-# Hot-path statements are built once (see db.py).
-_ENQUEUE = (  # a redelivered request is queued once
-    insert(comparison_queue)
-    .values(
-        migration_id=bindparam("id"),
-        target=bindparam("target"),
-        request=bindparam("request", type_=JSONB),
-        trace_context=bindparam("trace_context", type_=JSONB(none_as_null=True)),
+# One round trip: migration 0005's function queues the arrival, takes the target's lock
+# (pg_advisory_xact_lock: comparators of one target take turns), ends the migration that
+# ended, and returns the head to compare (activating it), in one transaction.
+_STEP = select(column("request", JSONB), column("trace_context", JSONB)).select_from(
+    func.comparison_queue_step(
+        bindparam("target", type_=String),
+        bindparam("arrived", type_=Uuid),
+        bindparam("request", type_=JSONB(none_as_null=True)),
+        bindparam("trace_context", type_=JSONB(none_as_null=True)),
+        bindparam("ended", type_=Uuid),
     )
-    .on_conflict_do_nothing(index_elements=[comparison_queue.c.migration_id])
-)
-_LOCK_TARGET = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("key"), 0)))
-_END = (
-    update(comparison_queue)
-    .where(comparison_queue.c.migration_id == bindparam("id"))
-    .values(state=ENDED)
-)
-# The active request if there is one, else the oldest queued.
-_HEAD = (
-    select(
-        comparison_queue.c.migration_id,
-        comparison_queue.c.request,
-        comparison_queue.c.trace_context,
-        comparison_queue.c.state,
-        comparison_queue.c.compared_at,
-    )
-    .where(
-        comparison_queue.c.target == bindparam("target"),
-        comparison_queue.c.state.in_((ACTIVE, QUEUED)),
-    )
-    .order_by(comparison_queue.c.state != ACTIVE, comparison_queue.c.seq)
-    .limit(1)
-)
-_ACTIVATE = (
-    update(comparison_queue)
-    .where(comparison_queue.c.migration_id == bindparam("id"))
-    .values(state=ACTIVE)
 )
 _COMPARED = (
     update(comparison_queue)
@@ -118,28 +93,22 @@ async def next_to_compare(
     same transaction, ``arrived`` is queued first (with ``trace_context``) and migration
     ``ended`` ends.
     """
-    async with engine.begin() as conn:
-        if arrived is not None:
+    async with autocommit(engine) as conn:
+        head = (
             await conn.execute(
-                _ENQUEUE,
+                _STEP,
                 {
-                    "id": arrived.migration_id,
-                    "target": arrived.target,
-                    "request": arrived.model_dump(mode="json"),
+                    "target": target,
+                    "arrived": arrived.migration_id if arrived else None,
+                    "request": arrived.model_dump(mode="json") if arrived else None,
                     "trace_context": trace_context,
+                    "ended": ended,
                 },
             )
-        await conn.execute(_LOCK_TARGET, {"key": "schemashift.queue:" + target})
-        if ended is not None:
-            await conn.execute(_END, {"id": ended})
-        head = (await conn.execute(_HEAD, {"target": target})).first()
-        if head is None:
-            return None
-        queued = Queued(Event.model_validate(head.request), head.trace_context)
-        if head.state == ACTIVE:
-            return None if head.compared_at else queued
-        await conn.execute(_ACTIVATE, {"id": head.migration_id})
-        return queued
+        ).first()
+    if head is None:
+        return None
+    return Queued(Event.model_validate(head.request), head.trace_context)
 
 
 async def mark_compared(engine: AsyncEngine, migration_id: uuid.UUID) -> None:

@@ -72,6 +72,11 @@ class ExecutorAdapter(ABC):
     async def read_history(self, conn: Connection, migration_id: uuid.UUID) -> HistoryRecord | None:
         """The history row of ``migration_id``, if the target has one."""
 
+    async def open_history(self, conn: Connection, migration_id: uuid.UUID) -> HistoryRecord | None:
+        """Create the history table if it does not exist, then read ``migration_id``'s row."""
+        await self.ensure_history(conn)
+        return await self.read_history(conn, migration_id)
+
     @abstractmethod
     async def write_history(
         self,

@@ -106,8 +106,7 @@ async def apply_script(
     )
     await adapter.acquire_lock(conn)
     try:
-        await adapter.ensure_history(conn)
-        recorded = await adapter.read_history(conn, migration_id)
+        recorded = await adapter.open_history(conn, migration_id)
         if recorded is not None and recorded.completed == recorded.statements:
             return Applied(recorded.statements, _ms(started), already_applied=True)
         if recorded is not None:

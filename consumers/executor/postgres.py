@@ -61,8 +61,11 @@ class PostgresExecutor(ExecutorAdapter):
     async def configure(
         self, conn: Any, *, lock_timeout_ms: int, statement_timeout_ms: int
     ) -> None:
-        await conn.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
-        await conn.execute(f"SET statement_timeout = {int(statement_timeout_ms)}")
+        # Without arguments, one simple-protocol round trip runs both.
+        await conn.execute(
+            f"SET lock_timeout = {int(lock_timeout_ms)}; "
+            f"SET statement_timeout = {int(statement_timeout_ms)}"
+        )
 
     async def acquire_lock(self, conn: Any) -> None:
         await conn.execute("SELECT pg_advisory_lock($1)", LOCK_KEY)
@@ -79,6 +82,15 @@ class PostgresExecutor(ExecutorAdapter):
         if row is None:
             return None
         return HistoryRecord(row["checksum"], row["statements"], row["completed"])
+
+    async def open_history(self, conn: Any, migration_id: uuid.UUID) -> HistoryRecord | None:
+        # The table exists but on a target's first migration: read first, create if missing
+        # (under the migration lock, outside any transaction).
+        try:
+            return await self.read_history(conn, migration_id)
+        except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+            await self.ensure_history(conn)
+            return None
 
     async def write_history(
         self, conn: Any, migration_id: uuid.UUID, checksum: str, statements: int, completed: int

@@ -62,8 +62,13 @@ class Driver(ABC):
         """A new connection to ``url``, closed on leaving; raises the library's own errors."""
 
     @abstractmethod
-    async def create_pool(self, url: str, *, max_size: int, timeout: float) -> Pool:
-        """A pool of connections to ``url`` that opens them on demand (none at first)."""
+    async def create_pool(
+        self, url: str, *, max_size: int, timeout: float, session_state: bool = True
+    ) -> Pool:
+        """A pool of connections to ``url`` that opens them on demand (none at first).
+
+        ``session_state=False`` promises that its users change nothing of a session beyond
+        their transactions, so that a driver may skip resetting the session on release."""
 
     @abstractmethod
     def translate_error(self, exc: BaseException, url: str) -> IntrospectionError | None:

@@ -135,7 +135,9 @@ class MysqlDriver(Driver):
         finally:
             conn.close()
 
-    async def create_pool(self, url: str, *, max_size: int, timeout: float) -> Pool:
+    async def create_pool(
+        self, url: str, *, max_size: int, timeout: float, session_state: bool = True
+    ) -> Pool:
         options = parse_url(url).options(timeout=timeout)
         return _Pool(await aiomysql.create_pool(minsize=0, maxsize=max_size, **options))
 

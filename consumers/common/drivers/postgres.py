@@ -25,6 +25,10 @@ from schemashift.schemas.dialects import Dialect
 _CONNECT_OPTIONS: dict[str, Any] = {"max_cacheable_statement_size": 64 * 1024}
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
+
+
 class PostgresDriver(Driver):
     """asyncpg connections and pools; asyncpg's errors as :class:`IntrospectionError` kinds."""
 
@@ -41,9 +45,19 @@ class PostgresDriver(Driver):
         finally:
             await conn.close()
 
-    async def create_pool(self, url: str, *, max_size: int, timeout: float) -> Pool:
+    async def create_pool(
+        self, url: str, *, max_size: int, timeout: float, session_state: bool = True
+    ) -> Pool:
+        # asyncpg rolls back an open transaction on release whatever ``reset`` does; its
+        # default reset adds a round trip (advisory locks, cursors, LISTEN, settings) that
+        # users leaving no session state do not need.
         pool: Pool = await asyncpg.create_pool(
-            url, min_size=0, max_size=max_size, timeout=timeout, **_CONNECT_OPTIONS
+            url,
+            min_size=0,
+            max_size=max_size,
+            timeout=timeout,
+            reset=None if session_state else _keep_session,
+            **_CONNECT_OPTIONS,
         )
         return pool
 

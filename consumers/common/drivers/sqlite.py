@@ -131,7 +131,9 @@ class SQLiteDriver(Driver):
         finally:
             await _close(conn)
 
-    async def create_pool(self, url: str, *, max_size: int, timeout: float) -> Pool:
+    async def create_pool(
+        self, url: str, *, max_size: int, timeout: float, session_state: bool = True
+    ) -> Pool:
         database_path(url)  # refuse a bad URL now rather than at first use
         return _Pool(self, url, max_size, timeout)
 

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from schemashift.consumers.executor.adapters import HistoryRecord
 from schemashift.consumers.executor.apply import Applied, Failed, apply_script
 from schemashift.consumers.executor.postgres import ADAPTER, LOCK_KEY
 from schemashift.consumers.executor.registry import adapter_for
@@ -154,6 +155,20 @@ async def test_a_partly_applied_migration_resumes_after_its_last_committed_state
     result, progressed = await run(url, statements, migration_id=migration_id, checksum="c1")
     assert isinstance(result, Applied) and progressed == [2]
     assert (await history(url))[0]["completed"] == 3
+
+
+async def test_the_history_table_is_created_when_missing_and_read_when_there(
+    new_database,
+) -> None:
+    url = await new_database()
+    migration_id = uuid.uuid4()
+    async with connected(url) as conn:
+        assert await ADAPTER.open_history(conn, migration_id) is None  # created
+        await ADAPTER.write_history(conn, migration_id, "c1", 2, 1)
+        assert await ADAPTER.open_history(conn, migration_id) == HistoryRecord("c1", 2, 1)
+        await conn.execute(f"DROP SCHEMA {HISTORY_SCHEMA} CASCADE")
+        assert await ADAPTER.open_history(conn, migration_id) is None  # created again
+        assert await conn.fetchval(f"SELECT count(*) FROM {HISTORY_SCHEMA}.history") == 0
 
 
 async def test_a_lock_timeout_fails_the_statement_transiently_and_rolls_back(
