@@ -74,7 +74,9 @@ async def register(engine: AsyncEngine, name: str, url: str) -> datetime:
 
 
 # Hot-path statements are built once (see db.py).
-_STORED_URL = select(connections.c.url_encrypted).where(connections.c.name == bindparam("name"))
+_STORED_URLS = select(connections.c.name, connections.c.url_encrypted).where(
+    connections.c.name.in_(bindparam("names", expanding=True))
+)
 _REGISTERED = select(connections.c.name).where(
     connections.c.name.in_(bindparam("names", expanding=True))
 )
@@ -82,11 +84,19 @@ _REGISTERED = select(connections.c.name).where(
 
 async def resolve(engine: AsyncEngine, name: str) -> str:
     """The decrypted URL of connection ``name``; raises :class:`UnknownConnection`."""
+    (url,) = await resolve_all(engine, [name])
+    return url
+
+
+async def resolve_all(engine: AsyncEngine, names: Sequence[str]) -> list[str]:
+    """The decrypted URLs of connections ``names``, in their order, read in one query;
+    raises :class:`UnknownConnection` for the first that is not registered."""
     async with autocommit(engine) as conn:
-        stored = (await conn.execute(_STORED_URL, {"name": name})).scalar_one_or_none()
-    if stored is None:
-        raise UnknownConnection(f"no connection named {name!r} is registered")
-    return decrypt(stored)
+        stored = dict((await conn.execute(_STORED_URLS, {"names": sorted(set(names))})).all())
+    for name in names:
+        if name not in stored:
+            raise UnknownConnection(f"no connection named {name!r} is registered")
+    return [decrypt(stored[name]) for name in names]
 
 
 async def list_all(engine: AsyncEngine) -> list[dict[str, object]]:

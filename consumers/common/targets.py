@@ -18,7 +18,8 @@ from schemashift.consumers.common.drivers import Connection, Pool, driver_for_ur
 
 class TargetPools:
     """Connection pools keyed by URL, created on first use, closed when least recently used
-    (beyond ``max_pools``) and all together at the end."""
+    (beyond ``max_pools``) and all together at the end; ``session_state=False`` when their
+    users change nothing of a session beyond their transactions (see ``Driver.create_pool``)."""
 
     def __init__(
         self,

@@ -57,9 +57,13 @@ async def compare(event: Event) -> Event:
     def failed(reason: str) -> Event:
         return event.follow(MigrationFailed(stage=Stage.COMPARE, reason=reason), producer=role.name)
 
+    rollback = request.operations is not None
     try:
-        target_url = await connections.resolve(role.engine, request.target)
-        if request.operations is not None:
+        urls = await connections.resolve_all(
+            role.engine, [request.target] if rollback else [request.target, request.source]
+        )
+        target_url = urls[0]
+        if rollback:
             # A rollback: the operations are given; only the target is read.
             target = await introspect(target_url, pools=pools, cache=catalogs)
             source_fingerprint = request.expected_fingerprint or target.fingerprint()
@@ -68,11 +72,10 @@ async def compare(event: Event) -> Event:
                     f"target changed since migration {request.rollback_of} was applied: "
                     "cannot roll it back"
                 )
-            dialect, operations = target.dialect, request.operations
+            dialect, operations = target.dialect, request.operations or []
         else:
-            source_url = await connections.resolve(role.engine, request.source)
             source, target = await asyncio.gather(
-                introspect(source_url, pools=pools, cache=catalogs),
+                introspect(urls[1], pools=pools, cache=catalogs),
                 introspect(target_url, pools=pools, cache=catalogs),
             )
             if source.dialect != target.dialect:

@@ -23,8 +23,10 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     Uuid,
     bindparam,
+    cast,
     func,
     select,
     text,
@@ -232,14 +234,22 @@ async def record(engine: AsyncEngine, event: Event) -> bool:
 _APPEND = (
     insert(events)
     .on_conflict_do_nothing(index_elements=[events.c.event_id])
-    .returning(events.c.event_id, events.c.seq)
+    # Each stored event notifies its migration's listeners, on commit (PostgreSQL sends a
+    # transaction's identical notifications once): no statement of its own.
+    .returning(
+        events.c.event_id,
+        events.c.seq,
+        func.pg_notify(NOTIFY_CHANNEL, cast(events.c.migration_id, Text)),
+    )
 )
-# Locked in id order: two trackers projecting overlapping batches never deadlock.
+# Locked in id order: two trackers projecting overlapping batches never deadlock. The
+# target's registered dialect comes along for the metrics of the migrations that end.
 _LOCK_MIGRATIONS = (
-    select(*_PROJECTION_INPUTS)
+    select(*_PROJECTION_INPUTS, connections.c.dialect.label("target_dialect"))
+    .outerjoin(connections, connections.c.name == migrations.c.target)
     .where(migrations.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(migrations.c.id)
-    .with_for_update()
+    .with_for_update(of=migrations)
 )
 
 
@@ -247,7 +257,8 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
     """Append the events of ``batch`` not stored yet and update their migrations, in one
     transaction; returns how many were new (a redelivered event changes nothing).
 
-    Listeners on :data:`NOTIFY_CHANNEL` hear of each migration after the commit.
+    Listeners on :data:`NOTIFY_CHANNEL` hear of each migration with new events after the
+    commit.
     """
     unique = {event.event_id: event for event in batch}
     if not unique:
@@ -256,7 +267,7 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
         # One statement whatever the batch's size (SQLAlchemy batches the rows of an
         # executemany into multi-row inserts and hands back what RETURNING found).
         inserted = await conn.execute(_APPEND, [_event_row(event) for event in unique.values()])
-        stored = sorted((seq, unique[event_id]) for event_id, seq in inserted)
+        stored = sorted((seq, unique[event_id]) for event_id, seq, _ in inserted)
         if not stored:
             return 0
         ids = sorted({event.migration_id for _, event in stored})
@@ -264,6 +275,7 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
             row["id"]: dict(row)
             for row in (await conn.execute(_LOCK_MIGRATIONS, {"ids": ids})).mappings()
         }
+        dialects = {row["target"]: row.pop("target_dialect") for row in current.values()}
         projected: dict[uuid.UUID, dict[str, Any]] = {}
         ended: list[tuple[Event, dict[str, Any]]] = []
         for seq, event in stored:
@@ -272,16 +284,13 @@ async def record_all(engine: AsyncEngine, batch: Sequence[Event]) -> int:
             if _ends(previous, projected[event.migration_id]):
                 ended.append((event, projected[event.migration_id]))
         await _write_migrations(conn, projected, current)
-        dialects = await _dialects(conn, {row["target"] for _, row in ended})
-        await conn.execute(
-            text("SELECT pg_notify(:channel, id) FROM unnest(CAST(:ids AS text[])) AS id"),
-            {"channel": NOTIFY_CHANNEL, "ids": [str(i) for i in ids]},
-        )
+        # A migration whose row this batch inserts: its target's dialect is read now.
+        dialects |= await _dialects(conn, {row["target"] for _, row in ended} - dialects.keys())
     # Counted once committed: a batch rolled back and stored again is counted once.
     for outcome, row in ended:
         metrics.migration_ended(
             row["status"],
-            dialects.get(row["target"], "unknown"),
+            dialects.get(row["target"]) or "unknown",
             (outcome.occurred_at - row["created_at"]).total_seconds(),
         )
     return len(stored)

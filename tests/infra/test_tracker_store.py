@@ -4,12 +4,16 @@ table it writes (changed columns only) equals the projection rebuilt from the lo
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import timedelta
 
+import asyncpg
 import pytest
 
+from schemashift.consumers.common import metrics
+from schemashift.consumers.common.connections import connections
 from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.tracker import store
 from schemashift.infra.migrate import upgrade_async
@@ -110,4 +114,35 @@ async def test_a_live_read_has_the_row_and_every_event_after_a_seq(new_database)
         assert none_new == []
         assert await store.migration_and_events(engine, uuid.uuid4()) == (None, [])
     finally:
+        await engine.dispose()
+
+
+async def test_listeners_hear_of_each_migration_with_new_events_after_the_commit(new_database):
+    url = await new_database(prefix="ss_tracker")
+    await upgrade_async(url)
+    engine = create_engine(url, pool_size=2)
+    listener = await asyncpg.connect(url)
+    heard: list[str] = []
+    await listener.add_listener(store.NOTIFY_CHANNEL, lambda *args: heard.append(args[-1]))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                connections.insert().values(
+                    name="t", dialect="sqlite", url_encrypted="x", display_url="sqlite://"
+                )
+            )
+        first, second = migration_flow(Mode.APPLY), migration_flow(Mode.APPLY)
+        ended = metrics.MIGRATIONS.labels(status="applied", dialect="sqlite")
+        before = ended._value.get()
+        assert await store.record(engine, first[0])
+        assert await store.record_all(engine, first[1:] + second) == len(first) - 1 + len(second)
+        assert await store.record_all(engine, first) == 0  # a redelivery: no news
+        await asyncio.sleep(0.2)  # notifications travel on the listener's own connection
+        # Once per migration and transaction, in the order the events were stored.
+        assert heard[0] == str(first[0].migration_id)
+        assert sorted(heard[1:]) == sorted(str(flow[0].migration_id) for flow in (first, second))
+        # Both ended: one with its row there before the batch, one whose row it inserted.
+        assert ended._value.get() - before == 2
+    finally:
+        await listener.close()
         await engine.dispose()

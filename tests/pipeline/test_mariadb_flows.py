@@ -23,6 +23,7 @@ from tests.support.service import (
     register,
     request_plan,
     settled_events,
+    wait_for_every_statement,
     wait_for_progress,
     wait_for_status,
 )
@@ -141,7 +142,7 @@ async def test_executor_killed_mid_migration_on_mariadb_applies_each_statement_o
             before = await wait_for_progress(reader, migration_id, at_least=20)
             os.kill(victim, signal.SIGKILL)
             migration = await assert_complete_once(api, migration_id)
-            after = await wait_for_progress(reader, migration_id, at_least=119)
+            after = await wait_for_every_statement(reader, migration_id, 120, seen=before)
         assert service.pid("executor") != victim, "the supervisor did not restart the executor"
         assert len(migration["statements"]) == 120
         indexes = progress_indexes(before + after, migration_id)

@@ -384,6 +384,19 @@ async def wait_for_progress(reader: TopicReader, migration_id: str, at_least: in
     )
 
 
+async def wait_for_every_statement(
+    reader: TopicReader, migration_id: str, total: int, seen: list
+) -> list:
+    """The progress records read until, with those ``seen`` before, every statement of
+    ``total`` has one (AssertionError if one never comes): a resumed migration reports the
+    statements of the attempt before it again after its last one."""
+    wanted = set(range(total))
+    return await reader.read_until(
+        lambda records: wanted <= set(progress_indexes(seen + records, migration_id)),
+        timeout=60,
+    )
+
+
 async def request_apply(api: httpx.AsyncClient, source: str, target: str) -> str:
     """Ask for a migration in mode apply with every hazard allowed; its id."""
     response = await api.post(

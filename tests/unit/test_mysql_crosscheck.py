@@ -550,15 +550,15 @@ async def test_the_comparator_fails_the_migration_with_the_reason(monkeypatch) -
         Stage,
     )
 
-    async def resolve(engine: object, name: str) -> str:
-        return f"mariadb://user@db.example/{name}"
+    async def resolve_all(engine: object, names: list[str]) -> list[str]:
+        return [f"mariadb://user@db.example/{name}" for name in names]
 
     async def introspect(url: str, **_: object) -> Catalog:
         return _build(_with_text("`na,me` varchar(20)", "`na,me` varchar(30)"))
 
-    monkeypatch.setattr(app.connections, "resolve", resolve)
+    monkeypatch.setattr(app.connections, "resolve_all", resolve_all)
     monkeypatch.setattr(app, "introspect", introspect)
-    monkeypatch.setattr(app.role, "_engine", object())  # resolve() above reads no database
+    monkeypatch.setattr(app.role, "_engine", object())  # resolve_all() above reads no database
     requested = Event(
         type=EventType.COMPARISON_REQUESTED,
         migration_id=uuid.uuid4(),
