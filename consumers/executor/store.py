@@ -77,6 +77,7 @@ _SET_OUTCOME = (
     update(executions)
     .where(executions.c.migration_id == bindparam("id"), executions.c.outcome_event.is_(None))
     .values(outcome_event=bindparam("outcome", type_=JSONB), updated_at=func.now())
+    .returning(executions.c.outcome_event)
 )
 _STORED_OUTCOME = select(executions.c.outcome_event).where(
     executions.c.migration_id == bindparam("id")
@@ -109,11 +110,14 @@ async def remember(
 
 async def record_outcome(engine: AsyncEngine, migration_id: uuid.UUID, outcome: Event) -> Event:
     """Store the outcome once; returns the stored one (the first, if there was one already)."""
-    # Two statements, each committed on its own: the read runs after the write (or after a
-    # concurrent one that set the outcome first) and so returns the outcome that stays.
     async with autocommit(engine) as conn:
-        await conn.execute(
-            _SET_OUTCOME, {"id": migration_id, "outcome": outcome.model_dump(mode="json")}
-        )
-        stored = (await conn.execute(_STORED_OUTCOME, {"id": migration_id})).scalar_one()
+        stored = (
+            await conn.execute(
+                _SET_OUTCOME, {"id": migration_id, "outcome": outcome.model_dump(mode="json")}
+            )
+        ).scalar_one_or_none()
+        if stored is None:
+            # Set before (a redelivery, or a concurrent executor first): read in a statement
+            # of its own, which sees the outcome that stays even if it committed just now.
+            stored = (await conn.execute(_STORED_OUTCOME, {"id": migration_id})).scalar_one()
     return Event.model_validate(stored)
