@@ -29,7 +29,7 @@ class TargetPools:
         connect_timeout: float = 10.0,
         session_state: bool = True,
     ) -> None:
-        # Two per database: the executor's migration and its fingerprint re-check.
+        # Two per database: a source compared with several targets at once is read on both.
         self._max_size = max_size
         self._max_pools = max_pools
         self._timeout = connect_timeout

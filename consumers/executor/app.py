@@ -39,8 +39,12 @@ role = Role(
         EventType.MIGRATION_FAILED,
     ),
 )
-pools = TargetPools()
+# One connection per target runs its migrations (their lock and timeouts are reset on
+# release); the fingerprint re-check reads on a second one, which keeps no session state.
+pools = TargetPools(max_size=1)
+readers = TargetPools(max_size=1, session_state=False)
 role.on_close(pools.close)
+role.on_close(readers.close)
 log = logging.getLogger("schemashift.executor")
 
 
@@ -88,7 +92,7 @@ async def _execute(script_event: Event, sent: list[asyncio.Future[object]]) -> E
         # A second connection: it sees the committed schema while the first holds the lock.
         # While the target has the stamp it was read with, that is one query.
         return await current_fingerprint(
-            url, pools=pools, stamp=script.target_stamp, fingerprint=script.target_fingerprint
+            url, pools=readers, stamp=script.target_stamp, fingerprint=script.target_fingerprint
         )
 
     settings = role.settings

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ class Update:
 
 async def follow(
     engine: AsyncEngine, notifications: Notifications, migration_id: uuid.UUID
-) -> AsyncIterator[Update | None]:
+) -> AsyncGenerator[Update | None, None]:
     """An :class:`Update` after each read, woken by the tracker's NOTIFY, until one that has
     ``ended``; None after a quiet spell (a stream sends a keep-alive then)."""
     order = LiveOrder()
@@ -55,3 +55,44 @@ async def follow(
             except TimeoutError:
                 if order.settled:
                     yield None
+
+
+class Followed:
+    """A migration followed from its first read that found its row: iterate for that update
+    and every one after it (as :func:`follow` yields them)."""
+
+    def __init__(self, first: Update, rest: AsyncGenerator[Update | None, None]) -> None:
+        self.first = first
+        self._rest = rest
+
+    async def __aiter__(self) -> AsyncIterator[Update | None]:
+        try:
+            yield self.first
+            if not self.first.ended:
+                async for update in self._rest:
+                    yield update
+        finally:
+            await self._rest.aclose()
+
+
+async def follow_tracked(
+    engine: AsyncEngine, notifications: Notifications, migration_id: uuid.UUID, *, grace_s: float
+) -> Followed | None:
+    """:func:`follow` once the migration is tracked, within ``grace_s`` seconds (a client that
+    follows it right after requesting it may be ahead of the tracker; the tracker's NOTIFY
+    wakes the wait); None if it is not. Its first read is the stream's first update."""
+    updates = follow(engine, notifications, migration_id)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace_s
+    update = await anext(updates)
+    while update is None or update.row is None:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            await updates.aclose()
+            return None
+        try:
+            update = await asyncio.wait_for(anext(updates), remaining)
+        except TimeoutError:
+            await updates.aclose()
+            return None
+    return Followed(update, updates)

@@ -18,7 +18,7 @@ from schemashift.consumers.common.kafka import publish_event
 from schemashift.consumers.tracker import store
 from schemashift.gateway.api.comparisons import publish_request
 from schemashift.gateway.api.deps import Approver, Broker, Engine, Notified, Reader
-from schemashift.gateway.api.live import follow
+from schemashift.gateway.api.live import Followed, follow_tracked
 from schemashift.gateway.api.models import (
     ApprovalIn,
     ComparisonAccepted,
@@ -28,7 +28,6 @@ from schemashift.gateway.api.models import (
     RejectionIn,
     RollbackIn,
 )
-from schemashift.gateway.api.notifications import Notifications
 from schemashift.gateway.tokens import Principal
 from schemashift.schemas.events import (
     ComparisonRequested,
@@ -57,8 +56,13 @@ async def require_migration(
         await asyncio.sleep(0.05)
         row = await store.get_migration(engine, migration_id)
     if row is None:
-        raise HTTPException(404, f"no migration {migration_id} (yet: it appears once tracked)")
+        raise not_tracked(migration_id)
     return row
+
+
+def not_tracked(migration_id: uuid.UUID) -> HTTPException:
+    """The 404 of a migration the tracker does not know (yet)."""
+    return HTTPException(404, f"no migration {migration_id} (yet: it appears once tracked)")
 
 
 @router.get("")
@@ -238,23 +242,22 @@ async def migration_events(
     """The migration's events in the order they happened; live (SSE) until it ends with
     ``Accept: text/event-stream``."""
     # A client that follows a migration right after requesting it may be ahead of the tracker.
-    await require_migration(engine, migration_id, grace_s=5.0)
     if accept and "text/event-stream" in accept:
+        followed = await follow_tracked(engine, notifications, migration_id, grace_s=5.0)
+        if followed is None:
+            raise not_tracked(migration_id)
         return StreamingResponse(
-            _live(engine, notifications, migration_id),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
+            _live(followed), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
+    await require_migration(engine, migration_id, grace_s=5.0)
     return [
         event.model_dump(mode="json") for _, event in await store.list_events(engine, migration_id)
     ]
 
 
-async def _live(
-    engine: AsyncEngine, notifications: Notifications, migration_id: uuid.UUID
-) -> AsyncIterator[str]:
+async def _live(followed: Followed) -> AsyncIterator[str]:
     """Server-sent events: each stored event once, in causal order, as JSON."""
-    async for update in follow(engine, notifications, migration_id):
+    async for update in followed:
         if update is None:
             yield ": keep-alive\n\n"
             continue

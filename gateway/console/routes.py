@@ -39,7 +39,7 @@ from schemashift.gateway.api import comparisons as comparisons_api
 from schemashift.gateway.api import connections as connections_api
 from schemashift.gateway.api import migrations as migrations_api
 from schemashift.gateway.api.deps import Broker, Engine, Notified, authorize
-from schemashift.gateway.api.live import follow
+from schemashift.gateway.api.live import follow_tracked
 from schemashift.gateway.api.models import (
     ApprovalIn,
     ComparisonIn,
@@ -433,12 +433,14 @@ async def migration_live(
     """The live panel again (an ``update`` event) whenever more events are shown than the
     page had (``seen``), and a last one once the migration has ended (marked settled), then an
     ``end`` event."""
-    await migrations_api.require_migration(engine, migration_id)
+    followed = await follow_tracked(engine, notifications, migration_id, grace_s=0)
+    if followed is None:
+        raise migrations_api.not_tracked(migration_id)
 
     async def stream() -> AsyncIterator[str]:
         shown = []
         rendered = seen
-        async for update in follow(engine, notifications, migration_id):
+        async for update in followed:
             if update is None:
                 yield ": keep-alive\n\n"
                 continue

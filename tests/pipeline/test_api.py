@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 import uuid
 
 import httpx
@@ -78,6 +79,13 @@ async def test_unknown_migration_is_404(api):
     assert (await api.get(f"/api/v1/migrations/{missing}")).status_code == 404
     assert (await api.post(f"/api/v1/migrations/{missing}/approve", json={})).status_code == 404
     assert (await api.get("/api/v1/migrations/not-a-uuid")).status_code == 422
+    # Its events, listed or followed live, after the grace a just-requested migration has.
+    started = time.monotonic()
+    events = f"/api/v1/migrations/{missing}/events"
+    assert (await api.get(events)).status_code == 404
+    live = await api.get(events, headers={"Accept": "text/event-stream"})
+    assert live.status_code == 404 and "once tracked" in live.json()["detail"]
+    assert time.monotonic() - started >= 2 * 5.0
 
 
 async def test_history_filters(api):
