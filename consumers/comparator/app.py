@@ -57,13 +57,11 @@ async def compare(event: Event) -> Event:
     def failed(reason: str) -> Event:
         return event.follow(MigrationFailed(stage=Stage.COMPARE, reason=reason), producer=role.name)
 
-    rollback = request.operations is not None
+    names = [request.target] if request.operations is not None else [request.target, request.source]
     try:
-        urls = await connections.resolve_all(
-            role.engine, [request.target] if rollback else [request.target, request.source]
-        )
+        urls = await connections.resolve_all(role.engine, names)
         target_url = urls[0]
-        if rollback:
+        if request.operations is not None:
             # A rollback: the operations are given; only the target is read.
             target = await introspect(target_url, pools=pools, cache=catalogs)
             source_fingerprint = request.expected_fingerprint or target.fingerprint()
@@ -72,7 +70,7 @@ async def compare(event: Event) -> Event:
                     f"target changed since migration {request.rollback_of} was applied: "
                     "cannot roll it back"
                 )
-            dialect, operations = target.dialect, request.operations or []
+            dialect, operations = target.dialect, request.operations
         else:
             source, target = await asyncio.gather(
                 introspect(urls[1], pools=pools, cache=catalogs),

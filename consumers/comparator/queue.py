@@ -33,7 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from schemashift.consumers.common.db import autocommit, metadata
 from schemashift.schemas.events import Event
 
-QUEUED, ACTIVE, ENDED = "queued", "active", "ended"
+# A request's state: queued, then active (compared, or being compared) until its migration
+# ends; migration 0005's function moves it on.
+QUEUED = "queued"
 
 comparison_queue = Table(
     "comparison_queue",

@@ -82,17 +82,13 @@ async def follow_tracked(
     follows it right after requesting it may be ahead of the tracker; the tracker's NOTIFY
     wakes the wait); None if it is not. Its first read is the stream's first update."""
     updates = follow(engine, notifications, migration_id)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace_s
-    update = await anext(updates)
-    while update is None or update.row is None:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            await updates.aclose()
-            return None
-        try:
-            update = await asyncio.wait_for(anext(updates), remaining)
-        except TimeoutError:
-            await updates.aclose()
-            return None
+    deadline = asyncio.get_running_loop().time() + grace_s
+    update = await anext(updates)  # the first read always runs, whatever the grace
+    try:
+        async with asyncio.timeout_at(deadline):
+            while update is None or update.row is None:
+                update = await anext(updates)
+    except TimeoutError:
+        await updates.aclose()
+        return None
     return Followed(update, updates)

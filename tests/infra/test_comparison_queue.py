@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from schemashift.consumers.common.db import create_engine
 from schemashift.consumers.comparator.queue import mark_compared, next_to_compare
-from schemashift.infra.migrate import upgrade_async
 from schemashift.schemas.events import ComparisonRequested, Event
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def engine(new_database) -> AsyncIterator[AsyncEngine]:
-    url = await new_database(prefix="ss_queue")
-    await upgrade_async(url)
-    engine = create_engine(url, pool_size=4)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 def requested(target: str = "prod") -> Event:

@@ -6,29 +6,21 @@ from __future__ import annotations
 import pytest
 
 from schemashift.consumers.common import connections
-from schemashift.consumers.common.db import create_engine
-from schemashift.infra.migrate import upgrade_async
 
 pytestmark = pytest.mark.integration
 
 
-async def test_urls_resolve_in_the_order_asked_and_unknown_names_are_refused(new_database):
-    url = await new_database(prefix="ss_registry")
-    await upgrade_async(url)
-    engine = create_engine(url, pool_size=1)
-    try:
-        await connections.register(engine, "dev", "postgresql://app:s3cret@dev.example/app")
-        await connections.register(engine, "prod", "sqlite:///srv/prod.db")
-        assert await connections.resolve_all(engine, ["prod", "dev", "prod"]) == [
-            "sqlite:///srv/prod.db",
-            "postgresql://app:s3cret@dev.example/app",
-            "sqlite:///srv/prod.db",
-        ]
-        assert await connections.resolve(engine, "dev") == "postgresql://app:s3cret@dev.example/app"
-        with pytest.raises(connections.UnknownConnection, match="'staging'"):
-            await connections.resolve_all(engine, ["dev", "staging", "qa"])
-        async with engine.connect() as conn:
-            stored = (await conn.execute(connections.connections.select())).mappings().all()
-        assert all("s3cret" not in row["url_encrypted"] + row["display_url"] for row in stored)
-    finally:
-        await engine.dispose()
+async def test_urls_resolve_in_the_order_asked_and_unknown_names_are_refused(engine):
+    await connections.register(engine, "dev", "postgresql://app:s3cret@dev.example/app")
+    await connections.register(engine, "prod", "sqlite:///srv/prod.db")
+    assert await connections.resolve_all(engine, ["prod", "dev", "prod"]) == [
+        "sqlite:///srv/prod.db",
+        "postgresql://app:s3cret@dev.example/app",
+        "sqlite:///srv/prod.db",
+    ]
+    assert await connections.resolve(engine, "dev") == "postgresql://app:s3cret@dev.example/app"
+    with pytest.raises(connections.UnknownConnection, match="'staging'"):
+        await connections.resolve_all(engine, ["dev", "staging", "qa"])
+    async with engine.connect() as conn:
+        stored = (await conn.execute(connections.connections.select())).mappings().all()
+    assert all("s3cret" not in row["url_encrypted"] + row["display_url"] for row in stored)
